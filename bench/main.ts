@@ -1,0 +1,300 @@
+/**
+ * tidewal's benchmark: W1-W7 of DESIGN.md on the engine and, in the same
+ * run, on a raw node:fs reference, reported as ratios (absolute figures on a
+ * shared machine are noise; ratios measured side by side are not).
+ *
+ * Usage: npm run bench | npm run bench:quick | node build/bench/main.js --help
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchArgs } from './args.js';
+import { USAGE, isSelected, parseBenchArgs } from './args.js';
+import type { BigLog } from './big-log.js';
+import { buildBigLog } from './big-log.js';
+import { preallocateLabel } from './engine.js';
+import { describeMachine } from './machine.js';
+import type { MeasurementSummary, RunMeasurement } from './measurement.js';
+import { megabytesPerSecond, recordsPerSecond, summarizeRuns } from './measurement.js';
+import { runEngineRead, runReferenceRead } from './read-workload.js';
+import { runCleanReopen, runReopenAfterKill } from './reopen-workload.js';
+import type { ReferenceEntry } from './report.js';
+import { formatReport, writeReport } from './report.js';
+import { dropPageCache, getScratchRoot, makeScratchDir, removeScratchDir, setScratchRoot } from './scratch.js';
+import type { Comparison } from './targets.js';
+import { judge } from './targets.js';
+import type { AppendCase, TimingOptions } from './workloads.js';
+import {
+  APPEND_CASES,
+  runBufferedWriteOf,
+  runEngineAppend,
+  runFioStyleSyncWrites,
+  runReferenceAppend,
+} from './workloads.js';
+
+const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
+const MIB = 1024 * 1024;
+
+/** Every run of every measurement, keyed `engine:<id><label>` or `ref:<id>`. */
+class RunLog {
+  readonly #runs = new Map<string, RunMeasurement[]>();
+
+  add(key: string, run: RunMeasurement): void {
+    const runs = this.#runs.get(key) ?? [];
+    runs.push(run);
+    this.#runs.set(key, runs);
+  }
+
+  runsOf(key: string): readonly RunMeasurement[] {
+    return this.#runs.get(key) ?? [];
+  }
+
+  summary(key: string): MeasurementSummary | null {
+    const runs = this.#runs.get(key);
+    return runs === undefined || runs.length === 0 ? null : summarizeRuns(runs);
+  }
+}
+
+function progress(runIndex: number, runCount: number, name: string, run: RunMeasurement): void {
+  const figures =
+    run.recordCount > 0
+      ? `${Math.round(recordsPerSecond(run)).toLocaleString('en-US')} rec/s, ${megabytesPerSecond(run).toFixed(1)} MB/s` +
+        (run.latency === null ? '' : `, p50 ${Math.round(run.latency.p50Us)} us, p99 ${Math.round(run.latency.p99Us)} us`) +
+        (run.syncCount ? `, ${(run.recordCount / run.syncCount).toFixed(1)} rec/fsync` : '')
+      : `${run.elapsedMs.toFixed(2)} ms`;
+  process.stderr.write(`[run ${runIndex + 1}/${runCount}] ${name}: ${figures}\n`);
+}
+
+async function runAppendWorkloads(args: BenchArgs, runLog: RunLog): Promise<void> {
+  const timing: TimingOptions = { durationMs: args.durationMs, warmupMs: args.warmupMs, countSyncs: args.countSyncs };
+  const cases = APPEND_CASES.filter((appendCase) => isSelected(args.only, appendCase.id));
+  for (let runIndex = 0; runIndex < args.runCount; runIndex += 1) {
+    for (const appendCase of cases) {
+      // Alternate who goes first, so a drift in the machine's state does not always favour one side.
+      const referenceFirst = runIndex % 2 === 1;
+      if (referenceFirst) await measureReference(appendCase, timing, runLog, runIndex, args.runCount);
+      for (const preallocate of args.preallocate) {
+        const label = `${appendCase.id}${preallocateLabel(preallocate)}`;
+        const run = await runEngineAppend(appendCase, preallocate, timing);
+        runLog.add(`engine:${label}`, run);
+        progress(runIndex, args.runCount, `tidewal ${label}`, run);
+      }
+      if (!referenceFirst) await measureReference(appendCase, timing, runLog, runIndex, args.runCount);
+      if (appendCase.id === 'W3/16') await measureBufferedWrite(args, runLog, runIndex);
+    }
+    if (cases.some((appendCase) => appendCase.id === 'W1')) {
+      const run = await runFioStyleSyncWrites(timing);
+      runLog.add('ref:fio', run);
+      progress(runIndex, args.runCount, 'fio-style write+fdatasync', run);
+    }
+  }
+}
+
+async function measureReference(
+  appendCase: AppendCase,
+  timing: TimingOptions,
+  runLog: RunLog,
+  runIndex: number,
+  runCount: number,
+): Promise<void> {
+  const run = await runReferenceAppend(appendCase, timing);
+  runLog.add(`ref:${appendCase.id}`, run);
+  progress(runIndex, runCount, `reference ${appendCase.id}`, run);
+}
+
+/** The same bytes tidewal's W3/16 wrote in this round (the most of its variants), written buffered + one fsync. */
+async function measureBufferedWrite(args: BenchArgs, runLog: RunLog, runIndex: number): Promise<void> {
+  let byteCount = 0;
+  for (const preallocate of args.preallocate) {
+    const runs = runLog.runsOf(`engine:W3/16${preallocateLabel(preallocate)}`);
+    byteCount = Math.max(byteCount, runs[runs.length - 1]?.byteCount ?? 0);
+  }
+  if (byteCount === 0) return;
+  const run = await runBufferedWriteOf(byteCount, 1024);
+  runLog.add('ref:buffered', run);
+  progress(runIndex, args.runCount, `buffered write+fsync of ${(byteCount / MIB).toFixed(0)} MiB`, run);
+}
+
+async function runLogWorkloads(args: BenchArgs, runLog: RunLog, notes: string[]): Promise<BigLog | null> {
+  const wantsRead = isSelected(args.only, 'W6');
+  const wantsReopen = isSelected(args.only, 'W7');
+  if (!wantsRead && !wantsReopen) return null;
+  const dir = await makeScratchDir('big-log');
+  try {
+    process.stderr.write(`building a ${args.logMiB} MiB log for W6/W7 in ${dir}\n`);
+    const bigLog = await buildBigLog(dir, args.logMiB * MIB);
+    process.stderr.write(
+      `built ${bigLog.recordCount.toLocaleString('en-US')} records, ${(bigLog.segmentBytes / MIB).toFixed(1)} MiB of segments in ${bigLog.buildMs.toFixed(0)} ms\n`,
+    );
+    if (wantsRead) await runReadWorkloads(args, bigLog, runLog, notes);
+    if (wantsReopen) await runReopenWorkloads(args, bigLog, runLog);
+    return bigLog;
+  } finally {
+    await removeScratchDir(dir);
+  }
+}
+
+async function runReadWorkloads(args: BenchArgs, bigLog: BigLog, runLog: RunLog, notes: string[]): Promise<void> {
+  const wantsWarm = isSelected(args.only, 'W6/warm');
+  let wantsCold = isSelected(args.only, 'W6/cold');
+  for (let runIndex = 0; runIndex < args.runCount; runIndex += 1) {
+    if (wantsWarm) {
+      await measureRead(runLog, 'W6/warm', runIndex, args.runCount, () => runEngineRead(bigLog.dir), 'engine');
+      await measureRead(runLog, 'W6/warm', runIndex, args.runCount, () => runReferenceRead(bigLog.dir, bigLog.recordCount), 'ref');
+    }
+    if (wantsCold) {
+      for (const side of ['engine', 'ref'] as const) {
+        const drop = dropPageCache();
+        if (!drop.dropped) {
+          notes.push(`W6 cold skipped: ${drop.reason}`);
+          process.stderr.write(`W6 cold skipped: ${drop.reason}\n`);
+          wantsCold = false;
+          break;
+        }
+        const read = side === 'engine' ? () => runEngineRead(bigLog.dir) : () => runReferenceRead(bigLog.dir, bigLog.recordCount);
+        await measureRead(runLog, 'W6/cold', runIndex, args.runCount, read, side);
+      }
+    }
+  }
+}
+
+async function measureRead(
+  runLog: RunLog,
+  id: string,
+  runIndex: number,
+  runCount: number,
+  read: () => Promise<RunMeasurement>,
+  side: 'engine' | 'ref',
+): Promise<void> {
+  const run = await read();
+  runLog.add(`${side}:${id}`, run);
+  progress(runIndex, runCount, `${side === 'engine' ? 'tidewal' : 'plain 1 MiB read'} ${id}`, run);
+}
+
+async function runReopenWorkloads(args: BenchArgs, bigLog: BigLog, runLog: RunLog): Promise<void> {
+  for (let runIndex = 0; runIndex < args.runCount; runIndex += 1) {
+    if (isSelected(args.only, 'W7/clean')) {
+      const run = await runCleanReopen(bigLog.dir);
+      runLog.add('engine:W7/clean', run);
+      progress(runIndex, args.runCount, 'tidewal W7/clean reopen', run);
+    }
+    if (isSelected(args.only, 'W7/kill')) {
+      const run = await runReopenAfterKill(bigLog.dir);
+      runLog.add('engine:W7/kill', run);
+      const scannedBytes = Number(run.details['recovery.scannedBytes'] ?? Number.NaN);
+      progress(runIndex, args.runCount, `tidewal W7/kill reopen (scanned ${(scannedBytes / MIB).toFixed(1)} MiB)`, run);
+    }
+  }
+}
+
+interface RowSpec {
+  readonly id: string;
+  readonly title: string;
+  readonly engineKey: string;
+  readonly reference: { readonly key: string; readonly title: string } | null;
+  readonly metric: Comparison['metric'];
+}
+
+/** Rows of the result table, in workload order. */
+function rowSpecs(args: BenchArgs, bigLog: BigLog | null): RowSpec[] {
+  const specs: RowSpec[] = [];
+  for (const appendCase of APPEND_CASES) {
+    for (const preallocate of args.preallocate) {
+      const label = preallocateLabel(preallocate);
+      const engineKey = `engine:${appendCase.id}${label}`;
+      specs.push({
+        id: appendCase.id,
+        title: `${appendCase.title}${label}`,
+        engineKey,
+        reference: { key: `ref:${appendCase.id}`, title: `group-commit loop ${appendCase.id}` },
+        metric: 'recordsPerSecond',
+      });
+      if (appendCase.id === 'W1') {
+        const reference = { key: 'ref:fio', title: 'fio-style 1 KiB write+fdatasync' };
+        specs.push({ id: 'W1-vs-fio', title: `W1${label} vs fio-style`, engineKey, reference, metric: 'recordsPerSecond' });
+      }
+      if (appendCase.id === 'W3/16') {
+        const reference = { key: 'ref:buffered', title: 'buffered write + 1 fsync, same bytes' };
+        const title = `W3 16 producers MB/s${label}`;
+        specs.push({ id: 'W3/16-vs-buffered', title, engineKey, reference, metric: 'megabytesPerSecond' });
+      }
+    }
+  }
+  const size = bigLog === null ? '' : ` of ${(bigLog.payloadBytes / MIB).toFixed(0)} MiB`;
+  for (const cache of ['warm', 'cold'] as const) {
+    const id = `W6/${cache}`;
+    const reference = { key: `ref:${id}`, title: `plain 1 MiB reads, ${cache}` };
+    specs.push({ id, title: `W6 sequential read${size}, ${cache}`, engineKey: `engine:${id}`, reference, metric: 'megabytesPerSecond' });
+  }
+  specs.push({ id: 'W7/clean', title: `W7 reopen${size} after clean close`, engineKey: 'engine:W7/clean', reference: null, metric: 'elapsedMs' });
+  specs.push({ id: 'W7/kill', title: `W7 reopen${size} after SIGKILL`, engineKey: 'engine:W7/kill', reference: null, metric: 'elapsedMs' });
+  return specs;
+}
+
+/** A row appears only if its engine side ran; its reference only if that ran too. */
+function buildComparisons(specs: readonly RowSpec[], runLog: RunLog): Comparison[] {
+  const comparisons: Comparison[] = [];
+  for (const spec of specs) {
+    const engine = runLog.summary(spec.engineKey);
+    if (engine === null) continue;
+    const referenceSummary = spec.reference === null ? null : runLog.summary(spec.reference.key);
+    const reference = spec.reference === null || referenceSummary === null ? null : { title: spec.reference.title, summary: referenceSummary };
+    comparisons.push({ id: spec.id, title: spec.title, engine, reference, metric: spec.metric });
+  }
+  return comparisons;
+}
+
+function buildReferences(runLog: RunLog): ReferenceEntry[] {
+  const entries: Array<{ id: string; title: string }> = [
+    ...APPEND_CASES.map((appendCase) => ({ id: appendCase.id, title: `group-commit loop: ${appendCase.title}` })),
+    { id: 'fio', title: 'fio-style: 1 KiB writeSync + fdatasyncSync' },
+    { id: 'buffered', title: 'buffered 1 MiB writes + one fsync (W3/16 bytes)' },
+    { id: 'W6/warm', title: 'plain 1 MiB fs.read of the segments, warm' },
+    { id: 'W6/cold', title: 'plain 1 MiB fs.read of the segments, cold' },
+  ];
+  const references: ReferenceEntry[] = [];
+  for (const { id, title } of entries) {
+    const summary = runLog.summary(`ref:${id}`);
+    if (summary !== null) references.push({ id, title, summary });
+  }
+  return references;
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.dir !== null) setScratchRoot(path.resolve(args.dir));
+  const startedAt = new Date().toISOString();
+  const machine = describeMachine(getScratchRoot());
+  process.stderr.write(
+    `tidewal bench: ${args.runCount} run(s), ${args.durationMs} ms per timed workload, preallocate ${args.preallocate.join('+')}, ` +
+      `${machine.fileSystem} on ${machine.device}, Node ${machine.nodeVersion}\n`,
+  );
+  const runLog = new RunLog();
+  const notes: string[] = [];
+  await runAppendWorkloads(args, runLog);
+  const bigLog = await runLogWorkloads(args, runLog, notes);
+  const rows = buildComparisons(rowSpecs(args, bigLog), runLog).map(judge);
+  const report = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    command: `node build/bench/main.js ${process.argv.slice(2).join(' ')}`.trim(),
+    options: { ...args },
+    machine,
+    rows,
+    references: buildReferences(runLog),
+    notes,
+  };
+  const { jsonPath, summaryPath } = writeReport(RESULTS_DIR, report);
+  process.stdout.write(`${formatReport(report)}\nwrote ${jsonPath} and ${summaryPath}\n`);
+  const failed = rows.filter((row) => row.pass === false).map((row) => row.title);
+  if (failed.length > 0) process.stderr.write(`targets missed: ${failed.join('; ')}\n`);
+  if (args.strict && failed.length > 0) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,56 @@
+/**
+ * Scratch folders for benchmark data and the page-cache switch. Folders live
+ * under os.tmpdir() (or --dir), which must be on the disk being measured, and
+ * are removed after each workload so runs do not fill the disk.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+let scratchRoot = os.tmpdir();
+
+/** Where scratch folders are made from now on. */
+export function setScratchRoot(root: string): void {
+  fs.mkdirSync(root, { recursive: true });
+  scratchRoot = root;
+}
+
+export function getScratchRoot(): string {
+  return scratchRoot;
+}
+
+/** A new empty folder whose name starts with `tidewal-bench-<label>-`. */
+export async function makeScratchDir(label: string): Promise<string> {
+  return fs.promises.mkdtemp(path.join(scratchRoot, `tidewal-bench-${label}-`));
+}
+
+export async function removeScratchDir(dir: string): Promise<void> {
+  await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Writes dirty pages back, then drops the page cache so the next read comes
+ * from the disk. Needs root and a writable /proc/sys; returns why not otherwise.
+ */
+export function dropPageCache(): { readonly dropped: true } | { readonly dropped: false; readonly reason: string } {
+  try {
+    execFileSync('sync');
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return { dropped: true };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+    return { dropped: false, reason: `cannot drop the page cache (${reason})` };
+  }
+}
+
+/** Sum of the sizes of the regular files in `dir` whose names end with `suffix`. */
+export async function folderBytes(dir: string, suffix: string): Promise<number> {
+  let total = 0;
+  for (const name of await fs.promises.readdir(dir)) {
+    if (!name.endsWith(suffix)) continue;
+    const stats = await fs.promises.stat(path.join(dir, name));
+    if (stats.isFile()) total += stats.size;
+  }
+  return total;
+}

@@ -1,0 +1,66 @@
+import { assert } from './assert.js';
+
+/** Bytes of every segment's header; frames start right after it. */
+export const SEGMENT_HEADER_SIZE_BYTES = 32;
+/** Bytes of every frame's header, before its payload. */
+export const FRAME_HEADER_SIZE_BYTES = 32;
+/**
+ * Frames start at multiples of 8 bytes so that a header's fields never
+ * straddle a sector boundary at an odd place, and decoders can scan for a
+ * frame after damage in 8-byte steps.
+ */
+export const FRAME_ALIGNMENT_BYTES = 8;
+
+/** Default and hard ceiling of one record's payload. */
+export const RECORD_SIZE_BYTES_DEFAULT_MAX = 16 * 1024 * 1024;
+/**
+ * No frame may ever claim more than this, whatever the options: a decoder
+ * checks a length against it before allocating, so a torn length field can
+ * never ask for gigabytes.
+ */
+export const RECORD_SIZE_BYTES_LIMIT = 256 * 1024 * 1024;
+
+/** Default segment size: large enough that rotation is rare, small enough that retention is fine-grained. */
+export const SEGMENT_SIZE_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Smaller segments would spend more on rotation than on data. */
+export const SEGMENT_SIZE_BYTES_MIN = 4096;
+/** Offsets must stay exact in a JavaScript number. */
+export const OFFSET_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Default bound on bytes appended but not yet acknowledged (backpressure). */
+export const PENDING_SIZE_BYTES_DEFAULT_MAX = 64 * 1024 * 1024;
+/** Default number of segment files a log keeps open for readers. */
+export const OPEN_FILES_DEFAULT_MAX = 32;
+/** Default age at which a non-empty active segment rolls (Kafka's segment.ms default is 7 days). */
+export const SEGMENT_AGE_MS_DEFAULT_MAX = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * One sparse-index entry per this many bytes of frames: a read from an
+ * arbitrary offset decodes at most this much before its first record.
+ */
+export const INDEX_INTERVAL_BYTES = 64 * 1024;
+/** Readers fetch sealed data in blocks this large (sequential, few syscalls). */
+export const READ_CHUNK_SIZE_BYTES = 1024 * 1024;
+/** Group buffers start this small and grow by doubling to what the load needs. */
+export const GROUP_BUFFER_SIZE_BYTES_INITIAL = 64 * 1024;
+/**
+ * Preallocation writes zeros this far ahead of the data. Appends into space
+ * that already exists do not change the file's size, so their sync skips a
+ * journal commit (measured here: 7,100 vs 2,700 O_DSYNC 1 KiB writes/s); one
+ * extension per MiB amortises its own sync over about a thousand records.
+ */
+export const PREALLOCATE_STEP_BYTES = 1024 * 1024;
+/**
+ * Groups at least this large are written without zeros ahead: the size
+ * change costs little next to their own write, and zeros would double the
+ * bytes written.
+ */
+export const PREALLOCATE_GROUP_SIZE_BYTES_MAX = 256 * 1024;
+
+assert(FRAME_HEADER_SIZE_BYTES % FRAME_ALIGNMENT_BYTES === 0, 'frame header keeps alignment');
+assert(SEGMENT_HEADER_SIZE_BYTES % FRAME_ALIGNMENT_BYTES === 0, 'segment header keeps alignment');
+assert(RECORD_SIZE_BYTES_DEFAULT_MAX <= RECORD_SIZE_BYTES_LIMIT, 'default record size within limit');
+// A default-size record must fit in the default pending budget, or one
+// append could never be admitted.
+assert(FRAME_HEADER_SIZE_BYTES + RECORD_SIZE_BYTES_DEFAULT_MAX <= PENDING_SIZE_BYTES_DEFAULT_MAX, 'record fits pending budget');
+assert(INDEX_INTERVAL_BYTES <= READ_CHUNK_SIZE_BYTES, 'index interval within one read');

@@ -1,0 +1,108 @@
+/**
+ * Every condition a caller can handle is a {@link WalError} with a stable
+ * `code`. Subclasses exist for `instanceof`; the code is what to switch on.
+ */
+export type WalErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'LOG_CORRUPT'
+  | 'WAL_FAILED'
+  | 'WAL_CLOSED'
+  | 'LOCKED'
+  | 'OFFSET_OUT_OF_RANGE'
+  | 'FORMAT_UNSUPPORTED'
+  | 'CONFLICT';
+
+/**
+ * Base class of every error tidewal reports on purpose.
+ *
+ * @example
+ * try { await wal.append(data); }
+ * catch (error) { if (error instanceof WalError && error.code === 'WAL_CLOSED') reopen(); }
+ */
+export class WalError extends Error {
+  /** Stable, machine-readable reason; safe to switch on. */
+  readonly code: WalErrorCode;
+
+  constructor(code: WalErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WalError';
+    this.code = code;
+  }
+}
+
+/** A bad argument or option; nothing was changed. */
+export class InvalidArgumentError extends WalError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+/** Data on disk is damaged somewhere other than a torn tail. */
+export class CorruptionError extends WalError {
+  /** The damaged file. */
+  readonly file: string;
+  /** Byte position of the first bad frame inside `file`. */
+  readonly filePosition: number;
+
+  constructor(file: string, filePosition: number, reason: string) {
+    super(
+      'LOG_CORRUPT',
+      `Cannot read log: ${reason} in ${file} at byte ${filePosition}; ` +
+        'open with { repair: true } to cut the log there (the cut bytes are kept in a .broken file)',
+    );
+    this.name = 'CorruptionError';
+    this.file = file;
+    this.filePosition = filePosition;
+  }
+}
+
+/** A write or sync failed; the log stopped and must be reopened (which runs recovery). */
+export class WalIOError extends WalError {
+  constructor(message: string, cause: unknown) {
+    super('WAL_FAILED', message, { cause });
+    this.name = 'WalIOError';
+  }
+}
+
+/** The log was closed; open it again to continue. */
+export class WalClosedError extends WalError {
+  constructor(action: string) {
+    super('WAL_CLOSED', `Cannot ${action}: the log is closed; open it again with Wal.open()`);
+    this.name = 'WalClosedError';
+  }
+}
+
+/** Another owner (this process or another) holds the directory. */
+export class LockedError extends WalError {
+  constructor(dir: string, owner: string) {
+    super('LOCKED', `Cannot open log in ${dir}: it is already open (${owner}); close the other owner first`);
+    this.name = 'LockedError';
+  }
+}
+
+/** An offset outside the readable range `[firstOffset, nextOffset)`. */
+export class OffsetOutOfRangeError extends WalError {
+  readonly offset: number;
+
+  constructor(action: string, offset: number, firstOffset: number, nextOffset: number) {
+    super(
+      'OFFSET_OUT_OF_RANGE',
+      `Cannot ${action}: offset ${offset} is outside the log's range [${firstOffset}, ${nextOffset})`,
+    );
+    this.name = 'OffsetOutOfRangeError';
+    this.offset = offset;
+  }
+}
+
+/** A file written by a format version this code does not know. */
+export class FormatUnsupportedError extends WalError {
+  constructor(file: string, version: number, supported: number) {
+    super(
+      'FORMAT_UNSUPPORTED',
+      `Cannot open ${file}: format version is ${version}, this tidewal reads version ${supported}; ` +
+        'upgrade tidewal to read it',
+    );
+    this.name = 'FormatUnsupportedError';
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Byte layout of segment headers and frames. docs/FORMAT.md describes every
+ * byte; this file is the only place the numbers live. All integers are
+ * little-endian; 64-bit values are stored as two 32-bit halves so that no
+ * BigInt is needed on the hot path (offsets and timestamps stay below 2^53).
+ */
+import { crc32 } from 'node:zlib';
+import { FRAME_ALIGNMENT_BYTES, FRAME_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+
+/** "TWAL" read as a little-endian u32. */
+export const SEGMENT_MAGIC = 0x4c415754;
+/** The only segment format this code writes and reads. */
+export const FORMAT_VERSION = 1;
+
+export const SEGMENT_HEADER = {
+  magic: 0,
+  version: 4,
+  flags: 6,
+  baseOffsetLow: 8,
+  baseOffsetHigh: 12,
+  createdAtMsLow: 16,
+  createdAtMsHigh: 20,
+  reserved: 24,
+  crc: 28,
+} as const;
+
+export const FRAME_HEADER = {
+  crc: 0,
+  payloadSizeBytes: 4,
+  offsetLow: 8,
+  offsetHigh: 12,
+  timestampMsLow: 16,
+  timestampMsHigh: 20,
+  /** offset minus the first offset of the write group the frame belongs to */
+  groupDelta: 24,
+  flags: 28,
+  magic: 30,
+} as const;
+
+/** Marks a frame header so that zeroed space is never mistaken for one. */
+export const FRAME_MAGIC = 0xf7a3;
+/** Set on the last frame of a write group: recovery keeps only whole groups. */
+export const FRAME_FLAG_GROUP_END = 0x0001;
+/** Bits 1-3 name a payload codec; 0 is "stored". Reserved for per-frame compression. */
+export const FRAME_FLAG_CODEC_MASK = 0x000e;
+/** Flags this version understands; any other bit set makes a frame invalid. */
+export const FRAME_FLAGS_KNOWN = FRAME_FLAG_GROUP_END | FRAME_FLAG_CODEC_MASK;
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/** Size of a frame carrying `payloadSizeBytes`, padding included. */
+export function frameSizeBytes(payloadSizeBytes: number): number {
+  const unpaddedBytes = FRAME_HEADER_SIZE_BYTES + payloadSizeBytes;
+  return Math.ceil(unpaddedBytes / FRAME_ALIGNMENT_BYTES) * FRAME_ALIGNMENT_BYTES;
+}
+
+export function writeUint53(buffer: Buffer, value: number, lowPosition: number): void {
+  buffer.writeUInt32LE(value % TWO_POW_32, lowPosition);
+  buffer.writeUInt32LE(Math.floor(value / TWO_POW_32), lowPosition + 4);
+}
+
+export function readUint53(buffer: Buffer, lowPosition: number): number {
+  return buffer.readUInt32LE(lowPosition) + buffer.readUInt32LE(lowPosition + 4) * TWO_POW_32;
+}
+
+/** Encodes a segment header into `buffer` at `bufferPosition`. */
+export function encodeSegmentHeader(buffer: Buffer, bufferPosition: number, baseOffset: number, createdAtMs: number): void {
+  const header = buffer.subarray(bufferPosition, bufferPosition + SEGMENT_HEADER_SIZE_BYTES);
+  header.fill(0);
+  header.writeUInt32LE(SEGMENT_MAGIC, SEGMENT_HEADER.magic);
+  header.writeUInt16LE(FORMAT_VERSION, SEGMENT_HEADER.version);
+  writeUint53(header, baseOffset, SEGMENT_HEADER.baseOffsetLow);
+  writeUint53(header, createdAtMs, SEGMENT_HEADER.createdAtMsLow);
+  header.writeUInt32LE(crc32(header.subarray(0, SEGMENT_HEADER.crc)), SEGMENT_HEADER.crc);
+}
+
+export type SegmentHeaderStatus =
+  | { kind: 'ok'; baseOffset: number; createdAtMs: number }
+  | { kind: 'zero' }
+  | { kind: 'unsupported'; version: number }
+  | { kind: 'bad'; reason: string };
+
+/** Classifies a segment header: valid, all zeros (never written), unknown version, or damaged. */
+export function decodeSegmentHeader(header: Buffer): SegmentHeaderStatus {
+  if (header.length < SEGMENT_HEADER_SIZE_BYTES) return { kind: 'bad', reason: 'segment header is cut short' };
+  if (isAllZero(header, 0, SEGMENT_HEADER_SIZE_BYTES)) return { kind: 'zero' };
+  if (header.readUInt32LE(SEGMENT_HEADER.magic) !== SEGMENT_MAGIC) return { kind: 'bad', reason: 'segment magic is wrong' };
+  const expectedCrc = header.readUInt32LE(SEGMENT_HEADER.crc);
+  if (crc32(header.subarray(0, SEGMENT_HEADER.crc)) !== expectedCrc) {
+    return { kind: 'bad', reason: 'segment header checksum mismatch' };
+  }
+  const version = header.readUInt16LE(SEGMENT_HEADER.version);
+  if (version !== FORMAT_VERSION) return { kind: 'unsupported', version };
+  return {
+    kind: 'ok',
+    baseOffset: readUint53(header, SEGMENT_HEADER.baseOffsetLow),
+    createdAtMs: readUint53(header, SEGMENT_HEADER.createdAtMsLow),
+  };
+}
+
+const ZERO_BLOCK = Buffer.alloc(64 * 1024);
+
+/** True when `buffer[startPosition, endPosition)` holds only zero bytes (memcmp against a zero block). */
+export function isAllZero(buffer: Buffer, startPosition: number, endPosition: number): boolean {
+  for (let position = startPosition; position < endPosition; position += ZERO_BLOCK.length) {
+    const sizeBytes = Math.min(ZERO_BLOCK.length, endPosition - position);
+    if (!buffer.subarray(position, position + sizeBytes).equals(ZERO_BLOCK.subarray(0, sizeBytes))) return false;
+  }
+  return true;
+}

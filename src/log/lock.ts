@@ -1,0 +1,76 @@
+/**
+ * One owner per log folder. The LOCK file is created with O_EXCL and holds
+ * the owner's pid and process start time. A LOCK whose process is gone (a
+ * crash, kill -9) is stale and taken over; the start time guards against a
+ * recycled pid. A live owner, this process included, makes open fail at once.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LockedError } from '../errors.js';
+import type { FileSystem } from '../io/file-system.js';
+import { isErrno } from '../io/node-file-system.js';
+import { writeFully } from '../io/write-fully.js';
+
+export const LOCK_FILE_NAME = 'LOCK';
+
+/** Start time of a process in clock ticks since boot (Linux), or '' where unknown. */
+function processStartTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the command name (field 2) may hold spaces, so count after ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(pid: number, startTime: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return isErrno(error, 'EPERM');
+  }
+  const current = processStartTime(pid);
+  return current === '' || startTime === '' || current === startTime;
+}
+
+const ownStartTime = processStartTime(process.pid);
+
+/** Takes the folder's lock; throws {@link LockedError} if a live owner holds it. */
+export async function acquireLock(fileSystem: FileSystem, dir: string): Promise<void> {
+  const path = join(dir, LOCK_FILE_NAME);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await fileSystem.open(path, { write: true, exclusive: true });
+      const content = Buffer.from(`${process.pid} ${ownStartTime}\n`);
+      try {
+        await writeFully(handle, content, 0, content.length, 0);
+      } finally {
+        await handle.close();
+      }
+      return;
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) throw error;
+    }
+    const owner = (await fileSystem.readFile(path))?.toString('utf8').trim() ?? '';
+    const [pidText = '', startTime = ''] = owner.split(' ');
+    const pid = Number(pidText);
+    if (!Number.isInteger(pid) || pid <= 0) {
+      // Another opener is between creating and filling the file (or it is
+      // damaged): taking it over could give the log two owners.
+      throw new LockedError(dir, `LOCK holds "${owner}"; if no process uses the log, delete ${path}`);
+    }
+    if (isAlive(pid, startTime)) {
+      throw new LockedError(dir, pid === process.pid ? 'by this process' : `by process ${pid}`);
+    }
+    // Stale: its owner died without closing. Remove it and try once more; a
+    // second failure means another opener raced us and won.
+    await fileSystem.unlink(path);
+  }
+  throw new LockedError(dir, 'by another opener that raced this one');
+}
+
+export async function releaseLock(fileSystem: FileSystem, dir: string): Promise<void> {
+  await fileSystem.unlink(join(dir, LOCK_FILE_NAME));
+}

@@ -1,0 +1,185 @@
+/**
+ * Options of Wal.open: their types, defaults and validation. Validation
+ * happens before anything touches the disk, so bad options change nothing.
+ */
+import {
+  OPEN_FILES_DEFAULT_MAX,
+  PENDING_SIZE_BYTES_DEFAULT_MAX,
+  RECORD_SIZE_BYTES_DEFAULT_MAX,
+  RECORD_SIZE_BYTES_LIMIT,
+  SEGMENT_AGE_MS_DEFAULT_MAX,
+  SEGMENT_SIZE_BYTES_DEFAULT,
+  SEGMENT_SIZE_BYTES_MIN,
+  FRAME_HEADER_SIZE_BYTES,
+} from '../constants.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { FileSystem } from '../io/file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+
+/**
+ * When an append is acknowledged.
+ * - `'always'`: after its bytes are durable (fdatasync semantics).
+ * - `{ batch: { intervalMs } }`: after the write; a sync runs at least every `intervalMs`.
+ * - `'os'`: after the write; the OS decides when to flush.
+ */
+export type FsyncPolicy = 'always' | 'os' | { readonly batch: { readonly intervalMs: number } };
+
+/** Options of {@link Wal.open}. */
+export interface WalOptions {
+  /** Folder of the log; created if missing. */
+  readonly dir: string;
+  /** @default 'always' */
+  readonly fsync?: FsyncPolicy;
+  /** Rotate the active segment once it would grow past this size. @default 67108864 (64 MiB) */
+  readonly segmentBytes?: number;
+  /** Rotate a non-empty active segment older than this (checked on append). @default 604800000 (7 days) */
+  readonly segmentMaxAgeMs?: number;
+  /** Rotate after this many records in a segment. @default Infinity */
+  readonly segmentMaxRecords?: number;
+  /** Largest record payload accepted. @default 16777216 (16 MiB) */
+  readonly maxRecordBytes?: number;
+  /** Bytes appended but not yet acknowledged before appends wait (backpressure). @default 67108864 (64 MiB) */
+  readonly maxPendingBytes?: number;
+  /** Segment files kept open for readers (LRU). @default 32 */
+  readonly maxOpenFiles?: number;
+  /**
+   * Fill each new segment with zeros ahead of use so that a synced append does
+   * not change the file's size (a cheaper sync). @default true, except under fsync 'os' (see docs/performance.md)
+   */
+  readonly preallocate?: boolean;
+  /** On corruption, cut the log at the first bad frame instead of failing. @default false */
+  readonly repair?: boolean;
+  /** Where file I/O goes; tests inject faults here. @default the real file system */
+  readonly fileSystem?: FileSystem;
+  /** A pino-compatible logger for rare events (recovery, rotation errors). @default silent */
+  readonly logger?: Logger;
+}
+
+/** Options after defaults, as the engine uses them. */
+export interface ResolvedWalOptions {
+  readonly dir: string;
+  readonly syncMode: 'always' | 'batch' | 'os';
+  readonly batchIntervalMs: number;
+  readonly segmentBytes: number;
+  readonly segmentMaxAgeMs: number;
+  readonly segmentMaxRecords: number;
+  readonly maxRecordBytes: number;
+  readonly maxPendingBytes: number;
+  readonly maxOpenFiles: number;
+  readonly preallocate: boolean;
+  readonly repair: boolean;
+  readonly fileSystem: FileSystem;
+  readonly logger: Logger;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'dir',
+  'fsync',
+  'segmentBytes',
+  'segmentMaxAgeMs',
+  'segmentMaxRecords',
+  'maxRecordBytes',
+  'maxPendingBytes',
+  'maxOpenFiles',
+  'preallocate',
+  'repair',
+  'fileSystem',
+  'logger',
+]);
+
+/** Checks `options` and fills in defaults; throws {@link InvalidArgumentError} naming the bad option. */
+export function resolveWalOptions(options: unknown, extraKnown: ReadonlySet<string> = new Set()): ResolvedWalOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`Cannot open log: options must be an object, got ${describe(options)}`);
+  }
+  const raw = options as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_OPTIONS.has(key) && !extraKnown.has(key)) {
+      throw new InvalidArgumentError(`Cannot open log: unknown option "${key}"; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  if (typeof raw['dir'] !== 'string' || raw['dir'].length === 0) {
+    throw new InvalidArgumentError(`Cannot open log: option "dir" must be a non-empty string, got ${describe(raw['dir'])}`);
+  }
+  const { syncMode, batchIntervalMs } = resolveFsync(raw['fsync']);
+  const maxRecordBytes = integerOption(raw, 'maxRecordBytes', RECORD_SIZE_BYTES_DEFAULT_MAX, 1, RECORD_SIZE_BYTES_LIMIT);
+  const pendingDefault = Math.max(PENDING_SIZE_BYTES_DEFAULT_MAX, 2 * (maxRecordBytes + FRAME_HEADER_SIZE_BYTES));
+  const maxPendingBytes = integerOption(raw, 'maxPendingBytes', pendingDefault, maxRecordBytes + FRAME_HEADER_SIZE_BYTES, 2 ** 31);
+  return {
+    dir: raw['dir'],
+    syncMode,
+    batchIntervalMs,
+    segmentBytes: integerOption(raw, 'segmentBytes', SEGMENT_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_MIN, 2 ** 32 - 1),
+    segmentMaxAgeMs: integerOption(raw, 'segmentMaxAgeMs', SEGMENT_AGE_MS_DEFAULT_MAX, 1, Number.MAX_SAFE_INTEGER),
+    segmentMaxRecords: countOption(raw, 'segmentMaxRecords'),
+    maxRecordBytes,
+    maxPendingBytes,
+    maxOpenFiles: integerOption(raw, 'maxOpenFiles', OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
+    preallocate: booleanOption(raw, 'preallocate', syncMode !== 'os'),
+    repair: booleanOption(raw, 'repair', false),
+    fileSystem: objectOption<FileSystem>(raw, 'fileSystem') ?? new NodeFileSystem(),
+    logger: objectOption<Logger>(raw, 'logger') ?? silentLogger,
+  };
+}
+
+function resolveFsync(value: unknown): { syncMode: 'always' | 'batch' | 'os'; batchIntervalMs: number } {
+  if (value === undefined || value === 'always') return { syncMode: 'always', batchIntervalMs: 0 };
+  if (value === 'os') return { syncMode: 'os', batchIntervalMs: 0 };
+  if (typeof value === 'object' && value !== null && 'batch' in value) {
+    const batch = (value as { batch: unknown }).batch;
+    const intervalMs = typeof batch === 'object' && batch !== null ? (batch as { intervalMs?: unknown }).intervalMs : undefined;
+    if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 1 && intervalMs <= 3_600_000) {
+      return { syncMode: 'batch', batchIntervalMs: intervalMs };
+    }
+    throw new InvalidArgumentError(
+      `Cannot open log: fsync.batch.intervalMs must be an integer in [1, 3600000], got ${describe(intervalMs)}`,
+    );
+  }
+  throw new InvalidArgumentError(
+    `Cannot open log: option "fsync" must be 'always', 'os' or { batch: { intervalMs } }, got ${describe(value)}`,
+  );
+}
+
+function integerOption(raw: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = raw[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`Cannot open log: option "${name}" must be an integer in [${min}, ${max}], got ${describe(value)}`);
+  }
+  return value;
+}
+
+function countOption(raw: Record<string, unknown>, name: string): number {
+  const value = raw[name];
+  if (value === undefined || value === Infinity) return Infinity;
+  return integerOption(raw, name, Infinity, 1, Number.MAX_SAFE_INTEGER);
+}
+
+function booleanOption(raw: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = raw[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new InvalidArgumentError(`Cannot open log: option "${name}" must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function objectOption<T>(raw: Record<string, unknown>, name: string): T | undefined {
+  const value = raw[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidArgumentError(`Cannot open log: option "${name}" must be an object, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+/** Short description of a bad value for an error message (never the whole value). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length} items`;
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

@@ -1,0 +1,162 @@
+/**
+ * Reads records in a range of offsets. Sealed and active segments are read
+ * the same way: large sequential reads through the shared handle cache, every
+ * frame's checksum and offset verified on every read. While the records of
+ * one block are being yielded, the read of the next block is in flight.
+ * Readers take no lock: they read only acknowledged bytes, which are never
+ * rewritten, so they never block appends.
+ */
+import { READ_CHUNK_SIZE_BYTES } from '../constants.js';
+import { CorruptionError } from '../errors.js';
+import type { FileHandle } from '../io/file-system.js';
+import type { FileCache } from './file-cache.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { FRAME_HEADER_SIZE_BYTES } from '../constants.js';
+import type { Segment } from './segment.js';
+
+/** One record as readers return it. */
+export interface WalRecord {
+  /** The record's offset: dense, starting at the log's first offset. */
+  readonly offset: number;
+  /** Append time, ms since the epoch. */
+  readonly timestamp: number;
+  /** The record's bytes (a view; copy it to keep it past the next block of records). */
+  readonly data: Buffer;
+}
+
+/** What a reader needs from the log. */
+export interface ReadableLog {
+  readonly fileCache: FileCache;
+  readonly maxRecordBytes: number;
+  /** The segment holding `offset`; throws OffsetOutOfRangeError when it was removed. */
+  segmentFor(offset: number, action: string): Segment;
+  /** Loads a sealed segment's size and sparse index (index file or scan). */
+  ensureIndexed(segment: Segment): Promise<void>;
+}
+
+/** Yields the records `[from, to)` in blocks (one block per read), in order. */
+export async function* readBatches(log: ReadableLog, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
+  let offset = from;
+  while (offset < to) {
+    const segment = log.segmentFor(offset, 'read records');
+    const segmentEnd = Math.min(to, segment.nextOffset);
+    yield* readSegment(log, segment, offset, segmentEnd);
+    offset = segmentEnd;
+  }
+}
+
+/** Yields the records `[from, to)` one by one, in order. */
+export function readRange(log: ReadableLog, from: number, to: number): AsyncIterableIterator<WalRecord> {
+  return new RecordIterator(readBatches(log, from, to));
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * Flattens blocks of records without an async generator per record: a
+ * record already in memory costs one resolved promise, not a chain of
+ * generator resumptions (measured: about 3 us per record otherwise).
+ */
+class RecordIterator implements AsyncIterableIterator<WalRecord> {
+  readonly #batches: AsyncGenerator<WalRecord[], void, undefined>;
+  #batch: WalRecord[];
+  #index: number;
+
+  constructor(batches: AsyncGenerator<WalRecord[], void, undefined>) {
+    this.#batches = batches;
+    this.#batch = [];
+    this.#index = 0;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<WalRecord> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<WalRecord, undefined>> {
+    const record = this.#batch[this.#index];
+    if (record !== undefined) {
+      this.#index += 1;
+      return Promise.resolve({ done: false, value: record });
+    }
+    return this.#nextBatch();
+  }
+
+  async return(): Promise<IteratorResult<WalRecord, undefined>> {
+    this.#batch = [];
+    await this.#batches.return(undefined);
+    return DONE;
+  }
+
+  async #nextBatch(): Promise<IteratorResult<WalRecord, undefined>> {
+    const result = await this.#batches.next();
+    if (result.done === true) return DONE;
+    this.#batch = result.value;
+    this.#index = 1;
+    const record = result.value[0];
+    if (record === undefined) return this.#nextBatch();
+    return { done: false, value: record };
+  }
+}
+
+/** Yields the records `[from, to)` of one segment in blocks, verified. */
+export async function* readSegment(log: ReadableLog, segment: Segment, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
+  await log.ensureIndexed(segment);
+  const start = segment.seek(from);
+  const limitPosition = segment.sizeBytes;
+  const handle = await log.fileCache.acquire(segment.path);
+  const decoder = new FrameDecoder(log.maxRecordBytes);
+  try {
+    let filePosition = start.filePosition;
+    let offset = start.offset;
+    let pending = readBlock(handle, filePosition, Math.min(READ_CHUNK_SIZE_BYTES, limitPosition - filePosition));
+    // A consumer that stops early never awaits the prefetch; keep its failure from being unhandled.
+    pending.catch(ignore);
+    while (offset < to) {
+      const block = await pending;
+      if (block.length === 0) throw new CorruptionError(segment.path, filePosition, 'segment ends before its last record');
+      const records: WalRecord[] = [];
+      let bufferPosition = 0;
+      let neededBytes = 0;
+      while (offset < to && bufferPosition < block.length) {
+        const status = decoder.decode(block, bufferPosition, block.length, offset);
+        if (status === 'incomplete') {
+          neededBytes = decoder.frameSizeBytes;
+          break;
+        }
+        if (status !== 'ok') {
+          const reason = status === 'zero' ? 'zeroed bytes where a frame belongs' : decoder.reason;
+          throw new CorruptionError(segment.path, filePosition + bufferPosition, reason);
+        }
+        if (offset >= from) {
+          const payloadPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES;
+          records.push({ offset, timestamp: decoder.timestampMs, data: block.subarray(payloadPosition, payloadPosition + decoder.payloadSizeBytes) });
+        }
+        bufferPosition += decoder.frameSizeBytes;
+        offset += 1;
+      }
+      filePosition += bufferPosition;
+      if (offset < to) {
+        const sizeBytes = Math.min(Math.max(READ_CHUNK_SIZE_BYTES, neededBytes), limitPosition - filePosition);
+        pending = readBlock(handle, filePosition, sizeBytes);
+        pending.catch(ignore);
+      }
+      if (records.length > 0) yield records;
+    }
+  } finally {
+    log.fileCache.release(segment.path);
+  }
+}
+
+async function readBlock(handle: FileHandle, filePosition: number, sizeBytes: number): Promise<Buffer> {
+  if (sizeBytes <= 0) return Buffer.alloc(0);
+  const block = Buffer.allocUnsafeSlow(sizeBytes);
+  let readBytes = 0;
+  while (readBytes < sizeBytes) {
+    const chunkBytes = await handle.read(block, readBytes, sizeBytes - readBytes, filePosition + readBytes);
+    if (chunkBytes === 0) break;
+    readBytes += chunkBytes;
+  }
+  return block.subarray(0, readBytes);
+}
+
+function ignore(): void {}

@@ -1,0 +1,394 @@
+/**
+ * Open: find the segments, decide where the log ends, and leave the folder
+ * ready for appends. After a clean close this reads no data (the marker says
+ * where the log ends). After a crash it scans only segments that may hold
+ * unsynced data: those without a valid index, normally just the active one.
+ */
+import { join } from 'node:path';
+import { assert } from '../assert.js';
+import { SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import { CorruptionError, FormatUnsupportedError } from '../errors.js';
+import type { FileHandle } from '../io/file-system.js';
+import { CLEAN_MARKER_FILE_NAME, readCleanMarker } from './clean-marker.js';
+import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero } from './format.js';
+import type { ResolvedWalOptions } from './options.js';
+import { Segment } from './segment.js';
+import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
+import { parseIndexFileName, parseSegmentFileName } from './segment-name.js';
+import { scanSegment } from './segment-scan.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { writeFully } from '../io/write-fully.js';
+
+/** What `repair: true` cut. */
+export interface RepairSummary {
+  /** Segment file where the first bad frame was. */
+  readonly file: string;
+  /** Position of the cut in `file`. */
+  readonly filePosition: number;
+  /** Bytes cut from `file` and later segments (copied to `.broken` files first). */
+  readonly cutBytes: number;
+  /** Later segment files moved aside to `.broken` names. */
+  readonly removedSegments: string[];
+  readonly reason: string;
+}
+
+/** What open did; `wal.recovery`. */
+export interface RecoverySummary {
+  /** The log was closed cleanly: nothing was scanned. */
+  readonly clean: boolean;
+  /** Segments whose data was read and checked. */
+  readonly scannedSegments: number;
+  readonly scannedBytes: number;
+  /** Bytes cut from the end (torn tail, unfinished write group, preallocated space). */
+  readonly truncatedBytes: number;
+  /** Records in the cut bytes that were valid on their own but belonged to an unfinished group. */
+  readonly segmentCount: number;
+  readonly removedTemporaryFiles: number;
+  readonly repaired: RepairSummary | null;
+  readonly durationMs: number;
+}
+
+export interface RecoveredLog {
+  readonly segments: Segment[];
+  /** Folder changes (marker removal, temp files) that the first write must make durable first. */
+  readonly dirSyncPending: boolean;
+  readonly summary: RecoverySummary;
+}
+
+interface ScanTotals {
+  scannedSegments: number;
+  scannedBytes: number;
+  truncatedBytes: number;
+  repaired: RepairSummary | null;
+}
+
+/** Opens the log state in `options.dir` (the lock is already held). */
+export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Promise<RecoveredLog> {
+  const startedMs = performance.now();
+  const { fileSystem, dir } = options;
+  const names = await fileSystem.readdir(dir);
+  let removedTemporaryFiles = 0;
+  const bases: number[] = [];
+  const indexBases = new Set<number>();
+  for (const name of names) {
+    if (name.endsWith('.tmp')) {
+      await fileSystem.unlink(join(dir, name));
+      removedTemporaryFiles += 1;
+    }
+    const base = parseSegmentFileName(name);
+    if (base !== null) bases.push(base);
+    const indexBase = parseIndexFileName(name);
+    if (indexBase !== null) indexBases.add(indexBase);
+  }
+  bases.sort((a, b) => a - b);
+  for (const indexBase of indexBases) {
+    if (!bases.includes(indexBase)) await fileSystem.unlink(join(dir, `${String(indexBase).padStart(20, '0')}.idx`));
+  }
+  const totals: ScanTotals = { scannedSegments: 0, scannedBytes: 0, truncatedBytes: 0, repaired: null };
+  let clean = false;
+  let segments: Segment[];
+  if (bases.length === 0) {
+    clean = true;
+    segments = [await createFirstSegment(options, nowMs)];
+  } else {
+    const cleanSegments = await openClean(options, bases);
+    clean = cleanSegments !== null;
+    segments = cleanSegments ?? (await openAfterCrash(options, bases, indexBases, totals, nowMs));
+  }
+  // The marker's removal must be durable before the log changes; the first
+  // write does that folder sync (dirSyncPending), keeping a clean open cheap.
+  await fileSystem.unlink(join(dir, CLEAN_MARKER_FILE_NAME));
+  return {
+    dirSyncPending: true,
+    segments,
+    summary: {
+      clean,
+      scannedSegments: totals.scannedSegments,
+      scannedBytes: totals.scannedBytes,
+      truncatedBytes: totals.truncatedBytes,
+      segmentCount: segments.length,
+      removedTemporaryFiles,
+      repaired: totals.repaired,
+      durationMs: performance.now() - startedMs,
+    },
+  };
+}
+
+async function createFirstSegment(options: ResolvedWalOptions, nowMs: number): Promise<Segment> {
+  const segment = new Segment(options.dir, 0, nowMs);
+  const handle = await options.fileSystem.open(segment.path, { write: true, create: true, dsync: options.syncMode === 'always' });
+  await writeHeader(handle, segment, options.syncMode === 'always');
+  segment.writeHandle = handle;
+  segment.allocatedBytes = SEGMENT_HEADER_SIZE_BYTES;
+  return segment;
+}
+
+async function writeHeader(handle: FileHandle, segment: Segment, dsync: boolean): Promise<void> {
+  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
+  encodeSegmentHeader(header, 0, segment.baseOffset, segment.createdAtMs);
+  await writeFully(handle, header, 0, header.length, 0);
+  if (!dsync) await handle.datasync();
+}
+
+/** The segments as the clean-shutdown marker describes them, or null when it cannot be trusted. */
+async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<Segment[] | null> {
+  const marker = await readCleanMarker(options.fileSystem, options.dir);
+  const lastBase = bases[bases.length - 1];
+  if (marker === null || lastBase === undefined || marker.activeBaseOffset !== lastBase) return null;
+  if (marker.nextOffset < lastBase) return null;
+  const active = new Segment(options.dir, lastBase, 0);
+  const handle = await options.fileSystem.open(active.path, { write: true, dsync: options.syncMode === 'always' });
+  const sizeBytes = await handle.sizeBytes();
+  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
+  await handle.read(header, 0, header.length, 0);
+  const status = decodeSegmentHeader(header);
+  if (status.kind === 'unsupported') {
+    await handle.close();
+    throw new FormatUnsupportedError(active.path, status.version, FORMAT_VERSION);
+  }
+  if (sizeBytes !== marker.activeSizeBytes || status.kind !== 'ok' || status.baseOffset !== lastBase) {
+    await handle.close();
+    return null;
+  }
+  active.createdAtMs = status.createdAtMs;
+  active.writeHandle = handle;
+  active.recordCount = marker.nextOffset - lastBase;
+  active.reservedRecordCount = active.recordCount;
+  active.sizeBytes = sizeBytes;
+  active.allocatedBytes = sizeBytes;
+  active.reservedSizeBytes = sizeBytes;
+  // The active segment's index is rebuilt by the first read that needs it.
+  active.indexComplete = active.recordCount === 0;
+  return [...sealedSegments(options, bases.slice(0, -1), lastBase), active];
+}
+
+/** Segments trusted as sealed; their sizes and indexes load on first read. */
+function sealedSegments(options: ResolvedWalOptions, bases: number[], nextBase: number): Segment[] {
+  return bases.map((base, baseIndex) => {
+    const segment = new Segment(options.dir, base, 0);
+    const end = bases[baseIndex + 1] ?? nextBase;
+    segment.recordCount = end - base;
+    segment.reservedRecordCount = segment.recordCount;
+    segment.sealed = true;
+    segment.sizeBytes = -1;
+    segment.reservedSizeBytes = -1;
+    segment.indexComplete = false;
+    return segment;
+  });
+}
+
+async function openAfterCrash(
+  options: ResolvedWalOptions,
+  bases: number[],
+  indexBases: Set<number>,
+  totals: ScanTotals,
+  nowMs: number,
+): Promise<Segment[]> {
+  const segments = await trustedPrefix(options, bases, indexBases);
+  const lastTrusted = segments[segments.length - 1];
+  let expectedBase = lastTrusted?.nextOffset ?? bases[0] ?? 0;
+  const untrusted = bases.slice(segments.length);
+  for (let untrustedIndex = 0; untrustedIndex < untrusted.length; untrustedIndex++) {
+    const base = untrusted[untrustedIndex];
+    assert(base !== undefined, 'untrusted index in range');
+    const later = untrusted.slice(untrustedIndex + 1);
+    if (base !== expectedBase) {
+      // Rotation names the next segment before the previous one's last
+      // groups are written, so after a crash a later segment can start past
+      // the end of the data. Nothing in it was synced behind a complete
+      // predecessor (it has no index), so this is a torn tail, not corruption.
+      await moveAside(options, totals, untrusted.slice(untrustedIndex));
+      break;
+    }
+    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later.length === 0);
+    segments.push(segment);
+    expectedBase = segment.nextOffset;
+    if (stop) {
+      await moveAside(options, totals, later);
+      break;
+    }
+  }
+  const active = segments[segments.length - 1];
+  assert(active !== undefined, 'a recovered log has a segment');
+  if (active.writeHandle === null) await reopenForAppend(options, active);
+  return segments;
+}
+
+/** The leading segments that a valid index proves sealed; never the last segment. */
+async function trustedPrefix(options: ResolvedWalOptions, bases: number[], indexBases: Set<number>): Promise<Segment[]> {
+  // Sealing runs in order, so the newest segment with a valid index has only
+  // sealed segments before it.
+  for (let baseIndex = bases.length - 2; baseIndex >= 0; baseIndex--) {
+    const base = bases[baseIndex];
+    assert(base !== undefined, 'base index in range');
+    if (!indexBases.has(base)) continue;
+    const sealed = await loadSealedSegment(options, base);
+    if (sealed === null || sealed.nextOffset !== bases[baseIndex + 1]) continue;
+    return [...sealedSegments(options, bases.slice(0, baseIndex), base), sealed];
+  }
+  return [];
+}
+
+/** Makes a segment that was sealed the active one again (its successors were cut). */
+async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): Promise<void> {
+  segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.syncMode === 'always' });
+  segment.sealed = false;
+  await options.fileSystem.unlink(segment.indexPath);
+  if (segment.sizeBytes < 0) segment.sizeBytes = await segment.writeHandle.sizeBytes();
+  segment.allocatedBytes = segment.sizeBytes;
+  segment.reservedSizeBytes = segment.sizeBytes;
+  segment.reservedRecordCount = segment.recordCount;
+}
+
+/**
+ * Scans one untrusted segment and leaves it consistent: a torn tail is cut,
+ * corruption fails the open (or is cut with `repair`), a complete older
+ * segment is sealed. `stop` says later segments cannot follow this one.
+ */
+async function scanAndFix(
+  options: ResolvedWalOptions,
+  base: number,
+  totals: ScanTotals,
+  nowMs: number,
+  isLast: boolean,
+): Promise<{ segment: Segment; stop: boolean }> {
+  const { fileSystem } = options;
+  const segment = new Segment(options.dir, base, nowMs);
+  const handle = await fileSystem.open(segment.path, { write: true, dsync: options.syncMode === 'always' });
+  try {
+    const content = await readWhole(handle);
+    totals.scannedSegments += 1;
+    totals.scannedBytes += content.length;
+    const header = decodeSegmentHeader(content.subarray(0, SEGMENT_HEADER_SIZE_BYTES));
+    if (header.kind === 'unsupported') throw new FormatUnsupportedError(segment.path, header.version, FORMAT_VERSION);
+    if (header.kind === 'ok' && header.baseOffset !== base) {
+      throw new CorruptionError(segment.path, 0, `segment header names offset ${header.baseOffset}, its file name ${base}`);
+    }
+    if (header.kind === 'ok') segment.createdAtMs = header.createdAtMs;
+    const scan = header.kind === 'ok' || content.length >= SEGMENT_HEADER_SIZE_BYTES
+      ? scanSegment(content, base, options.maxRecordBytes)
+      : null;
+    const headerDamaged = header.kind !== 'ok' && scan !== null && scan.recordCount > 0;
+    if (headerDamaged) throw new CorruptionError(segment.path, 0, 'segment header is damaged');
+    const validSizeBytes = scan === null || header.kind !== 'ok' ? 0 : scan.validSizeBytes;
+    if (scan !== null && scan.tail === 'corrupt') {
+      if (!options.repair) throw new CorruptionError(segment.path, scan.damagePosition, scan.damageReason);
+      await keepBroken(options, segment.path, content.subarray(validSizeBytes));
+      totals.repaired = {
+        file: segment.path,
+        filePosition: validSizeBytes,
+        cutBytes: content.length - validSizeBytes,
+        removedSegments: [],
+        reason: scan.damageReason,
+      };
+    }
+    if (validSizeBytes < content.length) {
+      await handle.truncate(validSizeBytes);
+      // Zeros after the data are preallocated space, not lost bytes.
+      totals.truncatedBytes += Math.max(0, nonZeroEnd(content, validSizeBytes) - validSizeBytes);
+    }
+    if (validSizeBytes < SEGMENT_HEADER_SIZE_BYTES) await writeHeader(handle, segment, false);
+    else if (validSizeBytes < content.length) await handle.datasync();
+    if (scan !== null && header.kind === 'ok') {
+      segment.recordCount = scan.recordCount;
+      segment.firstTimestampMs = scan.firstTimestampMs;
+      segment.lastTimestampMs = scan.lastTimestampMs;
+      segment.setIndex(scan.indexOffsetDeltas, scan.indexPositions);
+    }
+    segment.sizeBytes = Math.max(validSizeBytes, SEGMENT_HEADER_SIZE_BYTES);
+    segment.allocatedBytes = segment.sizeBytes;
+    segment.reservedSizeBytes = segment.sizeBytes;
+    segment.reservedRecordCount = segment.recordCount;
+    const stop = validSizeBytes < content.length && (scan?.tail ?? 'torn') !== 'clean';
+    if (isLast || stop) {
+      segment.writeHandle = handle;
+      return { segment, stop };
+    }
+    await sealRecovered(options, segment, handle);
+    return { segment, stop: false };
+  } catch (error) {
+    if (segment.writeHandle !== handle) await handle.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** One past the last non-zero byte at or after `startPosition` (or `startPosition`). */
+function nonZeroEnd(content: Buffer, startPosition: number): number {
+  const blockBytes = 4096;
+  for (let endPosition = content.length; endPosition > startPosition; endPosition -= blockBytes) {
+    const blockStart = Math.max(startPosition, endPosition - blockBytes);
+    if (isAllZero(content, blockStart, endPosition)) continue;
+    for (let position = endPosition - 1; position >= blockStart; position--) {
+      if (content[position] !== 0) return position + 1;
+    }
+  }
+  return startPosition;
+}
+
+async function readWhole(handle: FileHandle): Promise<Buffer> {
+  const sizeBytes = await handle.sizeBytes();
+  const content = Buffer.allocUnsafe(sizeBytes);
+  let readBytes = 0;
+  while (readBytes < sizeBytes) {
+    const chunkBytes = await handle.read(content, readBytes, sizeBytes - readBytes, readBytes);
+    if (chunkBytes === 0) break;
+    readBytes += chunkBytes;
+  }
+  return content.subarray(0, readBytes);
+}
+
+/** Syncs a complete older segment found unsealed (its data may have been unsynced) and writes its index. */
+async function sealRecovered(options: ResolvedWalOptions, segment: Segment, handle: FileHandle): Promise<void> {
+  await handle.datasync();
+  await handle.close();
+  segment.sealed = true;
+  await writeFileAtomic(options.fileSystem, options.dir, segment.indexPath.slice(options.dir.length + 1), encodeSegmentIndex(segment), { durable: false });
+}
+
+/** Copies bytes that are about to be cut to a `.broken` file beside the segment. */
+async function keepBroken(options: ResolvedWalOptions, path: string, bytes: Buffer): Promise<void> {
+  const name = `${path.slice(options.dir.length + 1)}.${Date.now()}.broken`;
+  await writeFileAtomic(options.fileSystem, options.dir, name, bytes, { durable: true });
+}
+
+/** Moves segments that can no longer follow the log to `.broken` names. */
+async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases: readonly number[]): Promise<void> {
+  const moved: string[] = [];
+  for (const base of bases) {
+    const segment = new Segment(options.dir, base, 0);
+    const handle = await options.fileSystem.open(segment.path, {});
+    let content: Buffer;
+    try {
+      content = await readWhole(handle);
+    } finally {
+      await handle.close();
+    }
+    const dataBytes = nonZeroEnd(content, 0);
+    totals.truncatedBytes += dataBytes;
+    await options.fileSystem.unlink(segment.indexPath);
+    if (dataBytes === 0) {
+      // An unfinished rotation: the file never received its first write.
+      await options.fileSystem.unlink(segment.path);
+      continue;
+    }
+    await options.fileSystem.rename(segment.path, `${segment.path}.${Date.now()}.broken`);
+    moved.push(segment.path);
+  }
+  if (totals.repaired !== null) totals.repaired.removedSegments.push(...moved);
+  if (moved.length > 0) options.logger.warn({ segments: moved }, 'moved segments that follow a cut aside');
+}
+
+async function loadSealedSegment(options: ResolvedWalOptions, base: number): Promise<Segment | null> {
+  const segment = new Segment(options.dir, base, 0);
+  const index = decodeSegmentIndex(await options.fileSystem.readFile(segment.indexPath), base);
+  if (index === null) return null;
+  segment.recordCount = index.recordCount;
+  segment.reservedRecordCount = index.recordCount;
+  segment.sizeBytes = index.sizeBytes;
+  segment.reservedSizeBytes = index.sizeBytes;
+  segment.firstTimestampMs = index.firstTimestampMs;
+  segment.lastTimestampMs = index.lastTimestampMs;
+  segment.setIndex(index.offsetDeltas, index.positions);
+  segment.sealed = true;
+  return segment;
+}

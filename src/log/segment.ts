@@ -1,0 +1,112 @@
+/**
+ * What the log knows about one segment file: its range of offsets, its size,
+ * its timestamps and a sparse index from offset to file position. The
+ * acknowledged fields move only when a write group is acknowledged; the
+ * reserved fields move at append time, as records are assigned to the
+ * segment, and drive rotation.
+ */
+import { join } from 'node:path';
+import { assert } from '../assert.js';
+import { INDEX_INTERVAL_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import type { FileHandle } from '../io/file-system.js';
+import { indexFileName, segmentFileName } from './segment-name.js';
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly path: string;
+  readonly indexPath: string;
+  createdAtMs: number;
+  /** Records acknowledged in this segment. */
+  recordCount: number;
+  /** Size of the acknowledged content (header and whole groups). */
+  sizeBytes: number;
+  /** Records assigned (acknowledged or pending). */
+  reservedRecordCount: number;
+  /** Size once every pending group is written. */
+  reservedSizeBytes: number;
+  firstTimestampMs: number;
+  lastTimestampMs: number;
+  /** File size: content plus zeros written ahead (preallocation). */
+  allocatedBytes: number;
+  /** Synced, trimmed, indexed: never written again. */
+  sealed: boolean;
+  /** The write handle while this segment is active (or being sealed). */
+  writeHandle: FileHandle | null;
+  /** Resolves once `writeHandle` is set and the file exists durably under its name. */
+  ready: Promise<void> | null;
+  /** The header is not on disk yet: the segment's first write group carries it. */
+  headerPending: boolean;
+  /** Sparse index: entry i says offset `baseOffset + indexOffsetDeltas[i]` starts at `indexPositions[i]`. */
+  readonly indexOffsetDeltas: number[];
+  readonly indexPositions: number[];
+  /** False while the sparse index does not cover the whole segment (not loaded yet). */
+  indexComplete: boolean;
+
+  constructor(dir: string, baseOffset: number, createdAtMs: number) {
+    this.baseOffset = baseOffset;
+    this.path = join(dir, segmentFileName(baseOffset));
+    this.indexPath = join(dir, indexFileName(baseOffset));
+    this.createdAtMs = createdAtMs;
+    this.recordCount = 0;
+    this.sizeBytes = SEGMENT_HEADER_SIZE_BYTES;
+    this.reservedRecordCount = 0;
+    this.reservedSizeBytes = SEGMENT_HEADER_SIZE_BYTES;
+    this.firstTimestampMs = 0;
+    this.lastTimestampMs = 0;
+    this.allocatedBytes = 0;
+    this.sealed = false;
+    this.writeHandle = null;
+    this.ready = null;
+    this.headerPending = false;
+    this.indexOffsetDeltas = [0];
+    this.indexPositions = [SEGMENT_HEADER_SIZE_BYTES];
+    this.indexComplete = true;
+  }
+
+  /** One past the last acknowledged offset in this segment. */
+  get nextOffset(): number {
+    return this.baseOffset + this.recordCount;
+  }
+
+  /**
+   * Records that a group of `recordCount` records ending at `endPosition` was
+   * acknowledged; adds an index entry when the group starts a new interval.
+   */
+  acknowledge(groupStartPosition: number, recordCount: number, endPosition: number, timestampMs: number): void {
+    assert(groupStartPosition <= this.sizeBytes, 'groups are acknowledged in order');
+    const lastIndexedPosition = this.indexPositions[this.indexPositions.length - 1] ?? 0;
+    const frameStartPosition = Math.max(groupStartPosition, SEGMENT_HEADER_SIZE_BYTES);
+    if (frameStartPosition - lastIndexedPosition >= INDEX_INTERVAL_BYTES) {
+      this.indexOffsetDeltas.push(this.recordCount);
+      this.indexPositions.push(frameStartPosition);
+    }
+    if (this.recordCount === 0) this.firstTimestampMs = timestampMs;
+    this.lastTimestampMs = timestampMs;
+    this.recordCount += recordCount;
+    this.sizeBytes = endPosition;
+  }
+
+  /** File position from which a scan reaches `offset` soonest, and the offset found there. */
+  seek(offset: number): { filePosition: number; offset: number } {
+    assert(offset >= this.baseOffset, 'seek within the segment');
+    const delta = offset - this.baseOffset;
+    let low = 0;
+    let high = this.indexOffsetDeltas.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((this.indexOffsetDeltas[middle] ?? 0) <= delta) low = middle;
+      else high = middle - 1;
+    }
+    return { filePosition: this.indexPositions[low] ?? SEGMENT_HEADER_SIZE_BYTES, offset: this.baseOffset + (this.indexOffsetDeltas[low] ?? 0) };
+  }
+
+  /** Replaces the sparse index (from an index file or a scan). */
+  setIndex(offsetDeltas: readonly number[], positions: readonly number[]): void {
+    assert(offsetDeltas.length === positions.length && offsetDeltas.length > 0, 'index arrays match');
+    this.indexOffsetDeltas.length = 0;
+    this.indexPositions.length = 0;
+    this.indexOffsetDeltas.push(...offsetDeltas);
+    this.indexPositions.push(...positions);
+    this.indexComplete = true;
+  }
+}

@@ -1,0 +1,843 @@
+/**
+ * Wal: one ordered, durable log in one folder.
+ *
+ * Appends encode their frame into the open write group at once (so callers
+ * may reuse their buffers) and await the group's promise. One flusher writes
+ * a whole group with one write syscall; under `'always'` the segment is
+ * opened O_DSYNC, so that single call also makes the group durable, which
+ * costs one thread-pool round trip per group instead of two. While a group
+ * is being written the next one fills. Under `'os'` and `batch` the write is
+ * a blocking page-cache write on the calling thread (cheaper than a
+ * thread-pool round trip), and a timer syncs at least every `intervalMs`.
+ */
+import { assert } from '../assert.js';
+import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError, WalError, WalIOError } from '../errors.js';
+import type { FileSystem } from '../io/file-system.js';
+import { writeFully, writeFullySync } from '../io/write-fully.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { writeCleanMarker } from './clean-marker.js';
+import { FileCache } from './file-cache.js';
+import { sealFrames } from './frame-encoder.js';
+import { frameSizeBytes } from './format.js';
+import { acquireLock, releaseLock } from './lock.js';
+import { describe, resolveWalOptions } from './options.js';
+import type { ResolvedWalOptions, WalOptions } from './options.js';
+import { readBatches, readRange } from './reader.js';
+import type { ReadableLog, WalRecord } from './reader.js';
+import { recoverLog } from './recovery.js';
+import type { RecoveredLog, RecoverySummary } from './recovery.js';
+import { Segment } from './segment.js';
+import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
+import { SegmentPreparer } from './segment-preparer.js';
+import { scanSegment } from './segment-scan.js';
+import { BufferPool, WriteGroup } from './write-group.js';
+import { PREALLOCATE_GROUP_SIZE_BYTES_MAX, PREALLOCATE_STEP_BYTES } from '../constants.js';
+
+export type { WalRecord } from './reader.js';
+
+/** Result of {@link Wal.append}. */
+export interface AppendResult {
+  readonly offset: number;
+}
+
+/** Options of {@link Wal.read}. */
+export interface ReadOptions {
+  /** First offset to read. @default wal.firstOffset */
+  readonly from?: number;
+  /** Stop before this offset (exclusive). @default wal.nextOffset when read() is called */
+  readonly to?: number;
+}
+
+/** Options of {@link Wal.tail}. */
+export interface TailOptions {
+  /** First offset to yield. @default wal.nextOffset */
+  readonly from?: number;
+  /** Ends the iteration (cleanly, without an error) when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** One segment file, as {@link Wal.segments} describes it. */
+export interface SegmentInfo {
+  readonly baseOffset: number;
+  /** One past the segment's last acknowledged offset. */
+  readonly nextOffset: number;
+  readonly sizeBytes: number;
+  readonly path: string;
+  /** Synced, trimmed and indexed; only the active segment (and one being sealed) is not. */
+  readonly sealed: boolean;
+  readonly createdAtMs: number;
+  /** Timestamp of the segment's last record (0 when it has none). */
+  readonly lastTimestampMs: number;
+}
+
+export type WalState = 'open' | 'failed' | 'closing' | 'closed';
+
+type Payload = Uint8Array;
+
+interface SpaceWaiter {
+  readonly frameBytes: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Signal {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+}
+
+const WAL_OPTIONS_EXTRA = new Set(['fileCache']);
+
+/**
+ * A durable, segmented, group-committed write-ahead log in one folder.
+ *
+ * @example
+ * const wal = await Wal.open({ dir: './data/log', fsync: 'always' });
+ * const { offset } = await wal.append('hello');
+ * for await (const record of wal.read({ from: offset })) console.log(record.data.toString());
+ * await wal.close();
+ */
+export class Wal implements ReadableLog {
+  /** The log's folder. */
+  readonly dir: string;
+  /** What open did: scans, cuts, repairs, time taken. */
+  readonly recovery: RecoverySummary;
+  /** @internal */
+  readonly fileCache: FileCache;
+  /** @internal */
+  readonly maxRecordBytes: number;
+  readonly #options: ResolvedWalOptions;
+  readonly #fileSystem: FileSystem;
+  readonly #ownsFileCache: boolean;
+  readonly #segments: Segment[];
+  readonly #preparer: SegmentPreparer;
+  readonly #pool: BufferPool;
+  readonly #groups: WriteGroup[];
+  readonly #spaceWaiters: SpaceWaiter[];
+  readonly #flushBound: () => void;
+  #state: WalState;
+  #failure: WalError | null;
+  #reservedOffset: number;
+  #ackedOffset: number;
+  #durableOffset: number;
+  #pendingBytes: number;
+  #flushing: boolean;
+  #flushScheduled: boolean;
+  #writingSegment: Segment;
+  #sealChain: Promise<void>;
+  #ackSignal: Signal | null;
+  #syncTimer: NodeJS.Timeout | null;
+  #syncing: Promise<void> | null;
+  #dirSyncPending: boolean;
+
+  private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, recovered: RecoveredLog) {
+    const { segments, summary: recovery } = recovered;
+    const active = segments[segments.length - 1];
+    assert(active !== undefined, 'a log has an active segment');
+    this.dir = options.dir;
+    this.recovery = recovery;
+    this.#options = options;
+    this.#fileSystem = options.fileSystem;
+    this.#ownsFileCache = fileCache === null;
+    this.fileCache = fileCache ?? new FileCache(options.fileSystem, options.maxOpenFiles);
+    this.maxRecordBytes = options.maxRecordBytes;
+    this.#segments = segments;
+    this.#preparer = new SegmentPreparer(options.fileSystem, options.dir, options.syncMode === 'always');
+    this.#pool = new BufferPool(options.maxPendingBytes);
+    this.#groups = [];
+    this.#spaceWaiters = [];
+    this.#flushBound = () => void this.#flush();
+    this.#state = 'open';
+    this.#failure = null;
+    this.#reservedOffset = active.nextOffset;
+    this.#ackedOffset = active.nextOffset;
+    this.#durableOffset = active.nextOffset;
+    this.#pendingBytes = 0;
+    this.#flushing = false;
+    this.#flushScheduled = false;
+    this.#writingSegment = active;
+    this.#sealChain = Promise.resolve();
+    this.#ackSignal = null;
+    this.#syncTimer = null;
+    this.#syncing = null;
+    this.#dirSyncPending = recovered.dirSyncPending;
+  }
+
+  /**
+   * Opens (creating if needed) the log in `options.dir`, running recovery.
+   * @param options see {@link WalOptions}
+   * @returns the open log
+   * @throws LockedError when another owner has the folder open; CorruptionError
+   *   when data before the tail is damaged (unless `repair`); InvalidArgumentError on bad options
+   * @example
+   * const wal = await Wal.open({ dir: './data/log', fsync: { batch: { intervalMs: 5 } } });
+   */
+  static async open(options: WalOptions & { readonly fileCache?: FileCache }): Promise<Wal> {
+    const resolved = resolveWalOptions(options, WAL_OPTIONS_EXTRA);
+    const fileCache = (options as { fileCache?: unknown }).fileCache;
+    if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
+      throw new InvalidArgumentError(`Cannot open log: option "fileCache" must be a FileCache, got ${describe(fileCache)}`);
+    }
+    await resolved.fileSystem.mkdir(resolved.dir);
+    await acquireLock(resolved.fileSystem, resolved.dir);
+    try {
+      const recovered = await recoverLog(resolved, Date.now());
+      const { summary } = recovered;
+      const wal = new Wal(resolved, fileCache ?? null, recovered);
+      if (!summary.clean) resolved.logger.info({ dir: resolved.dir, recovery: summary }, 'recovered log');
+      wal.#preparer.start();
+      return wal;
+    } catch (error) {
+      await releaseLock(resolved.fileSystem, resolved.dir).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Offset of the oldest record still in the log. */
+  get firstOffset(): number {
+    return this.#segments[0]?.baseOffset ?? 0;
+  }
+
+  /** One past the last acknowledged record: the offset the next record would get if nothing is pending. */
+  get nextOffset(): number {
+    return this.#ackedOffset;
+  }
+
+  /** One past the last record known to be on stable storage. */
+  get durableOffset(): number {
+    return this.#durableOffset;
+  }
+
+  /** `'open'`, `'failed'` (an I/O error stopped it), `'closing'` or `'closed'`. */
+  get state(): WalState {
+    return this.#state;
+  }
+
+  /**
+   * Appends one record.
+   * @param data the record's bytes; a string is stored as UTF-8
+   * @returns its offset, once the record is acknowledged under the fsync policy
+   * @example
+   * const { offset } = await wal.append(Buffer.from('hello'));
+   */
+  async append(data: Uint8Array | string): Promise<AppendResult> {
+    this.#checkWritable('append record');
+    const payload = this.#toPayload(data, 'append record');
+    const frameBytes = frameSizeBytes(payload.length);
+    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + frameBytes > this.#options.maxPendingBytes) {
+      await this.#waitForSpace(frameBytes);
+      this.#checkWritable('append record');
+    }
+    const group = this.#groupFor(frameBytes, 1);
+    const offset = group.add(payload, frameBytes, Date.now(), this.#pool);
+    this.#reserved(group, frameBytes, 1);
+    await group.promise;
+    return { offset };
+  }
+
+  /**
+   * Appends records atomically: after a crash either all of them are in the
+   * log or none. They get consecutive offsets and share one write.
+   * @param datas the records; strings are stored as UTF-8
+   * @returns their offsets
+   * @example
+   * const [first, second] = await wal.appendBatch(['a', 'b']);
+   */
+  async appendBatch(datas: ReadonlyArray<Uint8Array | string>): Promise<number[]> {
+    this.#checkWritable('append batch');
+    if (!Array.isArray(datas) || datas.length === 0) {
+      throw new InvalidArgumentError(`Cannot append batch: records must be a non-empty array, got ${describe(datas)}`);
+    }
+    const payloads: Payload[] = [];
+    let frameBytesTotal = 0;
+    for (const data of datas as ReadonlyArray<unknown>) {
+      const payload = this.#toPayload(data, 'append batch');
+      payloads.push(payload);
+      frameBytesTotal += frameSizeBytes(payload.length);
+    }
+    if (frameBytesTotal > this.#options.maxPendingBytes) {
+      throw new InvalidArgumentError(
+        `Cannot append batch: it needs ${frameBytesTotal} bytes, maximum is maxPendingBytes (${this.#options.maxPendingBytes}); split it`,
+      );
+    }
+    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + frameBytesTotal > this.#options.maxPendingBytes) {
+      await this.#waitForSpace(frameBytesTotal);
+      this.#checkWritable('append batch');
+    }
+    const group = this.#groupFor(frameBytesTotal, payloads.length);
+    const timestampMs = Date.now();
+    const offsets: number[] = [];
+    for (const payload of payloads) offsets.push(group.add(payload, frameSizeBytes(payload.length), timestampMs, this.#pool));
+    this.#reserved(group, frameBytesTotal, payloads.length);
+    await group.promise;
+    return offsets;
+  }
+
+  /**
+   * Reads acknowledged records in offset order.
+   * @param options `from` (default firstOffset) and `to` (exclusive, default nextOffset now)
+   * @returns an async iterable of `{ offset, timestamp, data }`
+   * @throws OffsetOutOfRangeError when `from` is below firstOffset or at/after nextOffset
+   * @example
+   * for await (const record of wal.read({ from: 10, to: 20 })) handle(record);
+   */
+  read(options: ReadOptions = {}): AsyncIterable<WalRecord> {
+    this.#checkReadable('read records');
+    const { from, to } = readBounds(options);
+    const end = Math.min(to ?? this.#ackedOffset, this.#ackedOffset);
+    if (from === undefined) return readRange(this, this.firstOffset, end);
+    if (from < this.firstOffset || from >= this.#ackedOffset) {
+      throw new OffsetOutOfRangeError('read records', from, this.firstOffset, this.#ackedOffset);
+    }
+    return readRange(this, from, end);
+  }
+
+  /**
+   * Like {@link read}, but yields the records in blocks (one per disk read):
+   * the fastest way to scan a log, with one await per block instead of one
+   * per record.
+   * @example
+   * for await (const records of wal.readBatches({ from: 0 })) for (const record of records) handle(record);
+   */
+  readBatches(options: ReadOptions = {}): AsyncIterable<WalRecord[]> {
+    this.#checkReadable('read records');
+    const { from, to } = readBounds(options);
+    const end = Math.min(to ?? this.#ackedOffset, this.#ackedOffset);
+    if (from === undefined) return readBatches(this, this.firstOffset, end);
+    if (from < this.firstOffset || from >= this.#ackedOffset) {
+      throw new OffsetOutOfRangeError('read records', from, this.firstOffset, this.#ackedOffset);
+    }
+    return readBatches(this, from, end);
+  }
+
+  /**
+   * Follows the log: yields records from `from` on, waiting (without polling)
+   * for new ones as they are acknowledged. Ends cleanly on abort or close.
+   * @example
+   * const controller = new AbortController();
+   * for await (const record of wal.tail({ from: wal.nextOffset, signal: controller.signal })) handle(record);
+   */
+  tail(options: TailOptions = {}): AsyncIterable<WalRecord> {
+    this.#checkReadable('tail records');
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`Cannot tail records: options must be an object, got ${describe(options)}`);
+    }
+    const from = options.from === undefined ? this.#ackedOffset : options.from;
+    checkOffset(from, 'tail records', 'from');
+    if (from < this.firstOffset || from > this.#ackedOffset) {
+      throw new OffsetOutOfRangeError('tail records', from, this.firstOffset, this.#ackedOffset + 1);
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError(`Cannot tail records: signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    return this.#tail(from, signal);
+  }
+
+  /**
+   * Makes everything appended so far durable.
+   * @example
+   * await wal.sync(); // wal.durableOffset === wal.nextOffset
+   */
+  async sync(): Promise<void> {
+    this.#checkWritable('sync log');
+    const lastGroup = this.#groups[this.#groups.length - 1];
+    if (lastGroup !== undefined) await lastGroup.promise;
+    await this.#syncData();
+  }
+
+  /**
+   * Deletes whole segments whose records are all below `offset` (retention).
+   * The active segment is never deleted, so `firstOffset` may stay below `offset`.
+   * @param offset keep every record at or after this offset
+   * @example
+   * await wal.truncateBefore(checkpointOffset);
+   */
+  async truncateBefore(offset: number): Promise<void> {
+    this.#checkWritable('truncate log');
+    checkOffset(offset, 'truncate log', 'offset');
+    if (offset > this.#ackedOffset) {
+      throw new OffsetOutOfRangeError('truncate log', offset, this.firstOffset, this.#ackedOffset + 1);
+    }
+    await this.#sealChain;
+    let removed = 0;
+    // Oldest first: a crash part way leaves a contiguous suffix of the log.
+    while (this.#segments.length > 1) {
+      const oldest = this.#segments[0];
+      assert(oldest !== undefined, 'segments are not empty');
+      if (oldest.nextOffset > offset || !oldest.sealed || oldest === this.#writingSegment) break;
+      this.#segments.shift();
+      this.fileCache.forget(oldest.path);
+      await this.#fileSystem.unlink(oldest.path);
+      await this.#fileSystem.unlink(oldest.indexPath);
+      removed += 1;
+    }
+    if (removed > 0) await this.#fileSystem.syncDir(this.dir);
+  }
+
+  /**
+   * Describes every segment (sizes of sealed segments load from their index).
+   * @example
+   * const bytes = (await wal.segments()).reduce((sum, s) => sum + s.sizeBytes, 0);
+   */
+  async segments(): Promise<SegmentInfo[]> {
+    this.#checkReadable('list segments');
+    const infos: SegmentInfo[] = [];
+    for (const segment of [...this.#segments]) {
+      if (segment.sizeBytes < 0) await this.ensureIndexed(segment);
+      if (segment.recordCount === 0 && segment !== this.#segments[this.#segments.length - 1]) continue;
+      infos.push({
+        baseOffset: segment.baseOffset,
+        nextOffset: segment.nextOffset,
+        sizeBytes: segment.sizeBytes,
+        path: segment.path,
+        sealed: segment.sealed,
+        createdAtMs: segment.createdAtMs,
+        lastTimestampMs: segment.lastTimestampMs,
+      });
+    }
+    return infos;
+  }
+
+  /**
+   * Flushes and syncs every pending append (they resolve first), marks a
+   * clean shutdown and releases the folder. Later calls reject with
+   * WalClosedError. Closing a failed log releases it without the clean mark,
+   * so the next open runs recovery.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    const failed = this.#state === 'failed';
+    this.#state = 'closing';
+    this.#rejectSpaceWaiters(new WalClosedError('append record'));
+    try {
+      const lastGroup = this.#groups[this.#groups.length - 1];
+      if (lastGroup !== undefined) await lastGroup.promise.catch(() => {});
+      await this.#sealChain;
+      if (this.#failure === null && !failed) {
+        try {
+          await this.#shutDownCleanly();
+        } catch (error) {
+          this.#fail(error, 'close log');
+          throw this.#failure;
+        }
+      }
+    } finally {
+      await this.#release();
+    }
+  }
+
+  // ---- ReadableLog ----
+
+  /** @internal */
+  segmentFor(offset: number, action: string): Segment {
+    const segments = this.#segments;
+    let low = 0;
+    let high = segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((segments[middle]?.baseOffset ?? Infinity) <= offset) low = middle;
+      else high = middle - 1;
+    }
+    const segment = segments[low];
+    if (segment === undefined || offset < segment.baseOffset || offset >= segment.nextOffset) {
+      throw new OffsetOutOfRangeError(action, offset, this.firstOffset, this.#ackedOffset);
+    }
+    return segment;
+  }
+
+  /** @internal */
+  async ensureIndexed(segment: Segment): Promise<void> {
+    if (segment.indexComplete && segment.sizeBytes >= 0) return;
+    if (segment.sealed) {
+      const index = decodeSegmentIndex(await this.#fileSystem.readFile(segment.indexPath), segment.baseOffset);
+      if (index !== null && index.recordCount === segment.recordCount) {
+        segment.sizeBytes = index.sizeBytes;
+        segment.reservedSizeBytes = index.sizeBytes;
+        segment.firstTimestampMs = index.firstTimestampMs;
+        segment.lastTimestampMs = index.lastTimestampMs;
+        segment.setIndex(index.offsetDeltas, index.positions);
+        return;
+      }
+    }
+    await this.#indexByScan(segment);
+  }
+
+  async #indexByScan(segment: Segment): Promise<void> {
+    const handle = await this.fileCache.acquire(segment.path);
+    try {
+      const fileSizeBytes = await handle.sizeBytes();
+      const limitBytes = segment.sealed ? fileSizeBytes : segment.sizeBytes;
+      const content = Buffer.allocUnsafe(limitBytes);
+      let readBytes = 0;
+      while (readBytes < limitBytes) {
+        const chunkBytes = await handle.read(content, readBytes, limitBytes - readBytes, readBytes);
+        if (chunkBytes === 0) break;
+        readBytes += chunkBytes;
+      }
+      const scan = scanSegment(content.subarray(0, readBytes), segment.baseOffset, this.maxRecordBytes);
+      if (scan.recordCount < segment.recordCount) {
+        throw new WalError('LOG_CORRUPT', `Cannot read log: ${segment.path} holds ${scan.recordCount} records, ${segment.recordCount} expected (${scan.damageReason} at byte ${scan.damagePosition})`);
+      }
+      if (segment.sizeBytes < 0) {
+        segment.sizeBytes = scan.validSizeBytes;
+        segment.reservedSizeBytes = scan.validSizeBytes;
+      }
+      segment.firstTimestampMs = scan.firstTimestampMs;
+      segment.lastTimestampMs = scan.lastTimestampMs;
+      segment.setIndex(scan.indexOffsetDeltas, scan.indexPositions);
+    } finally {
+      this.fileCache.release(segment.path);
+    }
+  }
+
+  // ---- appending ----
+
+  #toPayload(data: unknown, action: string): Payload {
+    let payload: Payload;
+    if (typeof data === 'string') payload = Buffer.from(data, 'utf8');
+    else if (data instanceof Uint8Array) payload = data;
+    else throw new InvalidArgumentError(`Cannot ${action}: a record must be a Uint8Array or a string, got ${describe(data)}`);
+    if (payload.length === 0) throw new InvalidArgumentError(`Cannot ${action}: a record must not be empty`);
+    if (payload.length > this.#options.maxRecordBytes) {
+      throw new InvalidArgumentError(
+        `Cannot ${action}: size is ${payload.length} bytes, maximum is ${this.#options.maxRecordBytes} bytes (maxRecordBytes)`,
+      );
+    }
+    return payload;
+  }
+
+  /** The open group that `recordCount` records of `frameBytes` join, rotating first when they do not fit. */
+  #groupFor(frameBytes: number, recordCount: number): WriteGroup {
+    let segment = this.#segments[this.#segments.length - 1];
+    assert(segment !== undefined, 'a log has an active segment');
+    if (this.#mustRotate(segment, frameBytes, recordCount)) segment = this.#rotate();
+    const last = this.#groups[this.#groups.length - 1];
+    if (last !== undefined && !last.flushing && last.segment === segment) return last;
+    const group = new WriteGroup(segment, this.#reservedOffset, this.#pool.take());
+    this.#groups.push(group);
+    return group;
+  }
+
+  #mustRotate(segment: Segment, frameBytes: number, recordCount: number): boolean {
+    if (segment.reservedRecordCount === 0) return false;
+    const options = this.#options;
+    if (segment.reservedSizeBytes + frameBytes > options.segmentBytes) return true;
+    if (segment.reservedRecordCount + recordCount > options.segmentMaxRecords) return true;
+    return Date.now() - segment.createdAtMs >= options.segmentMaxAgeMs;
+  }
+
+  #rotate(): Segment {
+    const segment = new Segment(this.dir, this.#reservedOffset, Date.now());
+    segment.headerPending = true;
+    segment.ready = this.#install(segment);
+    segment.ready.catch(() => {});
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  /** Gives a rotated segment its prepared file under its own name, durably. */
+  async #install(segment: Segment): Promise<void> {
+    const handle = await this.#preparer.take();
+    await this.#fileSystem.rename(handle.path, segment.path);
+    handle.path = segment.path;
+    segment.writeHandle = handle;
+    await this.#fileSystem.syncDir(this.dir);
+    segment.ready = null;
+  }
+
+  #reserved(group: WriteGroup, frameBytes: number, recordCount: number): void {
+    const segment = group.segment;
+    segment.reservedSizeBytes += frameBytes;
+    segment.reservedRecordCount += recordCount;
+    this.#reservedOffset += recordCount;
+    this.#pendingBytes += frameBytes;
+    if (!this.#flushScheduled && !this.#flushing) {
+      this.#flushScheduled = true;
+      // nextTick runs after the current microtasks drain: every producer
+      // that is ready now joins this group before it is written.
+      process.nextTick(this.#flushBound);
+    }
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      for (let group = this.#groups[0]; group !== undefined && this.#failure === null; group = this.#groups[0]) {
+        group.flushing = true;
+        const segment = group.segment;
+        if (this.#dirSyncPending) {
+          await this.#fileSystem.syncDir(this.dir);
+          this.#dirSyncPending = false;
+        }
+        if (segment.ready !== null) await segment.ready;
+        if (segment !== this.#writingSegment) this.#startSeal(this.#writingSegment, segment);
+        const handle = segment.writeHandle;
+        assert(handle !== null, 'the segment being written has a handle');
+        assert(group.startFilePosition === segment.sizeBytes || group.startFilePosition === 0, 'groups are written back to back');
+        sealFrames(group.buffer, group.framesStartPosition, group.usedBytes, group.lastFramePosition);
+        if (this.#options.preallocate && group.usedBytes < PREALLOCATE_GROUP_SIZE_BYTES_MAX) {
+          const endPosition = group.startFilePosition + group.usedBytes;
+          if (endPosition > segment.allocatedBytes) await this.#preallocate(segment, endPosition);
+        }
+        if (this.#options.syncMode === 'always') {
+          await writeFully(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
+        } else {
+          writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
+        }
+        this.#acknowledge(group);
+      }
+    } catch (error) {
+      this.#fail(error, 'write records');
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /**
+   * Writes zeros ahead of the data, in the flush chain so they never race a
+   * group's write. Recovery reads zeros after the last frame as the end.
+   */
+  async #preallocate(segment: Segment, endPosition: number): Promise<void> {
+    const handle = segment.writeHandle;
+    assert(handle !== null, 'a segment being written has a handle');
+    const startPosition = Math.max(segment.allocatedBytes, segment.sizeBytes);
+    const targetPosition = Math.min(endPosition + PREALLOCATE_STEP_BYTES, Math.max(endPosition, this.#options.segmentBytes));
+    const zeros = zeroBlock(targetPosition - startPosition);
+    if (this.#options.syncMode === 'always') await writeFully(handle, zeros, 0, zeros.length, startPosition);
+    else writeFullySync(handle, zeros, 0, zeros.length, startPosition);
+    segment.allocatedBytes = targetPosition;
+  }
+
+  #acknowledge(group: WriteGroup): void {
+    const shifted = this.#groups.shift();
+    assert(shifted === group, 'groups are acknowledged in order');
+    const segment = group.segment;
+    segment.acknowledge(group.startFilePosition, group.recordCount, group.startFilePosition + group.usedBytes, group.timestampMs);
+    segment.allocatedBytes = Math.max(segment.allocatedBytes, segment.sizeBytes);
+    this.#ackedOffset = group.firstOffset + group.recordCount;
+    if (this.#options.syncMode === 'always') this.#durableOffset = this.#ackedOffset;
+    else if (this.#options.syncMode === 'batch') this.#armSyncTimer();
+    this.#pendingBytes -= group.usedBytes - group.framesStartPosition;
+    this.#pool.give(group.buffer);
+    group.resolve();
+    this.#admitWaiters();
+    const signal = this.#ackSignal;
+    if (signal !== null) {
+      this.#ackSignal = null;
+      signal.resolve();
+    }
+  }
+
+  #waitForSpace(frameBytes: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#spaceWaiters.push({ frameBytes, resolve, reject });
+    });
+  }
+
+  /** Lets waiting appends in, in arrival order, while they fit the pending budget. */
+  #admitWaiters(): void {
+    let admittedBytes = 0;
+    while (this.#spaceWaiters.length > 0) {
+      const waiter = this.#spaceWaiters[0];
+      assert(waiter !== undefined, 'waiter exists');
+      const fits = this.#pendingBytes + admittedBytes + waiter.frameBytes <= this.#options.maxPendingBytes;
+      // The first waiter always gets in once nothing is pending, or a batch
+      // as large as the budget could wait forever.
+      if (!fits && this.#pendingBytes + admittedBytes > 0) break;
+      admittedBytes += waiter.frameBytes;
+      this.#spaceWaiters.shift();
+      waiter.resolve();
+    }
+  }
+
+  #rejectSpaceWaiters(error: Error): void {
+    for (const waiter of this.#spaceWaiters.splice(0)) waiter.reject(error);
+  }
+
+  // ---- syncing and sealing ----
+
+  #armSyncTimer(): void {
+    if (this.#syncTimer !== null) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = null;
+      this.#syncData().catch(() => {});
+    }, this.#options.batchIntervalMs);
+  }
+
+  /** Makes every acknowledged record durable (sealed segments first, then the active one). */
+  async #syncData(): Promise<void> {
+    while (this.#syncing !== null) await this.#syncing;
+    if (this.#durableOffset >= this.#ackedOffset) return;
+    const target = this.#ackedOffset;
+    const segment = this.#writingSegment;
+    this.#syncing = (async () => {
+      try {
+        await this.#sealChain;
+        if (segment.writeHandle !== null) await segment.writeHandle.datasync();
+        this.#durableOffset = Math.max(this.#durableOffset, target);
+      } catch (error) {
+        // The kernel may mark dirty pages clean after a failed fsync, so a
+        // retry could report success for lost data. Stop; only recovery is safe.
+        this.#fail(error, 'sync log');
+      } finally {
+        this.#syncing = null;
+      }
+    })();
+    await this.#syncing;
+    if (this.#failure !== null) throw this.#failure;
+  }
+
+  #startSeal(previous: Segment, next: Segment): void {
+    this.#writingSegment = next;
+    this.#sealChain = this.#sealChain.then(() => this.#seal(previous)).catch((error: unknown) => this.#fail(error, 'seal segment'));
+  }
+
+  /** Syncs a full segment, trims preallocated space, writes its index, closes it. */
+  async #seal(segment: Segment): Promise<void> {
+    if (this.#failure !== null) return;
+    const handle = segment.writeHandle;
+    assert(handle !== null, 'a segment being sealed has its handle');
+    if (this.#options.syncMode !== 'always') await handle.datasync();
+    if (segment.allocatedBytes > segment.sizeBytes) {
+      await handle.truncate(segment.sizeBytes);
+      await handle.datasync();
+    }
+    // The index is a cache verified by its checksum: it needs no fsync, and
+    // losing it to a power cut costs a scan, never data.
+    await writeFileAtomic(this.#fileSystem, this.dir, segment.indexPath.slice(this.dir.length + 1), encodeSegmentIndex(segment), {
+      durable: false,
+    });
+    segment.sealed = true;
+    segment.writeHandle = null;
+    await handle.close();
+  }
+
+  async #shutDownCleanly(): Promise<void> {
+    const active = this.#writingSegment;
+    const handle = active.writeHandle;
+    assert(handle !== null, 'the active segment has a handle at close');
+    if (this.#options.syncMode !== 'always') await handle.datasync();
+    if (active.allocatedBytes > active.sizeBytes || (await handle.sizeBytes()) !== active.sizeBytes) {
+      await handle.truncate(active.sizeBytes);
+      await handle.datasync();
+    }
+    this.#durableOffset = this.#ackedOffset;
+    await writeCleanMarker(this.#fileSystem, this.dir, {
+      nextOffset: this.#ackedOffset,
+      activeBaseOffset: active.baseOffset,
+      activeSizeBytes: active.sizeBytes,
+    });
+  }
+
+  async #release(): Promise<void> {
+    if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
+    this.#syncTimer = null;
+    const handles = this.#segments.map((segment) => segment.writeHandle).filter((handle) => handle !== null);
+    for (const segment of this.#segments) segment.writeHandle = null;
+    await Promise.all(handles.map((handle) => handle.close().catch(() => {})));
+    await this.#preparer.close().catch(() => {});
+    if (this.#ownsFileCache) await this.fileCache.closeAll();
+    await releaseLock(this.#fileSystem, this.dir).catch(() => {});
+    this.#state = 'closed';
+    this.#wakeTails();
+  }
+
+  /** Fail-stop: after a write or sync error nothing more is written; reopen runs recovery. */
+  #fail(error: unknown, action: string): void {
+    if (this.#failure !== null) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#failure = new WalIOError(`Cannot ${action} in ${this.dir}: ${reason}; the log stopped, reopen it to recover`, error);
+    this.#options.logger.error({ dir: this.dir, err: error }, 'log failed');
+    if (this.#state === 'open') this.#state = 'failed';
+    for (const group of this.#groups.splice(0)) group.reject(this.#failure);
+    this.#rejectSpaceWaiters(this.#failure);
+    if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
+    this.#syncTimer = null;
+    this.#wakeTails();
+  }
+
+  #checkWritable(action: string): void {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#state !== 'open') throw new WalClosedError(action);
+  }
+
+  #checkReadable(action: string): void {
+    if (this.#state === 'closed') throw new WalClosedError(action);
+  }
+
+  // ---- tailing ----
+
+  async *#tail(from: number, signal: AbortSignal | undefined): AsyncGenerator<WalRecord, void, undefined> {
+    let offset = from;
+    for (;;) {
+      if (isAborted(signal) || this.#state === 'closed' || this.#state === 'closing') return;
+      if (this.#failure !== null) throw this.#failure;
+      if (offset < this.#ackedOffset) {
+        for await (const record of readRange(this, offset, this.#ackedOffset)) {
+          yield record;
+          offset = record.offset + 1;
+          if (isAborted(signal)) return;
+        }
+        continue;
+      }
+      await this.#nextAck(signal);
+    }
+  }
+
+  /** Resolves at the next acknowledgement, close, failure or abort. */
+  #nextAck(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#ackSignal === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((resolveSignal) => {
+        resolve = resolveSignal;
+      });
+      this.#ackSignal = { promise, resolve };
+    }
+    const ack = this.#ackSignal.promise;
+    if (signal === undefined) return ack;
+    return new Promise<void>((resolve) => {
+      const onAbort = (): void => resolve();
+      signal.addEventListener('abort', onAbort, { once: true });
+      void ack.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  #wakeTails(): void {
+    const signal = this.#ackSignal;
+    this.#ackSignal = null;
+    signal?.resolve();
+  }
+}
+
+function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`Cannot read records: options must be an object, got ${describe(options)}`);
+  }
+  const { from, to } = options;
+  if (from !== undefined) checkOffset(from, 'read records', 'from');
+  if (to !== undefined) checkOffset(to, 'read records', 'to');
+  return { from, to };
+}
+
+function checkOffset(value: unknown, action: string, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`Cannot ${action}: ${name} must be a non-negative integer, got ${describe(value)}`);
+  }
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+let zeros = Buffer.alloc(0);
+
+/** A shared block of zeros (never written to) of at least `sizeBytes`. */
+function zeroBlock(sizeBytes: number): Buffer {
+  if (zeros.length < sizeBytes) zeros = Buffer.alloc(sizeBytes);
+  return zeros.subarray(0, sizeBytes);
+}

@@ -1,0 +1,263 @@
+/**
+ * Named checkpoints: for each name (a consumer group, an indexer), the
+ * offset up to which it has processed each log, as `{ 'topic/partition':
+ * offset }`. An offset is the next record to process (Kafka's committed
+ * offset): everything below it is done.
+ *
+ * Each checkpoint is one small file in `dir/~checkpoints/`, replaced
+ * atomically (temp file, fsync, rename, folder fsync), so a crash in the
+ * middle of a commit leaves the old checkpoint or the new one. The file
+ * carries a checksum: a damaged checkpoint is reported, never read as
+ * offsets. The layout (little-endian):
+ *
+ * | bytes | field |
+ * |-------|-------|
+ * | 4 | magic `TWCK` |
+ * | 4 | format version (1) |
+ * | 4 | body size in bytes |
+ * | 4 | CRC-32 of the body |
+ * | n | body: UTF-8 JSON `{ "offsets": { "topic/partition": offset, … } }` |
+ *
+ * JSON is fine here: a checkpoint is written a few times a second at most,
+ * never per record.
+ */
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { WalClosedError, WalError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
+import type { FileSystem } from '../io/file-system.js';
+import { writeFileAtomic } from '../log/atomic-file.js';
+import { describe } from '../log/options.js';
+import { checkCheckpointName, isValidName, parseLogKey } from './topic-name.js';
+
+/** A checkpoint's content: next offset to process, per `'topic/partition'`. */
+export type CheckpointOffsets = Readonly<Record<string, number>>;
+
+/** Folder of the checkpoint files inside the manager's folder; `~` keeps it apart from every topic. */
+export const CHECKPOINT_FOLDER_NAME = '~checkpoints';
+const CHECKPOINT_SUFFIX = '.checkpoint';
+const CHECKPOINT_MAGIC = 0x4b435754; // 'TWCK' read as little-endian
+const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_HEADER_SIZE_BYTES = 16;
+/**
+ * A checkpoint larger than this is refused (at commit) and treated as damage
+ * (at open): 16 MiB holds several hundred thousand partitions' offsets.
+ */
+export const CHECKPOINT_SIZE_BYTES_MAX = 16 * 1024 * 1024;
+
+/** Options of {@link CheckpointStore.commit}. */
+export interface CommitOptions {
+  /** Replace the whole checkpoint instead of merging these offsets into it. @default false */
+  readonly replace?: boolean;
+}
+
+/** What the store needs from the manager. */
+export interface CheckpointHost {
+  readonly maxPartitions: number;
+  /** The log's nextOffset, or 0 when the log does not exist (checkpoints never create logs). */
+  nextOffsetOf(topic: string, partition: number): Promise<number>;
+}
+
+/**
+ * Durable named checkpoints; reached as `mgr.checkpoints`.
+ *
+ * @example
+ * await mgr.checkpoints.commit('indexer', { 'orders/3': 1042 });
+ * mgr.checkpoints.get('indexer'); // { 'orders/3': 1042 }
+ */
+export class CheckpointStore {
+  readonly #fileSystem: FileSystem;
+  readonly #dir: string;
+  readonly #host: CheckpointHost;
+  readonly #checkpoints: Map<string, CheckpointOffsets>;
+  /** Commits and deletes of one name run one after another, so a merge sees the previous commit. */
+  readonly #chains = new Map<string, Promise<void>>();
+  #closed = false;
+
+  private constructor(fileSystem: FileSystem, dir: string, host: CheckpointHost, checkpoints: Map<string, CheckpointOffsets>) {
+    this.#fileSystem = fileSystem;
+    this.#dir = dir;
+    this.#host = host;
+    this.#checkpoints = checkpoints;
+  }
+
+  /**
+   * Loads every checkpoint in `managerDir/~checkpoints/`, removing temp files
+   * a crash left behind.
+   * @throws WalError LOG_CORRUPT when a checkpoint file is damaged
+   */
+  static async open(fileSystem: FileSystem, managerDir: string, host: CheckpointHost): Promise<CheckpointStore> {
+    const dir = join(managerDir, CHECKPOINT_FOLDER_NAME);
+    await fileSystem.mkdir(dir);
+    const checkpoints = new Map<string, CheckpointOffsets>();
+    for (const fileName of (await fileSystem.readdir(dir)).sort()) {
+      if (fileName.endsWith('.tmp')) {
+        // A commit that crashed before its rename: the old checkpoint stands.
+        await fileSystem.unlink(join(dir, fileName));
+        continue;
+      }
+      if (!fileName.endsWith(CHECKPOINT_SUFFIX)) continue;
+      const name = fileName.slice(0, -CHECKPOINT_SUFFIX.length);
+      if (!isValidName(name)) continue;
+      const path = join(dir, fileName);
+      const content = await fileSystem.readFile(path);
+      if (content === null) continue;
+      checkpoints.set(name, decodeCheckpoint(content, path));
+    }
+    return new CheckpointStore(fileSystem, dir, host, checkpoints);
+  }
+
+  /**
+   * Durably records offsets for `name`. By default they are merged into the
+   * checkpoint (other logs keep their offsets); `{ replace: true }` replaces it.
+   * Resolves once the checkpoint is on stable storage.
+   * @param name checkpoint name, same rules as a topic name
+   * @param offsets `{ 'topic/partition': nextOffsetToProcess }`
+   * @throws InvalidArgumentError for a bad name, key or offset, or an offset beyond the log's nextOffset
+   * @example
+   * await mgr.checkpoints.commit('indexer', { 'orders/0': 10, 'orders/1': 7 });
+   */
+  commit(name: string, offsets: CheckpointOffsets, options: CommitOptions = {}): Promise<void> {
+    this.#checkOpen('commit checkpoint');
+    checkCheckpointName(name, 'commit checkpoint');
+    const entries = this.#checkOffsets(offsets);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`Cannot commit checkpoint: options must be an object, got ${describe(options)}`);
+    }
+    const replace = options.replace === true;
+    return this.#serialize(name, async () => {
+      for (const { topic, partition, key, offset } of entries) {
+        const nextOffset = await this.#host.nextOffsetOf(topic, partition);
+        if (offset > nextOffset) {
+          throw new InvalidArgumentError(
+            `Cannot commit checkpoint "${name}": offset ${offset} for ${key} is beyond the log's nextOffset ${nextOffset}`,
+          );
+        }
+      }
+      const merged: Record<string, number> = replace ? {} : { ...this.#checkpoints.get(name) };
+      for (const { key, offset } of entries) merged[key] = offset;
+      const content = encodeCheckpoint(merged);
+      await writeFileAtomic(this.#fileSystem, this.#dir, `${name}${CHECKPOINT_SUFFIX}`, content, { durable: true });
+      this.#checkpoints.set(name, Object.freeze(merged));
+    });
+  }
+
+  /**
+   * The last committed offsets of `name`.
+   * @returns a frozen `{ 'topic/partition': offset }`, or undefined when there is no such checkpoint
+   */
+  get(name: string): CheckpointOffsets | undefined {
+    checkCheckpointName(name, 'get checkpoint');
+    return this.#checkpoints.get(name);
+  }
+
+  /** Names of every checkpoint, sorted. */
+  list(): string[] {
+    return [...this.#checkpoints.keys()].sort();
+  }
+
+  /**
+   * Removes a checkpoint durably (unlink, folder fsync).
+   * @returns true when it existed
+   */
+  delete(name: string): Promise<boolean> {
+    this.#checkOpen('delete checkpoint');
+    checkCheckpointName(name, 'delete checkpoint');
+    let existed = false;
+    return this.#serialize(name, async () => {
+      existed = this.#checkpoints.has(name);
+      if (!existed) return;
+      await this.#fileSystem.unlink(join(this.#dir, `${name}${CHECKPOINT_SUFFIX}`));
+      await this.#fileSystem.syncDir(this.#dir);
+      this.#checkpoints.delete(name);
+    }).then(() => existed);
+  }
+
+  /** @internal Waits for every commit in flight; later calls reject. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#chains.values()].map((chain) => chain.catch(() => {})));
+  }
+
+  #serialize(name: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.#chains.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.#chains.set(name, next);
+    const cleanUp = (): void => {
+      if (this.#chains.get(name) === next) this.#chains.delete(name);
+    };
+    next.then(cleanUp, cleanUp);
+    return next;
+  }
+
+  #checkOffsets(offsets: unknown): { topic: string; partition: number; key: string; offset: number }[] {
+    if (typeof offsets !== 'object' || offsets === null || Array.isArray(offsets)) {
+      throw new InvalidArgumentError(`Cannot commit checkpoint: offsets must be an object, got ${describe(offsets)}`);
+    }
+    const entries = [];
+    for (const [key, offset] of Object.entries(offsets)) {
+      const { topic, partition } = parseLogKey(key, this.#host.maxPartitions, 'commit checkpoint');
+      if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+        throw new InvalidArgumentError(`Cannot commit checkpoint: offset for ${key} must be a non-negative integer, got ${describe(offset)}`);
+      }
+      entries.push({ topic, partition, key, offset });
+    }
+    return entries;
+  }
+
+  #checkOpen(action: string): void {
+    if (this.#closed) throw new WalClosedError(action);
+  }
+}
+
+/** The file bytes of a checkpoint. */
+export function encodeCheckpoint(offsets: CheckpointOffsets): Buffer {
+  const body = Buffer.from(JSON.stringify({ offsets }), 'utf8');
+  if (CHECKPOINT_HEADER_SIZE_BYTES + body.length > CHECKPOINT_SIZE_BYTES_MAX) {
+    throw new InvalidArgumentError(
+      `Cannot commit checkpoint: it needs ${body.length} bytes, maximum is ${CHECKPOINT_SIZE_BYTES_MAX}`,
+    );
+  }
+  const content = Buffer.alloc(CHECKPOINT_HEADER_SIZE_BYTES + body.length);
+  content.writeUInt32LE(CHECKPOINT_MAGIC, 0);
+  content.writeUInt32LE(CHECKPOINT_VERSION, 4);
+  content.writeUInt32LE(body.length, 8);
+  content.writeUInt32LE(crc32(body), 12);
+  body.copy(content, CHECKPOINT_HEADER_SIZE_BYTES);
+  return content;
+}
+
+/** Parses and checks a checkpoint file; throws LOG_CORRUPT naming the file on any damage. */
+export function decodeCheckpoint(content: Buffer, path: string): CheckpointOffsets {
+  const damaged = (reason: string): WalError =>
+    new WalError('LOG_CORRUPT', `Cannot load checkpoint ${path}: ${reason}; restore it from a backup or delete the file`);
+  if (content.length < CHECKPOINT_HEADER_SIZE_BYTES) throw damaged(`it is ${content.length} bytes, shorter than its header`);
+  if (content.readUInt32LE(0) !== CHECKPOINT_MAGIC) throw damaged('bad magic');
+  const version = content.readUInt32LE(4);
+  if (version !== CHECKPOINT_VERSION) throw new FormatUnsupportedError(path, version, CHECKPOINT_VERSION);
+  const bodySizeBytes = content.readUInt32LE(8);
+  if (CHECKPOINT_HEADER_SIZE_BYTES + bodySizeBytes !== content.length) {
+    throw damaged(`body size field says ${bodySizeBytes} bytes, file holds ${content.length - CHECKPOINT_HEADER_SIZE_BYTES}`);
+  }
+  const body = content.subarray(CHECKPOINT_HEADER_SIZE_BYTES);
+  if (crc32(body) !== content.readUInt32LE(12)) throw damaged('checksum mismatch');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw damaged('body is not JSON');
+  }
+  const offsets = (parsed as { offsets?: unknown } | null)?.offsets;
+  if (typeof offsets !== 'object' || offsets === null) throw damaged('body has no offsets');
+  const result: Record<string, number> = {};
+  for (const [key, offset] of Object.entries(offsets)) {
+    try {
+      // Any partition number: a checkpoint outlives a lower maxPartitions.
+      parseLogKey(key, Number.MAX_SAFE_INTEGER, 'load checkpoint');
+    } catch {
+      throw damaged(`bad key ${describe(key)}`);
+    }
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw damaged(`bad offset for ${key}`);
+    result[key] = offset;
+  }
+  return Object.freeze(result);
+}

@@ -1,0 +1,301 @@
+/**
+ * A streaming consumer over every partition of some topics. It follows each
+ * partition with Wal.tail and hands out records round-robin, at most
+ * `batchSize` from one partition before the next partition's turn, so a
+ * busy partition cannot starve a quiet one. `commit()` writes the group's
+ * checkpoint: the offset after the last record handed out, per partition.
+ * A consumer restarted from `'checkpoint'` after a crash resumes exactly
+ * there, so it skips nothing acknowledged; it may see again only records
+ * handed out after the last commit (at-least-once).
+ *
+ * Each partition has at most one `next()` of its tail in flight and at most
+ * one record taken from it and not yet handed out, so memory stays bounded
+ * however far behind the consumer is, and a record's bytes (a view into
+ * the reader's block) are handed out before that reader moves on.
+ */
+import { InvalidArgumentError, WalClosedError } from '../errors.js';
+import { describe } from '../log/options.js';
+import type { Wal, WalRecord } from '../log/wal.js';
+import type { Logger } from '../logger.js';
+import type { CheckpointOffsets, CheckpointStore } from './checkpoint-store.js';
+import { checkCheckpointName, checkTopicName, logKey } from './topic-name.js';
+
+/** Where a consumer starts in each partition. */
+export type ConsumeFrom = 'checkpoint' | 'earliest' | 'latest';
+
+/** Options of {@link WalManager.consume}. */
+export interface ConsumeOptions {
+  /** The consumer group: its checkpoint has this name. Same rules as a topic name. */
+  readonly group: string;
+  /** Topics to follow (all their partitions, including ones created later). */
+  readonly topics: readonly string[];
+  /**
+   * `'checkpoint'`: the group's committed offset, or the earliest record where it has none;
+   * `'earliest'`: the first record still in each log; `'latest'`: only records appended after start.
+   * @default 'checkpoint'
+   */
+  readonly from?: ConsumeFrom;
+  /** Records taken from one partition before moving to the next. @default 64 */
+  readonly batchSize?: number;
+  /** Ends the iteration cleanly when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** A record with the log it came from. */
+export interface ConsumerRecord extends WalRecord {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** What a consumer needs from its manager. */
+export interface ConsumerHost {
+  readonly checkpoints: CheckpointStore;
+  readonly logger: Logger;
+  readonly maxPartitions: number;
+  partitions(topic: string): number[];
+  /** Opens (pins) a log; `release` unpins it. */
+  acquire(topic: string, partition: number): Promise<{ wal: Wal; release: () => void }>;
+  /** Calls `listener` for every partition created from now on; returns the unsubscribe. */
+  onNewPartition(listener: (topic: string, partition: number) => void): () => void;
+  closed(consumer: Consumer): void;
+}
+
+/** Records handed out from one partition per turn unless `batchSize` says otherwise. */
+export const CONSUMER_BATCH_SIZE_DEFAULT = 64;
+
+interface Cursor {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string;
+  readonly wal: Wal;
+  readonly release: () => void;
+  readonly iterator: AsyncIterator<WalRecord>;
+  /** Next offset to hand out (what commit() records). */
+  position: number;
+  /** The tail's next() in flight, if any. */
+  pending: Promise<unknown> | null;
+  /** A record the tail produced that is not yet handed out. */
+  ready: WalRecord | null;
+  done: boolean;
+}
+
+/**
+ * Follows every partition of some topics; made by {@link WalManager.consume}.
+ *
+ * @example
+ * const consumer = mgr.consume({ group: 'indexer', topics: ['orders'] });
+ * let handled = 0;
+ * for await (const record of consumer) {
+ *   await index(record.topic, record.partition, record.data);
+ *   if (++handled % 1000 === 0) await consumer.commit();
+ * }
+ */
+export class Consumer implements AsyncIterable<ConsumerRecord> {
+  /** The group (and checkpoint) name. */
+  readonly group: string;
+  readonly #host: ConsumerHost;
+  readonly #topics: ReadonlySet<string>;
+  readonly #from: ConsumeFrom;
+  readonly #batchSize: number;
+  readonly #abort = new AbortController();
+  readonly #cursors: Cursor[] = [];
+  /** Next offset to hand out per log; kept after close so that a last commit() still works. */
+  readonly #positions = new Map<string, number>();
+  /** Partitions created after start, waiting to be opened by the iteration. */
+  readonly #added: { topic: string; partition: number }[] = [];
+  #unsubscribe: (() => void) | null = null;
+  #iterating = false;
+  #closed = false;
+  #failure: unknown = null;
+  #wake: (() => void) | null = null;
+
+  /** @internal Use {@link WalManager.consume}. */
+  constructor(host: ConsumerHost, options: ConsumeOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`Cannot consume: options must be an object, got ${describe(options)}`);
+    }
+    checkCheckpointName(options.group, 'consume');
+    if (!Array.isArray(options.topics) || options.topics.length === 0) {
+      throw new InvalidArgumentError(`Cannot consume: topics must be a non-empty array, got ${describe(options.topics)}`);
+    }
+    for (const topic of options.topics) checkTopicName(topic, 'consume');
+    const from = options.from ?? 'checkpoint';
+    if (from !== 'checkpoint' && from !== 'earliest' && from !== 'latest') {
+      throw new InvalidArgumentError(`Cannot consume: from must be 'checkpoint', 'earliest' or 'latest', got ${describe(from)}`);
+    }
+    const batchSize = options.batchSize ?? CONSUMER_BATCH_SIZE_DEFAULT;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new InvalidArgumentError(`Cannot consume: batchSize must be a positive integer, got ${describe(batchSize)}`);
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError(`Cannot consume: signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    signal?.addEventListener('abort', () => void this.close(), { once: true });
+    this.group = options.group;
+    this.#host = host;
+    this.#topics = new Set(options.topics);
+    this.#from = from;
+    this.#batchSize = batchSize;
+  }
+
+  /**
+   * The next offset to hand out per partition, as commit() would write it.
+   * @returns `{ 'topic/partition': offset }`
+   */
+  positions(): CheckpointOffsets {
+    return Object.fromEntries(this.#positions);
+  }
+
+  /**
+   * Durably records, in the group's checkpoint, that every record handed
+   * out so far is done. Call it after processing; a restart from
+   * `'checkpoint'` resumes after the last commit that resolved.
+   * @returns the committed offsets
+   */
+  async commit(): Promise<CheckpointOffsets> {
+    const positions = this.positions();
+    if (Object.keys(positions).length > 0) await this.#host.checkpoints.commit(this.group, positions);
+    return positions;
+  }
+
+  /** Stops following the logs and unpins them; an iteration in progress ends cleanly. Positions stay readable and committable. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    this.#notify();
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    if (!this.#iterating) await this.#releaseAll();
+    this.#host.closed(this);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ConsumerRecord> {
+    if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
+    if (this.#closed) throw new WalClosedError('consume');
+    this.#iterating = true;
+    try {
+      this.#unsubscribe = this.#host.onNewPartition((topic, partition) => {
+        if (!this.#topics.has(topic)) return;
+        this.#added.push({ topic, partition });
+        this.#notify();
+      });
+      for (const topic of this.#topics) {
+        for (const partition of this.#host.partitions(topic)) await this.#addCursor(topic, partition, this.#from);
+      }
+      yield* this.#roundRobin();
+    } finally {
+      this.#iterating = false;
+      await this.close();
+      await this.#releaseAll();
+    }
+  }
+
+  async *#roundRobin(): AsyncGenerator<ConsumerRecord, void, undefined> {
+    let turnIndex = 0;
+    while (!this.#closed) {
+      // Armed before the pass, so a record that arrives during it wakes the wait after it.
+      const woken = new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      while (this.#added.length > 0) {
+        const added = this.#added.shift();
+        // Created after start: everything in it is new, so 'latest' means its beginning.
+        if (added !== undefined) await this.#addCursor(added.topic, added.partition, this.#from === 'latest' ? 'earliest' : this.#from);
+      }
+      let handedOut = 0;
+      const cursors = this.#cursors;
+      for (let step = 0; step < cursors.length && !this.#closed; step += 1) {
+        const cursor = cursors[(turnIndex + step) % cursors.length];
+        if (cursor === undefined) continue;
+        for (let count = 0; count < this.#batchSize && !this.#closed; count += 1) {
+          const record = await this.#poll(cursor);
+          if (record === null) break;
+          cursor.position = record.offset + 1;
+          this.#positions.set(cursor.key, cursor.position);
+          handedOut += 1;
+          yield { topic: cursor.topic, partition: cursor.partition, offset: record.offset, timestamp: record.timestamp, data: record.data };
+        }
+      }
+      if (this.#failure !== null) throw this.#failure;
+      turnIndex = cursors.length === 0 ? 0 : (turnIndex + 1) % cursors.length;
+      if (handedOut === 0 && !this.#closed) await woken;
+    }
+  }
+
+  /** A record of `cursor` that is there without waiting, or null (leaving a tail read armed to wake us). */
+  async #poll(cursor: Cursor): Promise<WalRecord | null> {
+    if (cursor.ready !== null) {
+      const record = cursor.ready;
+      cursor.ready = null;
+      return record;
+    }
+    if (cursor.pending !== null || cursor.done) return null;
+    const pending = cursor.iterator.next().then(
+      (result) => {
+        cursor.pending = null;
+        if (result.done === true) cursor.done = true;
+        else cursor.ready = result.value;
+        this.#notify();
+      },
+      (error: unknown) => {
+        cursor.pending = null;
+        cursor.done = true;
+        this.#failure ??= error;
+        this.#notify();
+      },
+    );
+    cursor.pending = pending;
+    // Acknowledged records are there to read: wait for the read, not for new appends.
+    if (cursor.position >= cursor.wal.nextOffset) return null;
+    await pending;
+    if (this.#failure !== null) throw this.#failure;
+    const record = cursor.ready as WalRecord | null;
+    cursor.ready = null;
+    return record;
+  }
+
+  async #addCursor(topic: string, partition: number, from: ConsumeFrom): Promise<void> {
+    const key = logKey(topic, partition);
+    if (this.#cursors.some((cursor) => cursor.key === key)) return;
+    const { wal, release } = await this.#host.acquire(topic, partition);
+    try {
+      const position = this.#startOffset(wal, key, from);
+      const iterator = wal.tail({ from: position, signal: this.#abort.signal })[Symbol.asyncIterator]();
+      this.#cursors.push({ topic, partition, key, wal, release, iterator, position, pending: null, ready: null, done: false });
+      this.#positions.set(key, position);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  #startOffset(wal: Wal, key: string, from: ConsumeFrom): number {
+    if (from === 'earliest') return wal.firstOffset;
+    if (from === 'latest') return wal.nextOffset;
+    const committed = this.#host.checkpoints.get(this.group)?.[key];
+    if (committed === undefined) return wal.firstOffset;
+    if (committed < wal.firstOffset) {
+      // Retention without this group's checkpoint as guard removed records it had not processed.
+      this.#host.logger.warn({ group: this.group, key, committed, firstOffset: wal.firstOffset }, 'checkpoint below the log start; records were deleted');
+      return wal.firstOffset;
+    }
+    // Beyond the end only after a power cut lost acknowledged-but-unsynced records (fsync 'os' or batch).
+    return Math.min(committed, wal.nextOffset);
+  }
+
+  async #releaseAll(): Promise<void> {
+    const cursors = this.#cursors.splice(0);
+    for (const cursor of cursors) {
+      await cursor.iterator.return?.().catch(() => {});
+      cursor.release();
+    }
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The manager's open logs, bounded by an LRU. Every open Wal holds a few
+ * descriptors (its active segment, the next segment prepared ahead of
+ * time), so a manager with 10,000 partitions cannot keep them all open. The
+ * pool keeps at most `maxOpenLogs` open and closes the least recently used
+ * idle one when it must open another. A log in use (an append awaiting, a
+ * read or tail iterating, a consumer attached) is never closed: the pool
+ * may exceed its bound while more logs than that are in use at once, and
+ * shrinks back as they are released (the same rule as FileCache).
+ */
+import { assert } from '../assert.js';
+import type { Wal } from '../log/wal.js';
+
+/** One partition's slot. Created for every known partition; `wal` is set while it is open. */
+export class LogEntry {
+  readonly topic: string;
+  readonly partition: number;
+  /** The open log, or null while closed (or opening, or closing). */
+  wal: Wal | null;
+  opening: Promise<Wal> | null;
+  closing: Promise<void> | null;
+  /** Operations holding the log open right now; the pool closes only entries at 0. */
+  useCount: number;
+  /** Pool tick of the last use: the smallest idle one is evicted first. */
+  lastUsedTick: number;
+  /** True until the log's folder is known to exist durably (the first open creates it and syncs its parents). */
+  isNew: boolean;
+
+  constructor(topic: string, partition: number) {
+    this.topic = topic;
+    this.partition = partition;
+    this.wal = null;
+    this.opening = null;
+    this.closing = null;
+    this.useCount = 0;
+    this.lastUsedTick = 0;
+    this.isNew = false;
+  }
+}
+
+/** Opens the Wal of an entry (creating it when missing). */
+export type WalOpener = (entry: LogEntry) => Promise<Wal>;
+
+/** LRU of open logs; see the file comment. */
+export class LogPool {
+  readonly maxOpenLogs: number;
+  readonly #openWal: WalOpener;
+  /** Entries whose Wal is open or opening (the bounded set). */
+  readonly #open = new Set<LogEntry>();
+  #tick = 0;
+  #closed = false;
+
+  constructor(maxOpenLogs: number, openWal: WalOpener) {
+    assert(Number.isInteger(maxOpenLogs) && maxOpenLogs >= 1, 'maxOpenLogs is a positive integer');
+    this.maxOpenLogs = maxOpenLogs;
+    this.#openWal = openWal;
+  }
+
+  /** Logs open or opening now. */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * Pins `entry` and returns its open Wal; pair every call with {@link release}.
+   * The fast path (already open) allocates nothing and does not await.
+   */
+  acquire(entry: LogEntry): Wal | Promise<Wal> {
+    entry.useCount += 1;
+    this.#tick += 1;
+    entry.lastUsedTick = this.#tick;
+    if (entry.wal !== null) return entry.wal;
+    return this.#openPinned(entry);
+  }
+
+  /** Unpins `entry` (it may now be evicted). */
+  release(entry: LogEntry): void {
+    assert(entry.useCount > 0, 'released entry was acquired');
+    entry.useCount -= 1;
+    if (entry.useCount === 0 && this.#open.size > this.maxOpenLogs) this.#evict();
+  }
+
+  /** Closes every log (waiting for each to flush); the pool opens nothing afterwards. */
+  async closeAll(): Promise<void> {
+    this.#closed = true;
+    const closing: Promise<void>[] = [];
+    for (const entry of [...this.#open]) closing.push(this.#close(entry));
+    await Promise.all(closing);
+  }
+
+  async #openPinned(entry: LogEntry): Promise<Wal> {
+    try {
+      // A log being evicted must finish closing (and drop its folder lock)
+      // before it can be opened again.
+      while (entry.closing !== null) await entry.closing;
+      if (entry.wal !== null) return entry.wal;
+      if (entry.opening === null) entry.opening = this.#startOpen(entry);
+      return await entry.opening;
+    } catch (error) {
+      entry.useCount -= 1;
+      throw error;
+    }
+  }
+
+  async #startOpen(entry: LogEntry): Promise<Wal> {
+    assert(!this.#closed, 'the manager checks for close before it acquires a log');
+    this.#open.add(entry);
+    this.#evict();
+    try {
+      const wal = await this.#openWal(entry);
+      entry.wal = wal;
+      return wal;
+    } catch (error) {
+      this.#open.delete(entry);
+      throw error;
+    } finally {
+      entry.opening = null;
+    }
+  }
+
+  /** Closes idle least-recently-used logs until the pool is within its bound (or only pinned logs remain). */
+  #evict(): void {
+    while (this.#open.size > this.maxOpenLogs) {
+      let victim: LogEntry | null = null;
+      for (const entry of this.#open) {
+        if (entry.useCount > 0 || entry.wal === null) continue;
+        if (victim === null || entry.lastUsedTick < victim.lastUsedTick) victim = entry;
+      }
+      if (victim === null) return;
+      void this.#close(victim).catch(() => {});
+    }
+  }
+
+  /** Takes `entry` out of the open set at once and closes its Wal. */
+  #close(entry: LogEntry): Promise<void> {
+    this.#open.delete(entry);
+    const opening = entry.opening;
+    const wal = entry.wal;
+    entry.wal = null;
+    const closing = (async () => {
+      // An open in flight finishes first; its Wal is then closed too.
+      const opened = wal ?? (opening === null ? null : await opening.catch(() => null));
+      if (opened !== null && entry.wal === opened) entry.wal = null;
+      if (opened !== null) await opened.close();
+    })();
+    entry.closing = closing;
+    return closing.finally(() => {
+      if (entry.closing === closing) entry.closing = null;
+    });
+  }
+}

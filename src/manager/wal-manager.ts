@@ -1,0 +1,583 @@
+/**
+ * WalManager: many logs keyed by topic and partition (the Kafka model), in
+ * `dir/<topic>/<partition>/`, each its own {@link Wal} with its own group
+ * commit (see docs/manager.md for why partitions do not share one fsync
+ * stream). Logs open lazily on first use, with recovery, and an LRU
+ * ({@link LogPool}) bounds how many are open at once; one {@link FileCache}
+ * bounds the read handles of all of them together.
+ *
+ * The manager's own files live in `dir/~manager/` (its LOCK and the
+ * checkpoints); `~` cannot appear in a topic name, so no topic collides.
+ */
+import { join } from 'node:path';
+import { assert } from '../assert.js';
+import { InvalidArgumentError, WalClosedError } from '../errors.js';
+import type { FileSystem } from '../io/file-system.js';
+import { FileCache } from '../log/file-cache.js';
+import { acquireLock, releaseLock } from '../log/lock.js';
+import { describe, resolveWalOptions } from '../log/options.js';
+import type { WalOptions } from '../log/options.js';
+import { Wal } from '../log/wal.js';
+import type { ReadOptions, TailOptions, WalRecord } from '../log/wal.js';
+import type { Logger } from '../logger.js';
+import { CheckpointStore } from './checkpoint-store.js';
+import { Consumer } from './consumer.js';
+import type { ConsumeOptions, ConsumerHost } from './consumer.js';
+import { LogEntry, LogPool } from './log-pool.js';
+import { checkRetentionPolicy, enforceLogRetention, guardOffsetFor } from './retention.js';
+import type { RetentionPolicy } from './retention.js';
+import {
+  PARTITIONS_DEFAULT_MAX,
+  PARTITIONS_LIMIT,
+  checkPartition,
+  checkTopicName,
+  isValidName,
+  logKey,
+  parsePartitionFolder,
+} from './topic-name.js';
+
+/** Folder of the manager's own files (LOCK, checkpoints). */
+export const MANAGER_FOLDER_NAME = '~manager';
+
+/**
+ * Default bound on open logs. Each open log holds about two descriptors
+ * (active segment, prepared next segment), so 256 logs stay well inside the
+ * common 1024-descriptor soft limit, with room for readers and sockets.
+ */
+export const OPEN_LOGS_DEFAULT_MAX = 256;
+/** Default size of the read-handle cache shared by every log. */
+export const SHARED_OPEN_FILES_DEFAULT_MAX = 128;
+/** Default period of the background retention task. */
+export const RETENTION_INTERVAL_MS_DEFAULT = 60_000;
+
+/** Options of one managed log: Wal options without `dir`, plus retention. */
+export interface ManagedLogOptions extends Omit<WalOptions, 'dir' | 'maxOpenFiles'> {
+  /** Which sealed segments the retention task deletes. @default none: keep everything */
+  readonly retention?: RetentionPolicy;
+}
+
+/** Options of {@link WalManager.open}; every {@link ManagedLogOptions} is a default for all logs. */
+export interface WalManagerOptions extends ManagedLogOptions {
+  /** The manager's folder; created if missing. */
+  readonly dir: string;
+  /** Partitions are integers in `[0, maxPartitions)`. @default 65536 */
+  readonly maxPartitions?: number;
+  /** Logs kept open at once (LRU of idle logs beyond it is closed). @default 256 */
+  readonly maxOpenLogs?: number;
+  /** Read handles kept open across all logs (one shared LRU). @default 128 */
+  readonly maxOpenFiles?: number;
+  /** Per-log overrides of the defaults, asked each time a log opens. */
+  readonly logOptions?: (topic: string, partition: number) => ManagedLogOptions;
+  /** Period of the background retention task; 0 turns it off (call enforceRetention()). @default 60000 */
+  readonly retentionIntervalMs?: number;
+}
+
+/** What {@link WalManager.enforceRetention} did. */
+export interface RetentionReport {
+  /** Logs whose policy was applied. */
+  readonly logCount: number;
+  /** Segments deleted across all logs. */
+  readonly deletedSegmentCount: number;
+}
+
+type Record_ = Uint8Array | string;
+
+const MANAGER_ONLY_OPTIONS = new Set(['dir', 'maxPartitions', 'maxOpenLogs', 'maxOpenFiles', 'logOptions', 'retentionIntervalMs', 'retention']);
+
+/**
+ * Many logs keyed by topic and partition, with checkpoints, retention and consumers.
+ *
+ * @example
+ * const mgr = await WalManager.open({ dir: './data', fsync: 'always' });
+ * const [first] = await mgr.append('orders', 3, ['a', 'b']);
+ * await mgr.checkpoints.commit('indexer', { 'orders/3': first + 2 });
+ * for await (const record of mgr.read('orders', 3)) console.log(record.offset);
+ * await mgr.close();
+ */
+export class WalManager {
+  /** The manager's folder. */
+  readonly dir: string;
+  /** Partitions are integers in `[0, maxPartitions)`. */
+  readonly maxPartitions: number;
+  /** Durable named checkpoints. */
+  readonly checkpoints: CheckpointStore;
+  readonly #fileSystem: FileSystem;
+  readonly #logger: Logger;
+  readonly #metaDir: string;
+  readonly #walDefaults: Omit<WalOptions, 'dir'>;
+  readonly #retentionDefault: RetentionPolicy | undefined;
+  readonly #logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
+  readonly #topics: Map<string, Map<number, LogEntry>>;
+  readonly #pool: LogPool;
+  readonly #fileCache: FileCache;
+  readonly #consumers = new Set<Consumer>();
+  readonly #partitionListeners = new Set<(topic: string, partition: number) => void>();
+  #retentionTimer: NodeJS.Timeout | null = null;
+  #retentionRun: Promise<RetentionReport> | null = null;
+  #closing: Promise<void> | null = null;
+
+  private constructor(init: {
+    dir: string;
+    maxPartitions: number;
+    maxOpenLogs: number;
+    fileCache: FileCache;
+    fileSystem: FileSystem;
+    logger: Logger;
+    walDefaults: Omit<WalOptions, 'dir'>;
+    retentionDefault: RetentionPolicy | undefined;
+    logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
+    topics: Map<string, Map<number, LogEntry>>;
+    checkpoints: (host: WalManager) => CheckpointStore;
+  }) {
+    this.dir = init.dir;
+    this.maxPartitions = init.maxPartitions;
+    this.#fileSystem = init.fileSystem;
+    this.#logger = init.logger;
+    this.#metaDir = join(init.dir, MANAGER_FOLDER_NAME);
+    this.#walDefaults = init.walDefaults;
+    this.#retentionDefault = init.retentionDefault;
+    this.#logOptions = init.logOptions;
+    this.#topics = init.topics;
+    this.#fileCache = init.fileCache;
+    this.#pool = new LogPool(init.maxOpenLogs, (entry) => this.#openWal(entry));
+    this.checkpoints = init.checkpoints(this);
+  }
+
+  /**
+   * Opens (creating if needed) the manager in `options.dir`: takes its lock,
+   * finds the topics and partitions on disk, loads the checkpoints. Logs
+   * themselves open lazily, with recovery, on first use.
+   * @param options see {@link WalManagerOptions}
+   * @throws InvalidArgumentError on bad options (before anything touches the disk); LockedError when another owner has the folder
+   * @example
+   * const mgr = await WalManager.open({ dir: './data', fsync: { batch: { intervalMs: 5 } }, maxOpenLogs: 1000 });
+   */
+  static async open(options: WalManagerOptions): Promise<WalManager> {
+    const resolved = resolveManagerOptions(options);
+    const { fileSystem, dir } = resolved;
+    const metaDir = join(dir, MANAGER_FOLDER_NAME);
+    await fileSystem.mkdir(metaDir);
+    await acquireLock(fileSystem, metaDir);
+    try {
+      const topics = await scanTopics(fileSystem, dir, resolved.maxPartitions, resolved.logger);
+      return await WalManager.#finishOpen(resolved, topics, join(metaDir, 'checkpoints'), fileSystem);
+    } catch (error) {
+      await releaseLock(fileSystem, metaDir).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Every topic with at least one partition, sorted. */
+  topics(): string[] {
+    this.#checkOpen('list topics');
+    const names: string[] = [];
+    for (const [topic, partitions] of this.#topics) if (partitions.size > 0) names.push(topic);
+    return names.sort();
+  }
+
+  /** The partitions of `topic` that exist, ascending (empty for an unknown topic). */
+  partitions(topic: string): number[] {
+    this.#checkOpen('list partitions');
+    checkTopicName(topic, 'list partitions');
+    const partitions = this.#topics.get(topic);
+    return partitions === undefined ? [] : [...partitions.keys()].sort((left, right) => left - right);
+  }
+
+  /**
+   * Appends to `topic`/`partition` (created on first use). An array is
+   * appended atomically with {@link Wal.appendBatch}.
+   * @returns the offset of a single record, or the offsets of an array
+   * @example
+   * const offset = await mgr.append('orders', 0, 'one');
+   * const offsets = await mgr.append('orders', 0, ['two', 'three']);
+   */
+  append(topic: string, partition: number, data: Record_): Promise<number>;
+  append(topic: string, partition: number, data: readonly Record_[]): Promise<number[]>;
+  async append(topic: string, partition: number, data: Record_ | readonly Record_[]): Promise<number | number[]> {
+    this.#checkOpen('append records');
+    const entry = this.#entry(topic, partition, 'append records');
+    const pool = this.#pool;
+    const acquired = pool.acquire(entry);
+    try {
+      const wal = acquired instanceof Wal ? acquired : await acquired;
+      if (Array.isArray(data)) return await wal.appendBatch(data);
+      return (await wal.append(data as Record_)).offset;
+    } finally {
+      pool.release(entry);
+    }
+  }
+
+  /**
+   * The Wal of `topic`/`partition`, opened (or created) if needed. The log
+   * stays open while it is among the `maxOpenLogs` most recently used; an
+   * idle log beyond that is closed, and a later call returns a new Wal. To
+   * keep one open across awaits, use {@link withLog}.
+   * @example
+   * const wal = await mgr.log('orders', 3);
+   * console.log(wal.nextOffset);
+   */
+  async log(topic: string, partition: number): Promise<Wal> {
+    return this.withLog(topic, partition, (wal) => wal);
+  }
+
+  /**
+   * Runs `use` with the open Wal of `topic`/`partition`, which is not closed
+   * by the LRU until `use` settles.
+   * @example
+   * const segments = await mgr.withLog('orders', 3, (wal) => wal.segments());
+   */
+  async withLog<T>(topic: string, partition: number, use: (wal: Wal) => T | Promise<T>): Promise<T> {
+    this.#checkOpen('open log');
+    const entry = this.#entry(topic, partition, 'open log');
+    const wal = await this.#pool.acquire(entry);
+    try {
+      return await use(wal);
+    } finally {
+      this.#pool.release(entry);
+    }
+  }
+
+  /**
+   * Reads acknowledged records of one log (see {@link Wal.read}); the log stays open while iterating.
+   * @example
+   * for await (const record of mgr.read('orders', 3, { from: 100 })) handle(record);
+   */
+  read(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<WalRecord> {
+    this.#checkOpen('read records');
+    const entry = this.#entry(topic, partition, 'read records');
+    return this.#leased(entry, (wal) => wal.read(options));
+  }
+
+  /**
+   * Follows one log (see {@link Wal.tail}); ends on abort or when the manager closes.
+   * @example
+   * for await (const record of mgr.tail('orders', 3, { from: 0, signal })) handle(record);
+   */
+  tail(topic: string, partition: number, options: TailOptions = {}): AsyncIterable<WalRecord> {
+    this.#checkOpen('tail records');
+    const entry = this.#entry(topic, partition, 'tail records');
+    return this.#leased(entry, (wal) => wal.tail(options));
+  }
+
+  /**
+   * A consumer over every partition of `topics`; see {@link Consumer}.
+   * @example
+   * const consumer = mgr.consume({ group: 'indexer', topics: ['orders'], from: 'checkpoint' });
+   * for await (const record of consumer) { handle(record); await consumer.commit(); }
+   */
+  consume(options: ConsumeOptions): Consumer {
+    this.#checkOpen('consume');
+    const consumer = new Consumer(this.#consumerHost(), options);
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  /**
+   * Applies every log's retention policy now (the background task does the same every `retentionIntervalMs`).
+   * @returns how many logs were checked and segments deleted
+   * @example
+   * const { deletedSegmentCount } = await mgr.enforceRetention();
+   */
+  async enforceRetention(): Promise<RetentionReport> {
+    this.#checkOpen('enforce retention');
+    while (this.#retentionRun !== null) await this.#retentionRun.catch(() => {});
+    this.#retentionRun = this.#runRetention();
+    try {
+      return await this.#retentionRun;
+    } finally {
+      this.#retentionRun = null;
+    }
+  }
+
+  /**
+   * Stops consumers and the retention task, waits for commits in flight,
+   * closes every log (each flushes, syncs and marks a clean shutdown) and
+   * releases the folder. Later calls reject with WalClosedError.
+   */
+  close(): Promise<void> {
+    if (this.#closing === null) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  /** Number of logs open now (bounded by maxOpenLogs while no more than that are in use). */
+  get openLogCount(): number {
+    return this.#pool.openCount;
+  }
+
+  // ---- internals ----
+
+  static async #finishOpen(
+    resolved: ResolvedManagerOptions,
+    topics: Map<string, Map<number, LogEntry>>,
+    storeDir: string,
+    fileSystem: FileSystem,
+  ): Promise<WalManager> {
+    let manager: WalManager | null = null;
+    const host = {
+      maxPartitions: resolved.maxPartitions,
+      nextOffsetOf: (topic: string, partition: number) => {
+        assert(manager !== null, 'the manager exists before any commit');
+        return manager.#nextOffsetOf(topic, partition);
+      },
+    };
+    const store = await CheckpointStore.open(fileSystem, storeDir, host);
+    manager = new WalManager({
+      ...resolved,
+      fileCache: new FileCache(fileSystem, resolved.maxOpenFiles),
+      topics,
+      checkpoints: () => store,
+    });
+    manager.#startRetentionTimer(resolved.retentionIntervalMs);
+    return manager;
+  }
+
+  #checkOpen(action: string): void {
+    if (this.#closing !== null) throw new WalClosedError(action);
+  }
+
+  /** The entry of a checked topic and partition, created (as a new, not yet existing log) when missing. */
+  #entry(topic: string, partition: number, action: string): LogEntry {
+    let partitions = this.#topics.get(topic);
+    if (partitions === undefined) {
+      // Only checked names are ever keys, so a hit needs no check.
+      checkTopicName(topic, action);
+      partitions = new Map();
+      this.#topics.set(topic, partitions);
+    }
+    checkPartition(partition, this.maxPartitions, action);
+    let entry = partitions.get(partition);
+    if (entry === undefined) {
+      entry = new LogEntry(topic, partition);
+      entry.isNew = true;
+      partitions.set(partition, entry);
+      for (const listener of this.#partitionListeners) listener(topic, partition);
+    }
+    return entry;
+  }
+
+  async #openWal(entry: LogEntry): Promise<Wal> {
+    const overrides = this.#overridesFor(entry.topic, entry.partition);
+    const walOverrides: Record<string, unknown> = { ...overrides };
+    delete walOverrides['retention'];
+    const topicDir = join(this.dir, entry.topic);
+    const wal = await Wal.open({
+      ...this.#walDefaults,
+      ...walOverrides,
+      dir: join(topicDir, String(entry.partition)),
+      fileCache: this.#fileCache,
+    });
+    if (entry.isNew) {
+      // Wal.open syncs the log's own folder; the new names of the topic and
+      // partition folders live in their parents, so sync those too.
+      try {
+        await this.#fileSystem.syncDir(topicDir);
+        await this.#fileSystem.syncDir(this.dir);
+      } catch (error) {
+        await wal.close().catch(() => {});
+        throw error;
+      }
+      entry.isNew = false;
+    }
+    return wal;
+  }
+
+  /** The caller's per-log overrides, checked (they may not move the log or replace the shared cache). */
+  #overridesFor(topic: string, partition: number): ManagedLogOptions {
+    if (this.#logOptions === undefined) return {};
+    const overrides: unknown = this.#logOptions(topic, partition);
+    if (overrides === undefined) return {};
+    if (typeof overrides !== 'object' || overrides === null) {
+      throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned ${describe(overrides)}, not an object`);
+    }
+    for (const key of ['dir', 'fileCache', 'maxOpenFiles']) {
+      if (key in overrides) {
+        throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions may not set "${key}"`);
+      }
+    }
+    checkRetentionPolicy((overrides as ManagedLogOptions).retention, `open log ${logKey(topic, partition)}`);
+    return overrides as ManagedLogOptions;
+  }
+
+  #retentionFor(topic: string, partition: number): RetentionPolicy | undefined {
+    return this.#overridesFor(topic, partition).retention ?? this.#retentionDefault;
+  }
+
+  async *#leased<T>(entry: LogEntry, iterate: (wal: Wal) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+    const wal = await this.#pool.acquire(entry);
+    try {
+      yield* iterate(wal);
+    } finally {
+      this.#pool.release(entry);
+    }
+  }
+
+  async #nextOffsetOf(topic: string, partition: number): Promise<number> {
+    const entry = this.#topics.get(topic)?.get(partition);
+    if (entry === undefined) return 0;
+    const wal = await this.#pool.acquire(entry);
+    try {
+      return wal.nextOffset;
+    } finally {
+      this.#pool.release(entry);
+    }
+  }
+
+  #consumerHost(): ConsumerHost {
+    return {
+      checkpoints: this.checkpoints,
+      logger: this.#logger,
+      maxPartitions: this.maxPartitions,
+      partitions: (topic) => this.partitions(topic),
+      acquire: async (topic, partition) => {
+        this.#checkOpen('consume');
+        const entry = this.#entry(topic, partition, 'consume');
+        const wal = await this.#pool.acquire(entry);
+        return { wal, release: () => this.#pool.release(entry) };
+      },
+      onNewPartition: (listener) => {
+        this.#partitionListeners.add(listener);
+        return () => this.#partitionListeners.delete(listener);
+      },
+      closed: (consumer) => this.#consumers.delete(consumer),
+    };
+  }
+
+  #startRetentionTimer(intervalMs: number): void {
+    if (intervalMs === 0) return;
+    this.#retentionTimer = setInterval(() => {
+      if (this.#retentionRun !== null || this.#closing !== null) return;
+      this.enforceRetention().catch((error: unknown) => this.#logger.error({ dir: this.dir, err: error }, 'retention failed'));
+    }, intervalMs);
+    // Retention alone must not keep a process alive.
+    this.#retentionTimer.unref();
+  }
+
+  async #runRetention(): Promise<RetentionReport> {
+    let logCount = 0;
+    let deletedSegmentCount = 0;
+    for (const [topic, partitions] of this.#topics) {
+      for (const [partition, entry] of partitions) {
+        if (this.#closing !== null) return { logCount, deletedSegmentCount };
+        const policy = this.#retentionFor(topic, partition);
+        if (policy === undefined || entry.isNew) continue;
+        const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(logKey(topic, partition)));
+        const wal = await this.#pool.acquire(entry);
+        try {
+          deletedSegmentCount += await enforceLogRetention(wal, policy, guardOffset, Date.now());
+          logCount += 1;
+        } finally {
+          this.#pool.release(entry);
+        }
+      }
+    }
+    return { logCount, deletedSegmentCount };
+  }
+
+  /** Every checkpoint's offset for one log (checkpoints without one are absent). */
+  #checkpointOffsets(key: string): Map<string, number> {
+    const offsets = new Map<string, number>();
+    for (const name of this.checkpoints.list()) {
+      const offset = this.checkpoints.get(name)?.[key];
+      if (offset !== undefined) offsets.set(name, offset);
+    }
+    return offsets;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    this.#retentionTimer = null;
+    for (const consumer of [...this.#consumers]) await consumer.close().catch(() => {});
+    await this.#retentionRun?.catch(() => {});
+    try {
+      await this.checkpoints.close();
+      await this.#pool.closeAll();
+      await this.#fileCache.closeAll();
+    } finally {
+      await releaseLock(this.#fileSystem, this.#metaDir).catch(() => {});
+    }
+  }
+}
+
+interface ResolvedManagerOptions {
+  readonly dir: string;
+  readonly maxPartitions: number;
+  readonly maxOpenLogs: number;
+  readonly maxOpenFiles: number;
+  readonly retentionIntervalMs: number;
+  readonly fileSystem: FileSystem;
+  readonly logger: Logger;
+  readonly walDefaults: Omit<WalOptions, 'dir'>;
+  readonly retentionDefault: RetentionPolicy | undefined;
+  readonly logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
+}
+
+/** Checks every option before anything touches the disk. */
+function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`Cannot open manager: options must be an object, got ${describe(options)}`);
+  }
+  const raw = options as Record<string, unknown>;
+  const walDefaults: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) if (!MANAGER_ONLY_OPTIONS.has(key)) walDefaults[key] = value;
+  // The Wal's own validation names unknown or bad options; `dir` is a stand-in.
+  const walResolved = resolveWalOptions({ ...walDefaults, dir: typeof raw['dir'] === 'string' ? raw['dir'] : '?' });
+  if (typeof raw['dir'] !== 'string' || raw['dir'].length === 0) {
+    throw new InvalidArgumentError(`Cannot open manager: option "dir" must be a non-empty string, got ${describe(raw['dir'])}`);
+  }
+  const logOptions = raw['logOptions'];
+  if (logOptions !== undefined && typeof logOptions !== 'function') {
+    throw new InvalidArgumentError(`Cannot open manager: option "logOptions" must be a function, got ${describe(logOptions)}`);
+  }
+  return {
+    dir: raw['dir'],
+    maxPartitions: integerOption(raw, 'maxPartitions', PARTITIONS_DEFAULT_MAX, 1, PARTITIONS_LIMIT),
+    maxOpenLogs: integerOption(raw, 'maxOpenLogs', OPEN_LOGS_DEFAULT_MAX, 1, 1_000_000),
+    maxOpenFiles: integerOption(raw, 'maxOpenFiles', SHARED_OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
+    retentionIntervalMs: integerOption(raw, 'retentionIntervalMs', RETENTION_INTERVAL_MS_DEFAULT, 0, 2 ** 31 - 1),
+    fileSystem: walResolved.fileSystem,
+    logger: walResolved.logger,
+    walDefaults: { ...walDefaults, fileSystem: walResolved.fileSystem } as Omit<WalOptions, 'dir'>,
+    retentionDefault: checkRetentionPolicy(raw['retention'], 'open manager'),
+    logOptions: logOptions as ResolvedManagerOptions['logOptions'],
+  };
+}
+
+function integerOption(raw: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = raw[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`Cannot open manager: option "${name}" must be an integer in [${min}, ${max}], got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Finds `dir/<topic>/<partition>/` folders; anything else in `dir` is left alone. */
+async function scanTopics(
+  fileSystem: FileSystem,
+  dir: string,
+  maxPartitions: number,
+  logger: Logger,
+): Promise<Map<string, Map<number, LogEntry>>> {
+  const topics = new Map<string, Map<number, LogEntry>>();
+  for (const topic of await fileSystem.readdir(dir)) {
+    if (!isValidName(topic)) continue;
+    let names: string[];
+    try {
+      names = await fileSystem.readdir(join(dir, topic));
+    } catch {
+      continue; // a file, not a topic folder
+    }
+    const partitions = new Map<number, LogEntry>();
+    for (const name of names) {
+      const partition = parsePartitionFolder(name);
+      if (partition === null) continue;
+      if (partition >= maxPartitions) {
+        logger.warn({ dir, topic, partition, maxPartitions }, 'partition folder beyond maxPartitions ignored');
+        continue;
+      }
+      partitions.set(partition, new LogEntry(topic, partition));
+    }
+    if (partitions.size > 0) topics.set(topic, partitions);
+  }
+  return topics;
+}

@@ -1,0 +1,364 @@
+/**
+ * Corruption: bad data with good data after it. Open must refuse with a
+ * CorruptionError naming the file and byte position (and change nothing),
+ * unless asked to repair, which cuts there and keeps the cut bytes in a
+ * `.broken` file. Readers verify checksums on every read, so damage in a
+ * sealed segment (never scanned at open) is found when it is read.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { Wal } from '../../src/log/wal.js';
+import type { WalOptions } from '../../src/log/options.js';
+import { CorruptionError, FormatUnsupportedError, WalError } from '../../src/errors.js';
+import { FRAME_HEADER, SEGMENT_HEADER } from '../../src/log/format.js';
+import { FRAME_HEADER_SIZE_BYTES } from '../../src/constants.js';
+import {
+  brokenFiles,
+  forgetCleanShutdown,
+  frameAt,
+  framesOf,
+  lastSegmentPath,
+  overwrite,
+  readBytes,
+  removeTempDirs,
+  scanFrames,
+  segmentPath,
+  tempDir,
+  zeroRange,
+} from './damage.js';
+
+after(removeTempDirs);
+
+async function open(dir: string, extra: Partial<WalOptions> = {}): Promise<Wal> {
+  return Wal.open({ dir, fsync: 'os', ...extra });
+}
+
+async function readAll(wal: Wal, from?: number): Promise<Buffer[]> {
+  const records: Buffer[] = [];
+  let expectedOffset = from ?? wal.firstOffset;
+  for await (const record of wal.read(from === undefined ? {} : { from })) {
+    assert.equal(record.offset, expectedOffset, 'offsets are dense');
+    expectedOffset += 1;
+    records.push(Buffer.from(record.data));
+  }
+  return records;
+}
+
+function assertSameRecords(actual: readonly Buffer[], expected: readonly Buffer[], context: string): void {
+  assert.equal(actual.length, expected.length, `${context}: record count`);
+  actual.forEach((record, index) => assert.ok(record.equals(expected[index] as Buffer), `${context}: bytes at index ${index}`));
+}
+
+/** Appends `count` records, one write group each, and closes; returns them. */
+async function buildLog(dir: string, count: number, sizeBytes: (index: number) => number, extra: Partial<WalOptions> = {}): Promise<Buffer[]> {
+  const wal = await open(dir, extra);
+  const records: Buffer[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const record = randomBytes(sizeBytes(index));
+    await wal.append(record);
+    records.push(record);
+  }
+  await wal.close();
+  return records;
+}
+
+function assertCorruption(error: unknown, file: string, filePosition: number): true {
+  assert.ok(error instanceof CorruptionError, `expected CorruptionError, got ${String(error)}`);
+  assert.ok(error instanceof WalError);
+  assert.equal(error.code, 'LOG_CORRUPT');
+  assert.equal(path.basename(error.file), path.basename(file), `error.file (${error.message})`);
+  assert.equal(error.filePosition, filePosition, `error.filePosition (${error.message})`);
+  return true;
+}
+
+function snapshot(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (name === 'LOCK') continue;
+    files.set(name, fs.readFileSync(path.join(dir, name)));
+  }
+  return files;
+}
+
+function assertUnchanged(dir: string, before: Map<string, Buffer>, context: string): void {
+  const now = snapshot(dir);
+  assert.deepEqual([...now.keys()], [...before.keys()], `${context}: the same files`);
+  for (const [name, bytes] of before) assert.ok(now.get(name)?.equals(bytes), `${context}: ${name} unchanged`);
+}
+
+describe('corruption in the active segment', () => {
+  const frameFields: Array<[name: string, fieldPosition: (payloadSizeBytes: number) => number]> = [
+    ['the payload', () => FRAME_HEADER_SIZE_BYTES + 40],
+    ['the checksum', () => FRAME_HEADER.crc],
+    ['the offset', () => FRAME_HEADER.offsetLow],
+    ['the timestamp', () => FRAME_HEADER.timestampMsLow + 1],
+    ['the flags', () => FRAME_HEADER.flags],
+    ['the magic', () => FRAME_HEADER.magic],
+    ['the length', () => FRAME_HEADER.payloadSizeBytes],
+    ['the last payload byte', (payloadSizeBytes) => FRAME_HEADER_SIZE_BYTES + payloadSizeBytes - 1],
+  ];
+  for (const [name, fieldPosition] of frameFields) {
+    test(`a flipped bit in ${name} of an early frame fails open with LOG_CORRUPT naming file and position, and changes nothing`, async () => {
+      const dir = tempDir();
+      await buildLog(dir, 20, () => 100);
+      forgetCleanShutdown(dir);
+      const segment = lastSegmentPath(dir);
+      const damaged = frameAt(segment, 3);
+      fs.writeFileSync(path.join(dir, 'unrelated.txt'), 'kept');
+      const bytePosition = damaged.position + fieldPosition(damaged.payloadSizeBytes);
+      const [original = 0] = readBytes(segment, bytePosition, 1);
+      // A low bit of the length would make a frame a few bytes longer; use a high bit (2^6).
+      overwrite(segment, bytePosition, Buffer.from([original ^ (name === 'the length' ? 0x40 : 0x01)]));
+      const before = snapshot(dir);
+      await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, damaged.position));
+      assertUnchanged(dir, before, 'after a refused open');
+      // The refused open released the folder: a second attempt fails the same way, not with LOCKED.
+      await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, damaged.position));
+    });
+  }
+
+  test('a length that runs past the end of the file, with good frames before the end, is corruption', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 20, () => 100);
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    const damaged = frameAt(segment, 3);
+    const fileSizeBytes = fs.statSync(segment).size;
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(fileSizeBytes);
+    overwrite(segment, damaged.position + FRAME_HEADER.payloadSizeBytes, header);
+    await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, damaged.position));
+  });
+
+  test('a valid frame written at the wrong place (a misdirected write) is corruption', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 12, () => 64);
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    const target = frameAt(segment, 3);
+    const source = frameAt(segment, 6);
+    overwrite(segment, target.position, readBytes(segment, source.position, source.sizeBytes));
+    await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, target.position));
+  });
+
+  test('a zeroed 512-byte sector in the middle, followed by valid frames, is corruption', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 60, (index) => 50 + ((index * 31) % 150));
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    zeroRange(segment, 1024, 512);
+    const { badPosition, frames } = scanFrames(segment);
+    assert.ok(badPosition !== null && badPosition <= 1536, 'the zeroed sector breaks a frame');
+    assert.ok(frames.length < 60);
+    await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, badPosition));
+  });
+
+  test('with repair: true open cuts at the bad frame, keeps the records before it and the cut bytes in a .broken file', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 20, (index) => 30 + index * 11);
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    const damaged = frameAt(segment, 5);
+    const fileSizeBytes = fs.statSync(segment).size;
+    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 3, Buffer.from([0xde, 0xad]));
+    const cutBytes = readBytes(segment, damaged.position, fileSizeBytes - damaged.position);
+
+    const wal = await open(dir, { repair: true });
+    const repaired = wal.recovery.repaired;
+    assert.ok(repaired !== null, 'recovery.repaired says what was cut');
+    assert.equal(path.basename(repaired.file), path.basename(segment));
+    assert.equal(repaired.filePosition, damaged.position);
+    assert.equal(repaired.cutBytes, cutBytes.length);
+    assert.deepEqual(repaired.removedSegments, []);
+    assert.equal(wal.recovery.clean, false);
+    assert.equal(wal.nextOffset, 5);
+    assertSameRecords(await readAll(wal), all.slice(0, 5), 'after repair');
+    assert.equal(fs.statSync(segment).size, damaged.position, 'the segment is cut at the bad frame');
+
+    const broken = brokenFiles(dir);
+    assert.equal(broken.length, 1, `one .broken file, got ${broken.join(', ')}`);
+    assert.ok(fs.readFileSync(path.join(dir, broken[0] as string)).equals(cutBytes), 'the .broken file holds exactly the cut bytes');
+
+    const next = Buffer.from('after repair');
+    assert.deepEqual(await wal.append(next), { offset: 5 });
+    await wal.close();
+    const reopened = await open(dir);
+    assert.equal(reopened.recovery.clean, true);
+    assertSameRecords(await readAll(reopened), [...all.slice(0, 5), next], 'after repair and reopen');
+    await reopened.close();
+  });
+
+  test('repair of a zeroed middle sector keeps exactly the frames before the damage', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 60, (index) => 50 + ((index * 31) % 150));
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    zeroRange(segment, 2048, 512);
+    const { badPosition, frames } = scanFrames(segment);
+    assert.ok(badPosition !== null);
+    const wal = await open(dir, { repair: true });
+    assert.equal(wal.recovery.repaired?.filePosition, badPosition);
+    assertSameRecords(await readAll(wal), all.slice(0, frames.length), 'after repair');
+    await wal.close();
+  });
+
+  test('damage in an early frame of the active segment names that segment when sealed segments come before it', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 25, () => 80, { segmentMaxRecords: 10 });
+    forgetCleanShutdown(dir);
+    const segment = segmentPath(dir, 20);
+    assert.equal(lastSegmentPath(dir), segment);
+    const damaged = frameAt(segment, 21);
+    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES, Buffer.from('XX'));
+    await assert.rejects(open(dir, { segmentMaxRecords: 10 }), (error: unknown) => assertCorruption(error, segment, damaged.position));
+    const wal = await open(dir, { segmentMaxRecords: 10, repair: true });
+    assert.equal(wal.nextOffset, 21);
+    assertSameRecords(await readAll(wal), all.slice(0, 21), 'after repair');
+    await wal.close();
+  });
+
+  test('a damaged header of the active segment with frames after it is corruption', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 8, () => 40);
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    overwrite(segment, SEGMENT_HEADER.createdAtMsLow, Buffer.from([0x55]));
+    await assert.rejects(open(dir), (error: unknown) => {
+      assert.ok(error instanceof CorruptionError, String(error));
+      assert.equal(path.basename(error.file), path.basename(segment));
+      return true;
+    });
+  });
+});
+
+describe('corruption in a sealed segment', () => {
+  test('a flipped byte in a sealed segment does not stop open, but read() over it fails with LOG_CORRUPT', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    const segment = segmentPath(dir, 10);
+    const damaged = frameAt(segment, 13);
+    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 7, Buffer.from([0x00, 0xff]));
+    for (const crashed of [false, true]) {
+      if (crashed) forgetCleanShutdown(dir);
+      const wal = await open(dir, { segmentMaxRecords: 10 });
+      assert.equal(wal.nextOffset, 30, `crashed=${crashed}: open keeps the log's end`);
+      await assert.rejects(readAll(wal, 0), (error: unknown) => assertCorruption(error, segment, damaged.position));
+      await assert.rejects(readAll(wal, 12), (error: unknown) => assertCorruption(error, segment, damaged.position));
+      // Reads before and after the damaged segment still work: checksums are checked per frame.
+      assertSameRecords(await readAll(wal, 20), all.slice(20), `crashed=${crashed}: read after the damage`);
+      const before: Buffer[] = [];
+      for await (const record of wal.read({ from: 0, to: 10 })) before.push(Buffer.from(record.data));
+      assertSameRecords(before, all.slice(0, 10), `crashed=${crashed}: read before the damage`);
+      await wal.close();
+    }
+  });
+
+  test('a read that reaches damage fails rather than skipping the record', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    const segment = segmentPath(dir, 10);
+    const damaged = frameAt(segment, 15);
+    overwrite(segment, damaged.position + FRAME_HEADER.crc, Buffer.from([0x12, 0x34]));
+    const wal = await open(dir, { segmentMaxRecords: 10 });
+    const seen: Buffer[] = [];
+    await assert.rejects(async () => {
+      for await (const record of wal.read({ from: 10 })) seen.push(Buffer.from(record.data));
+    }, (error: unknown) => assertCorruption(error, segment, damaged.position));
+    assertSameRecords(seen, all.slice(10, 10 + seen.length), 'records yielded before the damage');
+    assert.ok(seen.length <= 5, 'nothing at or after the damaged offset was yielded');
+    await wal.close();
+  });
+
+  test('a damaged index file is only a cache: open and reads still work', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    const indexes = fs.readdirSync(dir).filter((name) => name.endsWith('.idx'));
+    assert.ok(indexes.length >= 2, `sealed segments have indexes: ${indexes.join(', ')}`);
+    for (const name of indexes) overwrite(path.join(dir, name), 20, randomBytes(8));
+    const wal = await open(dir, { segmentMaxRecords: 10 });
+    assertSameRecords(await readAll(wal), all, 'with damaged indexes');
+    for (let offset = 0; offset < 30; offset += 1) {
+      for await (const record of wal.read({ from: offset })) {
+        assert.equal(record.offset, offset);
+        assert.ok(Buffer.from(record.data).equals(all[offset] as Buffer));
+        break;
+      }
+    }
+    await wal.close();
+  });
+
+  test('a sealed segment without its index is scanned at open: damage there is corruption, and repair removes the later segments', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    forgetCleanShutdown(dir);
+    fs.rmSync(path.join(dir, '00000000000000000010.idx'), { force: true });
+    const segment = segmentPath(dir, 10);
+    const damaged = frameAt(segment, 13);
+    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 1, Buffer.from([0xab]));
+    const wal = await open(dir, { segmentMaxRecords: 10 }).catch((error: unknown) => error);
+    if (wal instanceof Wal) {
+      // Scanning it lazily is allowed too; then the first read over it must fail.
+      await assert.rejects(readAll(wal, 10), (error: unknown) => assertCorruption(error, segment, damaged.position));
+      await wal.close();
+      return;
+    }
+    assertCorruption(wal, segment, damaged.position);
+    const repaired = await open(dir, { segmentMaxRecords: 10, repair: true });
+    assert.equal(repaired.nextOffset, 13);
+    assert.equal(repaired.recovery.repaired?.removedSegments.length, 1, 'the later segment is moved aside');
+    assertSameRecords(await readAll(repaired), all.slice(0, 13), 'after repair');
+    assert.deepEqual(await repaired.append('next'), { offset: 13 });
+    assert.ok(brokenFiles(dir).length >= 1);
+    await repaired.close();
+  });
+});
+
+describe('format versions', () => {
+  function setVersion(segment: string, version: number): void {
+    const header = readBytes(segment, 0, 32);
+    header.writeUInt16LE(version, SEGMENT_HEADER.version);
+    header.writeUInt32LE(crc32(header.subarray(0, SEGMENT_HEADER.crc)), SEGMENT_HEADER.crc);
+    overwrite(segment, 0, header);
+  }
+
+  for (const version of [0, 2, 0xffff]) {
+    test(`a segment header of format version ${version} is refused with FORMAT_UNSUPPORTED`, async () => {
+      const dir = tempDir();
+      await buildLog(dir, 5, () => 20);
+      forgetCleanShutdown(dir);
+      setVersion(lastSegmentPath(dir), version);
+      await assert.rejects(open(dir), (error: unknown) => {
+        assert.ok(error instanceof FormatUnsupportedError, String(error));
+        assert.equal(error.code, 'FORMAT_UNSUPPORTED');
+        assert.match(error.message, new RegExp(`version is ${version}`));
+        return true;
+      });
+      await assert.rejects(open(dir, { repair: true }), { code: 'FORMAT_UNSUPPORTED' }, 'repair never cuts a newer format');
+    });
+  }
+
+  test('an unknown version in the active segment is refused even after a clean close, at open or at the first read', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 5, () => 20);
+    setVersion(lastSegmentPath(dir), 2);
+    const wal = await open(dir).catch((error: unknown) => error);
+    if (wal instanceof Wal) {
+      await assert.rejects(readAll(wal, 0), { code: 'FORMAT_UNSUPPORTED' });
+      await wal.close();
+    } else {
+      assert.ok(wal instanceof FormatUnsupportedError, String(wal));
+    }
+  });
+
+  test('damage check helpers see the log as intact before any test damages it', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 10, (index) => 1 + index);
+    const frames = framesOf(lastSegmentPath(dir));
+    assert.deepEqual(frames.map((frame) => frame.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.ok(frames.every((frame) => frame.groupEnd));
+  });
+});

@@ -1,0 +1,484 @@
+/**
+ * Injected I/O errors, through the FileSystem the log is given: a failed
+ * fdatasync or write stops the log (fail-stop, never a retry), ENOSPC gives a
+ * clear error and a reopen recovers everything acknowledged, short writes are
+ * finished, and close() after a failure never hangs.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { Wal, WalError, WalIOError } from '../../src/index.js';
+import { FaultyFileSystem } from '../../src/io/faulty-file-system.js';
+import type { FaultSpec } from '../../src/io/faulty-file-system.js';
+import { NodeFileSystem } from '../../src/io/node-file-system.js';
+import { prng, recordFor } from '../crash/records.js';
+
+/** A call that should settle and has not after this long is a hang. */
+const HANG_MS = 5_000;
+const SEED = 0x7e57;
+
+type WalOptions = Parameters<typeof Wal.open>[0];
+type Settled<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; reason: unknown };
+
+/** Waits for `promise` to settle, failing the test if it takes longer than {@link HANG_MS}. */
+async function settle<T>(promise: Promise<T>, what: string): Promise<Settled<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${HANG_MS} ms (hang)`)), HANG_MS);
+  });
+  try {
+    return await Promise.race([
+      promise.then((value): Settled<T> => ({ status: 'fulfilled', value }), (reason: unknown): Settled<T> => ({ status: 'rejected', reason })),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function assertWalFailed(error: unknown, what: string): asserts error is WalIOError {
+  assert.ok(error instanceof WalIOError, `${what} rejects with a WalIOError, got ${String(error)}`);
+  assert.equal(error.code, 'WAL_FAILED', `${what} rejects with code WAL_FAILED`);
+}
+
+async function expectWalFailed(promise: Promise<unknown>, what: string): Promise<WalIOError> {
+  const result = await settle(promise, what);
+  assert.equal(result.status, 'rejected', `${what} rejects after the log failed`);
+  const { reason } = result as { reason: unknown };
+  assertWalFailed(reason, what);
+  return reason;
+}
+
+/** The errno code at the end of an error's cause chain. */
+function rootCode(error: unknown): unknown {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10; depth += 1) {
+    if (!(current instanceof Error)) return undefined;
+    const code = (current as NodeJS.ErrnoException).code;
+    if (code !== undefined && !(current instanceof WalError)) return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A random fault on a random call, firing after a random number of matching calls. */
+function randomFault(random: () => number): FaultSpec {
+  const skip = random() % 25;
+  const times = random() % 2 === 0 ? 1 : Infinity;
+  switch (random() % 8) {
+    case 0:
+      return { call: 'write', code: 'ENOSPC', skip, times };
+    case 1:
+      return { call: 'write', code: 'EIO', skip, times, writeBytesBeforeError: 1 + (random() % 4000) };
+    case 2:
+      return { call: 'datasync', code: 'EIO', skip: skip % 6, times };
+    case 3:
+      return { call: 'syncDir', code: 'EIO', skip: skip % 6, times };
+    case 4:
+      return { call: 'rename', code: 'EIO', skip: skip % 6, times };
+    case 5:
+      return { call: 'open', code: 'EIO', skip: skip % 8, times };
+    case 6:
+      return { call: 'truncate', code: 'EIO', skip: skip % 3, times };
+    default:
+      return { call: 'unlink', code: 'EIO', skip: skip % 3, times };
+  }
+}
+
+/**
+ * Opens a log through a file system armed with `fault`, appends (singles and
+ * batches) until the fault stops it or 120 calls are done, closes it, and
+ * checks what a reopen on the real file system finds. Every record's bytes
+ * are recordFor(SEED, offset), so anything found is checked, acknowledged or not.
+ */
+async function failAndRecover(roundDir: string, options: WalOptions, fault: FaultSpec, random: () => number): Promise<void> {
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  faulty.arm(fault);
+  const acknowledged: number[] = [];
+  let wal: Wal | null = null;
+  try {
+    wal = await Wal.open({ ...options, fileSystem: faulty });
+  } catch {
+    // The fault hit open itself; the folder must still open once it is gone.
+  }
+  if (wal !== null) {
+    let failure: unknown = null;
+    for (let call = 0; call < 120 && failure === null; call += 1) {
+      const base = wal.nextOffset;
+      try {
+        if (random() % 5 === 0) {
+          acknowledged.push(...(await wal.appendBatch([recordFor(SEED, base), recordFor(SEED, base + 1), recordFor(SEED, base + 2)])));
+        } else {
+          acknowledged.push((await wal.append(recordFor(SEED, base))).offset);
+        }
+        if (random() % 10 === 0) await wal.sync();
+      } catch (error) {
+        failure = error;
+      }
+    }
+    if (failure !== null) {
+      assertWalFailed(failure, 'the call that met the fault');
+      if (fault.call === 'write') assert.equal(rootCode(failure), fault.code, 'the cause is the injected errno error');
+      assert.equal(wal.state, 'failed');
+      await expectWalFailed(wal.append(recordFor(SEED, wal.nextOffset)), 'an append after the failure');
+    }
+    // close() may meet the fault too; it must settle either way.
+    await settle(wal.close(), 'close()');
+  }
+  const reopened = await Wal.open({ dir: roundDir, fsync: 'always' });
+  try {
+    const largest = Math.max(-1, ...acknowledged);
+    assert.ok(reopened.nextOffset > largest, `nextOffset ${reopened.nextOffset} covers every acknowledged offset (largest ${largest})`);
+    let expected = reopened.firstOffset;
+    assert.equal(expected, 0, 'nothing was truncated, so the log starts at 0');
+    if (reopened.nextOffset > reopened.firstOffset) {
+      for await (const record of reopened.read({ from: reopened.firstOffset })) {
+        assert.equal(record.offset, expected, 'offsets are dense');
+        assert.ok(Buffer.from(record.data).equals(recordFor(SEED, record.offset)), `record ${record.offset} is intact`);
+        expected += 1;
+      }
+    }
+    assert.equal(expected, reopened.nextOffset);
+    assert.equal((await reopened.append(recordFor(SEED, expected))).offset, expected, 'appending continues at nextOffset');
+  } finally {
+    await reopened.close();
+  }
+}
+
+describe('I/O faults', () => {
+  let dir = '';
+  let faulty = new FaultyFileSystem(new NodeFileSystem());
+  let wals: Wal[] = [];
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidewal-faults-'));
+    faulty = new FaultyFileSystem(new NodeFileSystem());
+    wals = [];
+  });
+
+  afterEach(async () => {
+    faulty.disarm();
+    // Whatever a test left open is closed, so no timer keeps the runner alive.
+    for (const wal of wals) await settle(wal.close(), 'close() in cleanup');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(options: Omit<WalOptions, 'dir'>): Promise<Wal> {
+    const wal = await Wal.open({ dir, ...options });
+    wals.push(wal);
+    return wal;
+  }
+
+  /** Appends the records for offsets [nextOffset, nextOffset + count) one by one; returns their offsets. */
+  async function appendSome(wal: Wal, count: number): Promise<number[]> {
+    const offsets: number[] = [];
+    for (let index = 0; index < count; index += 1) {
+      const { offset } = await wal.append(recordFor(SEED, wal.nextOffset));
+      offsets.push(offset);
+    }
+    return offsets;
+  }
+
+  /** Reopens with the real file system and checks every record against recordFor(); returns the log's range. */
+  async function reopenAndCheck(acknowledged: readonly number[]): Promise<{ firstOffset: number; nextOffset: number }> {
+    const wal = await open({ fsync: 'always' });
+    const { firstOffset, nextOffset } = wal;
+    const largest = Math.max(-1, ...acknowledged);
+    assert.ok(nextOffset > largest, `nextOffset ${nextOffset} is past every acknowledged offset (largest ${largest})`);
+    let expected = firstOffset;
+    if (nextOffset > firstOffset) {
+      for await (const record of wal.read({ from: firstOffset })) {
+        assert.equal(record.offset, expected, 'offsets are dense');
+        assert.ok(Buffer.from(record.data).equals(recordFor(SEED, record.offset)), `record ${record.offset} reads back intact`);
+        expected += 1;
+      }
+    }
+    assert.equal(expected, nextOffset, 'read() returns every record up to nextOffset');
+    const { offset } = await wal.append(recordFor(SEED, nextOffset));
+    assert.equal(offset, nextOffset, 'appending continues at nextOffset after recovery');
+    await wal.close();
+    return { firstOffset, nextOffset };
+  }
+
+  /** Fires `count` appends at once, each with the record for the offset it should get. */
+  function appendConcurrently(wal: Wal, count: number): Promise<Settled<{ offset: number }>[]> {
+    const base = wal.nextOffset;
+    return Promise.all(
+      Array.from({ length: count }, (_, index) => settle(wal.append(recordFor(SEED, base + index)), `append #${index}`)),
+    );
+  }
+
+  /** After a failure: state, every later call, and how many syncs and writes were tried since. */
+  async function checkFailStop(wal: Wal): Promise<void> {
+    assert.equal(wal.state, 'failed');
+    const datasyncCount = faulty.counts.datasync;
+    const writeCount = faulty.counts.write + faulty.counts.writeSync;
+    await expectWalFailed(wal.append(recordFor(SEED, wal.nextOffset)), 'a later append()');
+    await expectWalFailed(wal.appendBatch([Buffer.from('a'), Buffer.from('b')]), 'a later appendBatch()');
+    await expectWalFailed(wal.sync(), 'a later sync()');
+    await wait(50);
+    assert.equal(faulty.counts.datasync, datasyncCount, 'fdatasync is never retried after the failure');
+    assert.equal(faulty.counts.write + faulty.counts.writeSync, writeCount, 'nothing is written after the failure');
+    assert.equal(wal.state, 'failed');
+  }
+
+  /** Appends once to learn whether 'always' syncs with fdatasync or with O_DSYNC writes. */
+  async function usesDatasyncPerAppend(wal: Wal): Promise<boolean> {
+    const before = faulty.counts.datasync;
+    await appendSome(wal, 3);
+    return faulty.counts.datasync >= before + 3;
+  }
+
+  test("'always' acknowledges an append only once its bytes are durable, across rotations", async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096 });
+    for (let index = 0; index < 60; index += 1) {
+      const base = wal.nextOffset;
+      if (index % 4 === 3) await wal.appendBatch([recordFor(SEED, base), recordFor(SEED, base + 1)]);
+      else await wal.append(recordFor(SEED, base));
+      // One producer: when its append resolves nothing else is in flight, so
+      // every byte written to a segment must be on stable storage by now.
+      assert.equal(faulty.unsyncedBytes(/\.wal$/), 0, `no unsynced segment bytes after acknowledging up to ${wal.nextOffset}`);
+      assert.equal(wal.durableOffset, wal.nextOffset);
+    }
+    assert.ok(fs.readdirSync(dir).filter((name) => name.endsWith('.wal')).length > 3, 'the log rotated');
+  });
+
+  test('sync() under { batch } leaves no unsynced segment bytes and moves durableOffset to nextOffset', async () => {
+    const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty, segmentBytes: 4096 });
+    await appendSome(wal, 30);
+    assert.ok(faulty.unsyncedBytes(/\.wal$/) > 0, '{ batch } acknowledges before syncing');
+    await wal.sync();
+    assert.equal(faulty.unsyncedBytes(/\.wal$/), 0);
+    assert.equal(wal.durableOffset, wal.nextOffset);
+  });
+
+  test("append() rejects every pending and later call after fdatasync fails under 'always'", async (t) => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty });
+    await appendSome(wal, 5);
+    if (!(await usesDatasyncPerAppend(wal))) {
+      t.skip("this engine syncs 'always' appends with O_DSYNC writes; the write-EIO test covers it");
+      return;
+    }
+    const acknowledgedBefore = wal.nextOffset;
+    // Slow the failing fdatasync down so that more appends queue behind it.
+    faulty.arm({ call: 'datasync', code: 'EIO', times: Infinity, delayMs: 20 });
+    const results = await appendConcurrently(wal, 40);
+    for (const [index, result] of results.entries()) {
+      assert.equal(result.status, 'rejected', `append #${index} was not synced, so it is not acknowledged`);
+      assertWalFailed((result as { reason: unknown }).reason, `append #${index}`);
+      assert.equal(rootCode((result as { reason: unknown }).reason), 'EIO');
+    }
+    assert.equal(wal.nextOffset, acknowledgedBefore, 'nextOffset counts only acknowledged records');
+    await checkFailStop(wal);
+  });
+
+  test("append() rejects every pending and later call after a write fails with EIO under 'always'", async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 16 * 1024 });
+    const acknowledged = await appendSome(wal, 20);
+    faulty.arm({ call: 'write', code: 'EIO', times: Infinity, delayMs: 10 });
+    // Appends from several producers: some join the failing group, some wait behind it.
+    const results = await appendConcurrently(wal, 40);
+    for (const [index, result] of results.entries()) {
+      assert.equal(result.status, 'rejected', `append #${index} was not written, so it is not acknowledged`);
+      const reason = (result as { reason: unknown }).reason;
+      assertWalFailed(reason, `append #${index}`);
+      assert.equal(rootCode(reason), 'EIO', 'the cause is the EIO');
+    }
+    await checkFailStop(wal);
+    await settle(wal.close(), 'close() after the failure');
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
+  });
+
+  test("sync() rejects and the log fails when fdatasync fails under { batch }", async () => {
+    const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty });
+    await appendSome(wal, 5);
+    await wal.sync();
+    const durableBefore = wal.durableOffset;
+    faulty.arm({ call: 'datasync', code: 'EIO', times: Infinity });
+    const unsynced = await appendSome(wal, 5);
+    assert.equal(unsynced.length, 5, "{ batch } acknowledges after the write, before any sync");
+    const syncError = await expectWalFailed(wal.sync(), 'sync()');
+    assert.equal(rootCode(syncError), 'EIO');
+    assert.equal(wal.durableOffset, durableBefore, 'durableOffset does not move past what was synced');
+    assert.ok(faulty.fired.length >= 1, 'the armed fdatasync was reached');
+    await checkFailStop(wal);
+  });
+
+  test('the { batch } interval sync fails the log by itself and is never retried', async () => {
+    const intervalMs = 10;
+    const wal = await open({ fsync: { batch: { intervalMs } }, fileSystem: faulty });
+    await appendSome(wal, 3);
+    await wal.sync();
+    faulty.arm({ call: 'datasync', code: 'EIO', times: Infinity });
+    await appendSome(wal, 3);
+    const deadline = Date.now() + HANG_MS;
+    while (wal.state !== 'failed' && Date.now() < deadline) await wait(intervalMs);
+    assert.equal(wal.state, 'failed', 'the timer-driven fdatasync failure fails the log');
+    const datasyncCount = faulty.counts.datasync;
+    await wait(intervalMs * 10);
+    assert.equal(faulty.counts.datasync, datasyncCount, 'no fdatasync runs after the failed one');
+    await checkFailStop(wal);
+  });
+
+  test('append() rejects pending calls queued behind a failing { batch } sync()', async () => {
+    const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty });
+    await appendSome(wal, 3);
+    faulty.arm({ call: 'datasync', code: 'EIO', times: Infinity, delayMs: 30 });
+    const syncing = settle(wal.sync(), 'sync()');
+    await wait(5);
+    const later = await appendConcurrently(wal, 10);
+    const syncResult = await syncing;
+    assert.equal(syncResult.status, 'rejected');
+    assertWalFailed((syncResult as { reason: unknown }).reason, 'sync()');
+    // Appends that were written before the failure may have been acknowledged
+    // (that is what { batch } promises); none may resolve after the failure.
+    const firstRejected = later.findIndex((result) => result.status === 'rejected');
+    if (firstRejected !== -1) {
+      for (const result of later.slice(firstRejected)) assert.equal(result.status, 'rejected', 'after the first rejection, every append rejects');
+    }
+    await checkFailStop(wal);
+  });
+
+  test('append() rejects with WAL_FAILED whose cause is ENOSPC, and reopen recovers every acknowledged record', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 8 * 1024 });
+    const acknowledged = await appendSome(wal, 60);
+    faulty.arm({ call: 'write', code: 'ENOSPC', times: Infinity });
+    const results = await appendConcurrently(wal, 20);
+    const reasons = results.map((result) => (result.status === 'rejected' ? result.reason : null));
+    assert.ok(reasons.every((reason) => reason !== null), 'no append is acknowledged once the disk is full');
+    const error = reasons[0];
+    assertWalFailed(error, 'the append that hit ENOSPC');
+    assert.equal((error.cause as NodeJS.ErrnoException | undefined)?.code, 'ENOSPC', 'cause is the ENOSPC errno error');
+    assert.match(error.message, /\S/, 'the message says what failed');
+    await checkFailStop(wal);
+    await settle(wal.close(), 'close() after ENOSPC');
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
+  });
+
+  test('a log that fails at any I/O call stops cleanly and reopens with every acknowledged record', async (t) => {
+    const seed = Number(process.env['TIDEWAL_FAULT_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+    const roundCount = Number(process.env['TIDEWAL_FAULT_ROUNDS'] ?? 40);
+    t.diagnostic(`seed ${seed} (replay with TIDEWAL_FAULT_SEED=${seed})`);
+    const random = prng(seed);
+    for (let round = 0; round < roundCount; round += 1) {
+      const roundDir = fs.mkdtempSync(path.join(dir, `round-${round}-`));
+      const fault = randomFault(random);
+      const fsync = (['always', 'os', { batch: { intervalMs: 1 + (random() % 5) } }] as const)[random() % 3] ?? 'always';
+      const options = {
+        dir: roundDir,
+        fsync,
+        segmentBytes: 4096,
+        preallocate: random() % 3 === 0,
+        ...(random() % 2 === 0 ? { segmentMaxRecords: 3 + (random() % 10) } : {}),
+      };
+      const context = `seed ${seed} round ${round}: fault ${JSON.stringify(fault)}, fsync ${JSON.stringify(fsync)}`;
+      try {
+        await failAndRecover(roundDir, options, fault, random);
+      } catch (error) {
+        if (error instanceof Error) error.message = `${context}: ${error.message}`;
+        throw error;
+      }
+    }
+  });
+
+  test('short writes are finished: every record reads back intact, before and after reopen', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 16 * 1024 });
+    // Every write is cut short: to 1000 bytes, and the first 30 to 3 bytes.
+    faulty.arm({ call: 'write', shortWrite: 3, times: 30 });
+    faulty.arm({ call: 'write', shortWrite: 1000, times: Infinity });
+    const acknowledged: number[] = [];
+    for (let round = 0; round < 10; round += 1) {
+      const results = await appendConcurrently(wal, 8);
+      for (const result of results) {
+        assert.equal(result.status, 'fulfilled', `a short write is not an error: ${String((result as { reason?: unknown }).reason)}`);
+        acknowledged.push((result as { value: { offset: number } }).value.offset);
+      }
+      const base = wal.nextOffset;
+      acknowledged.push(...(await wal.appendBatch([recordFor(SEED, base), recordFor(SEED, base + 1)])));
+    }
+    assert.ok(faulty.fired.length > 30, `writes were cut short (${faulty.fired.length} times)`);
+    assert.equal(wal.state, 'open');
+    let expected = 0;
+    for await (const record of wal.read({ from: 0 })) {
+      assert.equal(record.offset, expected);
+      assert.ok(Buffer.from(record.data).equals(recordFor(SEED, record.offset)), `record ${record.offset} reads back intact`);
+      expected += 1;
+    }
+    assert.equal(expected, acknowledged.length);
+    await wal.close();
+    faulty.disarm();
+    const { nextOffset } = await reopenAndCheck(acknowledged);
+    assert.equal(nextOffset, acknowledged.length, 'nothing more and nothing less than was acknowledged');
+  });
+
+  test('a write that makes no progress fails the log instead of spinning', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 2);
+    faulty.arm({ call: 'write', shortWrite: 0, times: Infinity });
+    await expectWalFailed(wal.append(recordFor(SEED, 2)), 'the append whose write returned 0');
+    assert.ok(faulty.fired.length < 100, `the engine gave up after ${faulty.fired.length} zero-byte writes`);
+    await checkFailStop(wal);
+    await settle(wal.close(), 'close()');
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
+  });
+
+  test('close() after a failure settles without hanging and frees the folder for a reopen', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 10);
+    faulty.arm({ call: 'write', code: 'EIO', times: Infinity });
+    faulty.arm({ call: 'datasync', code: 'EIO', times: Infinity });
+    await expectWalFailed(wal.append(Buffer.from('lost')), 'the append that hit EIO');
+    const closed = await settle(wal.close(), 'close() after the failure');
+    if (closed.status === 'rejected') assert.ok(closed.reason instanceof WalError, `close() rejects with a WalError, got ${String(closed.reason)}`);
+    assert.notEqual(wal.state, 'open');
+    const again = await settle(wal.close(), 'a second close()');
+    assert.ok(again.status === 'fulfilled' || again.reason instanceof WalError);
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
+  });
+
+  test('close() rejects with WAL_FAILED when its final fdatasync fails, and pending appends settle', async () => {
+    const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 5);
+    await wal.sync();
+    faulty.arm({ call: 'datasync', code: 'EIO', times: Infinity, delayMs: 10 });
+    const pending = appendConcurrently(wal, 5);
+    const closed = await settle(wal.close(), 'close() whose sync fails');
+    assert.equal(closed.status, 'rejected', 'close() cannot report a clean shutdown when its sync failed');
+    assertWalFailed((closed as { reason: unknown }).reason, 'close()');
+    await pending;
+    faulty.disarm();
+    // The failed close left no clean-shutdown marker: reopen scans and finds
+    // the synced records (and maybe the written ones: they were in the page cache).
+    const { nextOffset } = await reopenAndCheck(acknowledged);
+    assert.ok(nextOffset >= acknowledged.length);
+  });
+
+  test('a failed folder fsync while rotating fails the log rather than acknowledging records in an undurable file', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096 });
+    const acknowledged = await appendSome(wal, 3);
+    faulty.arm({ call: 'syncDir', code: 'EIO', times: Infinity });
+    let failure: unknown = null;
+    for (let index = 0; index < 200 && failure === null; index += 1) {
+      try {
+        acknowledged.push((await wal.append(recordFor(SEED, wal.nextOffset))).offset);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    assert.ok(faulty.fired.length >= 1, 'rotation synced the folder');
+    assertWalFailed(failure, 'the append after the failed folder fsync');
+    assert.equal(rootCode(failure), 'EIO');
+    await checkFailStop(wal);
+    await settle(wal.close(), 'close()');
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
+  });
+});
