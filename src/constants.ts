@@ -2,8 +2,17 @@ import { assert } from './assert.js';
 
 /** Bytes of every segment's header; frames start right after it. */
 export const SEGMENT_HEADER_SIZE_BYTES = 32;
-/** Bytes of every frame's header, before its payload. */
-export const FRAME_HEADER_SIZE_BYTES = 32;
+/** Bytes of every frame's header, before its records. */
+export const FRAME_HEADER_SIZE_BYTES = 40;
+/** Bytes before each record's payload inside a frame. */
+export const RECORD_HEADER_SIZE_BYTES = 8;
+/**
+ * A write group closes its frame once it holds this many bytes and opens
+ * another: readers verify a whole frame to return any record in it, so this
+ * bounds the work of a random read. An appendBatch always stays in one frame
+ * (that is what makes it atomic), so a large batch makes a larger frame.
+ */
+export const FRAME_SIZE_BYTES_TARGET = 256 * 1024;
 /**
  * Frames start at multiples of 8 bytes so that a header's fields never
  * straddle a sector boundary at an odd place, and decoders can scan for a
@@ -13,12 +22,14 @@ export const FRAME_ALIGNMENT_BYTES = 8;
 
 /** Default and hard ceiling of one record's payload. */
 export const RECORD_SIZE_BYTES_DEFAULT_MAX = 16 * 1024 * 1024;
-/**
- * No frame may ever claim more than this, whatever the options: a decoder
- * checks a length against it before allocating, so a torn length field can
- * never ask for gigabytes.
- */
+/** No record may ever be larger than this, whatever the options. */
 export const RECORD_SIZE_BYTES_LIMIT = 256 * 1024 * 1024;
+/**
+ * No frame may ever claim more than this, whatever the options; decoders
+ * also check a frame's size against the bytes the file really has before
+ * allocating, so a torn length field can never ask for gigabytes.
+ */
+export const FRAME_SIZE_BYTES_LIMIT = 2 ** 31;
 
 /** Default segment size: large enough that rotation is rare, small enough that retention is fine-grained. */
 export const SEGMENT_SIZE_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -44,12 +55,15 @@ export const READ_CHUNK_SIZE_BYTES = 1024 * 1024;
 /** Group buffers start this small and grow by doubling to what the load needs. */
 export const GROUP_BUFFER_SIZE_BYTES_INITIAL = 64 * 1024;
 /**
- * Preallocation writes zeros this far ahead of the data. Appends into space
- * that already exists do not change the file's size, so their sync skips a
- * journal commit (measured here: 7,100 vs 2,700 O_DSYNC 1 KiB writes/s); one
- * extension per MiB amortises its own sync over about a thousand records.
+ * Preallocation writes zeros ahead of the data in steps as large as the
+ * segment's data so far, within these bounds. Appends into space that
+ * already exists do not change the file's size, so their sync skips a
+ * journal commit (measured here: 7,100 vs 2,700 O_DSYNC 1 KiB writes/s).
+ * Growing with the data keeps small segments (rotation every 100 records)
+ * from writing far more zeros than data.
  */
-export const PREALLOCATE_STEP_BYTES = 1024 * 1024;
+export const PREALLOCATE_STEP_BYTES_MIN = 64 * 1024;
+export const PREALLOCATE_STEP_BYTES_MAX = 4 * 1024 * 1024;
 /**
  * Groups at least this large are written without zeros ahead: the size
  * change costs little next to their own write, and zeros would double the
@@ -58,9 +72,11 @@ export const PREALLOCATE_STEP_BYTES = 1024 * 1024;
 export const PREALLOCATE_GROUP_SIZE_BYTES_MAX = 256 * 1024;
 
 assert(FRAME_HEADER_SIZE_BYTES % FRAME_ALIGNMENT_BYTES === 0, 'frame header keeps alignment');
+assert(RECORD_HEADER_SIZE_BYTES % FRAME_ALIGNMENT_BYTES === 0, 'record header keeps alignment');
+assert(FRAME_SIZE_BYTES_TARGET < FRAME_SIZE_BYTES_LIMIT, 'frame target within limit');
 assert(SEGMENT_HEADER_SIZE_BYTES % FRAME_ALIGNMENT_BYTES === 0, 'segment header keeps alignment');
 assert(RECORD_SIZE_BYTES_DEFAULT_MAX <= RECORD_SIZE_BYTES_LIMIT, 'default record size within limit');
 // A default-size record must fit in the default pending budget, or one
 // append could never be admitted.
-assert(FRAME_HEADER_SIZE_BYTES + RECORD_SIZE_BYTES_DEFAULT_MAX <= PENDING_SIZE_BYTES_DEFAULT_MAX, 'record fits pending budget');
+assert(FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + RECORD_SIZE_BYTES_DEFAULT_MAX + FRAME_ALIGNMENT_BYTES <= PENDING_SIZE_BYTES_DEFAULT_MAX, 'record fits pending budget');
 assert(INDEX_INTERVAL_BYTES <= READ_CHUNK_SIZE_BYTES, 'index interval within one read');

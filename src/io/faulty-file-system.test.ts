@@ -42,6 +42,11 @@ describe('FaultyFileSystem', () => {
     assert.equal(faulty.counts.syncDir, 1);
     assert.equal(faulty.counts.readFile, 1);
     assert.equal(faulty.fired.length, 0);
+    assert.equal(faulty.countsFor(/a$/).write, 1);
+    assert.equal(faulty.countsFor('nothing').write, 0);
+    faulty.resetCounts();
+    assert.equal(faulty.counts.write, 0);
+    assert.equal(faulty.countsFor(/a$/).write, 0);
   });
 
   test('datasync fails the next call with an errno error shaped like Node\'s, then passes again', async () => {
@@ -165,8 +170,31 @@ describe('FaultyFileSystem', () => {
     await handle.close();
   });
 
+  test('a stall delays a call and then runs it', async () => {
+    const handle = await openFile('a');
+    faulty.arm({ call: 'write', delayMs: 40 });
+    faulty.arm({ call: 'datasync', delayMs: 40 });
+    const started = performance.now();
+    assert.equal(await handle.write(Buffer.from('abc'), 0, 3, 0), 3);
+    await handle.datasync();
+    assert.ok(performance.now() - started >= 75);
+    assert.deepEqual(faulty.fired.map((fault) => fault.effect), ['stall', 'stall']);
+    assert.equal(fs.readFileSync(path.join(dir, 'a')).toString(), 'abc');
+    await handle.close();
+  });
+
+  test('usedAfterClose names a call that reaches a handle after its close()', async () => {
+    const handle = await openFile('a');
+    faulty.arm({ call: 'write', delayMs: 30 });
+    const writing = handle.write(Buffer.from('abc'), 0, 3, 0);
+    await handle.close();
+    await assert.rejects(writing, { code: 'EBADF' });
+    assert.deepEqual(faulty.usedAfterClose, [`write ${path.join(dir, 'a')}`]);
+  });
+
   test('arm() refuses a fault that names no effect or a short non-write', () => {
     assert.throws(() => faulty.arm({ call: 'datasync' }), TypeError);
+    assert.throws(() => faulty.arm({ call: 'datasync', delayMs: 0 }), TypeError);
     assert.throws(() => faulty.arm({ call: 'datasync', shortWrite: 1 }), RangeError);
     assert.throws(() => faulty.arm({ call: 'write', code: 'EIO', shortWrite: 1 }), TypeError);
     assert.throws(() => faulty.arm({ call: 'write', code: 'EIO', times: 0 }), RangeError);
@@ -189,6 +217,26 @@ describe('FaultyFileSystem', () => {
     assert.equal(faulty.unsyncedBytes(), 0);
     await plain.close();
     await dsync.close();
+  });
+
+  test('unsyncedEntries() lists creates, renames and unlinks until their folder is fsynced', async () => {
+    const a = path.join(dir, 'a.tmp');
+    const b = path.join(dir, '0.wal');
+    const handle = await faulty.open(a, { write: true, exclusive: true });
+    await handle.close();
+    assert.deepEqual(faulty.unsyncedEntries(), [a]);
+    await faulty.syncDir(dir);
+    assert.deepEqual(faulty.unsyncedEntries(), []);
+    await faulty.rename(a, b);
+    assert.deepEqual(faulty.unsyncedEntries(/\.wal$/), [b]);
+    faulty.arm({ call: 'syncDir', code: 'EIO' });
+    await assert.rejects(faulty.syncDir(dir));
+    assert.equal(faulty.unsyncedEntries().length, 2, 'a failed folder fsync covers nothing');
+    await faulty.syncDir(dir);
+    await faulty.unlink(b);
+    assert.deepEqual(faulty.unsyncedEntries(), [b]);
+    await faulty.syncDir(path.join(dir, '..'));
+    assert.deepEqual(faulty.unsyncedEntries(), [b], 'only the folder holding the entry counts');
   });
 
   test('errnoError() names the path when given', () => {

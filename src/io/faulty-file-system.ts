@@ -13,6 +13,7 @@
  * faulty.counts.datasync;                          // how many were attempted
  */
 import os from 'node:os';
+import { dirname } from 'node:path';
 import type { FileHandle, FileSystem, OpenOptions } from './file-system.js';
 
 /** The calls a fault can be armed on. `write` covers both `write` and `writeSync`. */
@@ -43,7 +44,8 @@ export interface FaultSpec {
   /** The kind of call to fail. */
   readonly call: FaultCall;
   /**
-   * Raise this errno error. Exactly one of `code` and `shortWrite` is given.
+   * Raise this errno error. At most one of `code` and `shortWrite` is given;
+   * with neither, the fault is a stall: the call waits `delayMs`, then runs.
    * For a write, nothing is written unless `writeBytesBeforeError` says so.
    */
   readonly code?: FaultErrnoCode;
@@ -62,7 +64,11 @@ export interface FaultSpec {
   readonly skip?: number;
   /** Fault this many matching calls, then disarm. @default 1; `Infinity` for every later call */
   readonly times?: number;
-  /** Wait this long before failing, so that more work can queue behind the call. @default 0 */
+  /**
+   * Wait this long before failing (or, for a stall, before running), so that
+   * more work can queue behind the call. Blocking calls (writeSync) cannot
+   * wait: a stall passes them at once. @default 0
+   */
   readonly delayMs?: number;
 }
 
@@ -70,7 +76,7 @@ export interface FaultSpec {
 export interface FiredFault {
   readonly call: FaultCall;
   readonly path: string;
-  readonly effect: FaultErrnoCode | 'short';
+  readonly effect: FaultErrnoCode | 'short' | 'stall';
 }
 
 /** errno descriptions as libuv spells them, for messages like Node's own. */
@@ -113,9 +119,10 @@ interface ArmedFault {
   timesLeft: number;
 }
 
-/** The decision for one call: pass it through, raise an error, or shorten it. */
+/** The decision for one call: pass it through (maybe late), raise an error, or shorten it. */
 type Verdict =
   | { readonly kind: 'pass' }
+  | { readonly kind: 'stall'; readonly spec: FaultSpec }
   | { readonly kind: 'error'; readonly error: NodeJS.ErrnoException; readonly spec: FaultSpec }
   | { readonly kind: 'short'; readonly spec: FaultSpec };
 
@@ -129,8 +136,11 @@ function zeroCounts(): Record<CountedCall, number> {
 }
 
 function validate(spec: FaultSpec): void {
-  if ((spec.code === undefined) === (spec.shortWrite === undefined)) {
-    throw new TypeError('Cannot arm fault: give exactly one of "code" and "shortWrite"');
+  if (spec.code !== undefined && spec.shortWrite !== undefined) {
+    throw new TypeError('Cannot arm fault: give at most one of "code" and "shortWrite"');
+  }
+  if (spec.code === undefined && spec.shortWrite === undefined && !((spec.delayMs ?? 0) > 0)) {
+    throw new TypeError('Cannot arm fault: give "code", "shortWrite", or a "delayMs" > 0 for a stall');
   }
   if (spec.shortWrite !== undefined && (spec.call !== 'write' || !(spec.shortWrite >= 0))) {
     throw new RangeError(`Cannot arm fault: shortWrite needs call "write" and a size >= 0, got ${spec.call} ${spec.shortWrite}`);
@@ -146,12 +156,22 @@ function validate(spec: FaultSpec): void {
 export class FaultyFileSystem implements FileSystem {
   /** Calls made so far, by kind (including failed ones). */
   readonly counts: Record<CountedCall, number> = zeroCounts();
+  /** The same, by the path each call named (a handle's path at the time of the call). */
+  readonly #countsByPath = new Map<string, Record<CountedCall, number>>();
   /** Faults that fired, in order. */
   readonly fired: FiredFault[] = [];
+  /**
+   * Calls that reached a handle after its close() had been called, as
+   * `"<call> <path>"`. On a real file system such a call hits a closed file
+   * descriptor, or worse, one that a later open reused for another file.
+   */
+  readonly usedAfterClose: string[] = [];
   readonly #inner: FileSystem;
   #armed: ArmedFault[] = [];
   /** Every handle opened through this file system, to account for unsynced bytes. */
   readonly #handles: FaultyFileHandle[] = [];
+  /** Paths created, renamed or unlinked since their folder's last successful fsync. */
+  readonly #unsyncedEntries = new Set<string>();
 
   constructor(inner: FileSystem) {
     this.#inner = inner;
@@ -184,14 +204,44 @@ export class FaultyFileSystem implements FileSystem {
     return total;
   }
 
+  /**
+   * Calls made so far on paths that match `path`, by kind.
+   * @example faulty.countsFor(/\.wal$/).datasync // fdatasyncs of segment files
+   */
+  countsFor(path: string | RegExp): Record<CountedCall, number> {
+    const total = zeroCounts();
+    for (const [callPath, counts] of this.#countsByPath) {
+      if (!pathMatches(path, callPath)) continue;
+      for (const call of Object.keys(total) as CountedCall[]) total[call] += counts[call];
+    }
+    return total;
+  }
+
+  /**
+   * Folder entries (paths) created, renamed to or from, or unlinked since
+   * their folder was last fsynced, that match `path` if given: names a power
+   * cut could lose or bring back. A create of a file that already existed
+   * counts too (this wrapper cannot tell).
+   */
+  unsyncedEntries(path?: string | RegExp): string[] {
+    return [...this.#unsyncedEntries].filter((entry) => pathMatches(path, entry));
+  }
+
   /** Sets every count back to zero. */
   resetCounts(): void {
     Object.assign(this.counts, zeroCounts());
+    this.#countsByPath.clear();
   }
 
   /** @internal Counts a call and decides its fate; used by the handles too. */
   verdict(counted: CountedCall, call: FaultCall | null, path: string): Verdict {
     this.counts[counted] += 1;
+    let byPath = this.#countsByPath.get(path);
+    if (byPath === undefined) {
+      byPath = zeroCounts();
+      this.#countsByPath.set(path, byPath);
+    }
+    byPath[counted] += 1;
     if (call === null) return PASS;
     for (const armed of this.#armed) {
       const { spec } = armed;
@@ -202,9 +252,11 @@ export class FaultyFileSystem implements FileSystem {
       }
       armed.timesLeft -= 1;
       if (armed.timesLeft <= 0) this.#armed = this.#armed.filter((other) => other !== armed);
-      this.fired.push({ call, path, effect: spec.code ?? 'short' });
-      if (spec.code === undefined) return { kind: 'short', spec };
-      return { kind: 'error', error: errnoError(spec.code, SYSCALLS[call], call === 'datasync' || call === 'write' ? undefined : path), spec };
+      const effect = spec.code ?? (spec.shortWrite === undefined ? 'stall' : 'short');
+      this.fired.push({ call, path, effect });
+      if (effect === 'stall') return { kind: 'stall', spec };
+      if (effect === 'short') return { kind: 'short', spec };
+      return { kind: 'error', error: errnoError(effect, SYSCALLS[call], call === 'datasync' || call === 'write' ? undefined : path), spec };
     }
     return PASS;
   }
@@ -213,6 +265,7 @@ export class FaultyFileSystem implements FileSystem {
     await this.#failIfArmed(this.verdict('open', 'open', path));
     const handle = new FaultyFileHandle(this, await this.#inner.open(path, options), options.dsync === true);
     this.#handles.push(handle);
+    if (options.create === true || options.exclusive === true) this.#unsyncedEntries.add(path);
     return handle;
   }
 
@@ -223,12 +276,15 @@ export class FaultyFileSystem implements FileSystem {
 
   async rename(fromPath: string, toPath: string): Promise<void> {
     await this.#failIfArmed(this.verdict('rename', 'rename', fromPath));
-    return this.#inner.rename(fromPath, toPath);
+    await this.#inner.rename(fromPath, toPath);
+    this.#unsyncedEntries.add(fromPath);
+    this.#unsyncedEntries.add(toPath);
   }
 
   async unlink(path: string): Promise<void> {
     await this.#failIfArmed(this.verdict('unlink', 'unlink', path));
-    return this.#inner.unlink(path);
+    await this.#inner.unlink(path);
+    this.#unsyncedEntries.add(path);
   }
 
   mkdir(path: string): Promise<void> {
@@ -243,13 +299,16 @@ export class FaultyFileSystem implements FileSystem {
 
   async syncDir(path: string): Promise<void> {
     await this.#failIfArmed(this.verdict('syncDir', 'syncDir', path));
-    return this.#inner.syncDir(path);
+    // Only entries changed before the fsync started are sure to be covered by it.
+    const covered = [...this.#unsyncedEntries].filter((entry) => dirname(entry) === path);
+    await this.#inner.syncDir(path);
+    for (const entry of covered) this.#unsyncedEntries.delete(entry);
   }
 
   async #failIfArmed(verdict: Verdict): Promise<void> {
-    if (verdict.kind !== 'error') return;
+    if (verdict.kind === 'pass') return;
     await sleep(verdict.spec.delayMs);
-    throw verdict.error;
+    if (verdict.kind === 'error') throw verdict.error;
   }
 }
 
@@ -259,12 +318,20 @@ class FaultyFileHandle implements FileHandle {
   readonly #owner: FaultyFileSystem;
   readonly #inner: FileHandle;
   readonly #dsync: boolean;
+  #closed: boolean;
 
   constructor(owner: FaultyFileSystem, inner: FileHandle, dsync: boolean) {
     this.unsyncedBytes = 0;
     this.#owner = owner;
     this.#inner = inner;
     this.#dsync = dsync;
+    this.#closed = false;
+  }
+
+  /** The inner handle, noting a call that arrives after close(). */
+  #use(call: string): FileHandle {
+    if (this.#closed) this.#owner.usedAfterClose.push(`${call} ${this.path}`);
+    return this.#inner;
   }
 
   #wrote(writtenBytes: number): number {
@@ -283,66 +350,70 @@ class FaultyFileHandle implements FileHandle {
 
   read(buffer: Uint8Array, bufferPosition: number, sizeBytes: number, filePosition: number): Promise<number> {
     this.#owner.verdict('read', null, this.path);
-    return this.#inner.read(buffer, bufferPosition, sizeBytes, filePosition);
+    return this.#use('read').read(buffer, bufferPosition, sizeBytes, filePosition);
   }
 
   async write(buffer: Uint8Array, bufferPosition: number, sizeBytes: number, filePosition: number): Promise<number> {
     const verdict = this.#owner.verdict('write', 'write', this.path);
-    if (verdict.kind === 'pass') return this.#wrote(await this.#inner.write(buffer, bufferPosition, sizeBytes, filePosition));
-    await sleep(verdict.spec.delayMs);
+    if (verdict.kind !== 'pass') await sleep(verdict.spec.delayMs);
+    if (verdict.kind === 'pass' || verdict.kind === 'stall') {
+      return this.#wrote(await this.#use('write').write(buffer, bufferPosition, sizeBytes, filePosition));
+    }
     if (verdict.kind === 'short') {
       const shortBytes = shortSize(verdict.spec, sizeBytes);
-      return shortBytes === 0 ? 0 : this.#wrote(await this.#inner.write(buffer, bufferPosition, shortBytes, filePosition));
+      return shortBytes === 0 ? 0 : this.#wrote(await this.#use('write').write(buffer, bufferPosition, shortBytes, filePosition));
     }
     const tornBytes = Math.min(verdict.spec.writeBytesBeforeError ?? 0, sizeBytes);
-    if (tornBytes > 0) this.#wrote(await this.#inner.write(buffer, bufferPosition, tornBytes, filePosition));
+    if (tornBytes > 0) this.#wrote(await this.#use('write').write(buffer, bufferPosition, tornBytes, filePosition));
     throw verdict.error;
   }
 
   writeSync(buffer: Uint8Array, bufferPosition: number, sizeBytes: number, filePosition: number): number {
     // A blocking call cannot wait, so delayMs does not apply here.
     const verdict = this.#owner.verdict('writeSync', 'write', this.path);
-    if (verdict.kind === 'pass') return this.#wrote(this.#inner.writeSync(buffer, bufferPosition, sizeBytes, filePosition));
+    if (verdict.kind === 'pass' || verdict.kind === 'stall') {
+      return this.#wrote(this.#use('writeSync').writeSync(buffer, bufferPosition, sizeBytes, filePosition));
+    }
     if (verdict.kind === 'short') {
       const shortBytes = shortSize(verdict.spec, sizeBytes);
-      return shortBytes === 0 ? 0 : this.#wrote(this.#inner.writeSync(buffer, bufferPosition, shortBytes, filePosition));
+      return shortBytes === 0 ? 0 : this.#wrote(this.#use('writeSync').writeSync(buffer, bufferPosition, shortBytes, filePosition));
     }
     const tornBytes = Math.min(verdict.spec.writeBytesBeforeError ?? 0, sizeBytes);
-    if (tornBytes > 0) this.#wrote(this.#inner.writeSync(buffer, bufferPosition, tornBytes, filePosition));
+    if (tornBytes > 0) this.#wrote(this.#use('writeSync').writeSync(buffer, bufferPosition, tornBytes, filePosition));
     throw verdict.error;
   }
 
   async datasync(): Promise<void> {
     const verdict = this.#owner.verdict('datasync', 'datasync', this.path);
-    if (verdict.kind === 'pass') {
+    if (verdict.kind !== 'pass') await sleep(verdict.spec.delayMs);
+    if (verdict.kind === 'pass' || verdict.kind === 'stall') {
       // Only what was written before the call is sure to be covered by it.
       const coveredBytes = this.unsyncedBytes;
-      await this.#inner.datasync();
+      await this.#use('datasync').datasync();
       this.unsyncedBytes -= coveredBytes;
       return;
     }
-    await sleep(verdict.spec.delayMs);
     // A short verdict is refused at arm time for anything but writes.
     throw verdict.kind === 'error' ? verdict.error : new Error('unreachable: short datasync');
   }
 
   async truncate(sizeBytes: number): Promise<void> {
     const verdict = this.#owner.verdict('truncate', 'truncate', this.path);
-    if (verdict.kind === 'error') {
-      await sleep(verdict.spec.delayMs);
-      throw verdict.error;
-    }
-    return this.#inner.truncate(sizeBytes);
+    if (verdict.kind !== 'pass') await sleep(verdict.spec.delayMs);
+    if (verdict.kind === 'error') throw verdict.error;
+    return this.#use('truncate').truncate(sizeBytes);
   }
 
   sizeBytes(): Promise<number> {
     this.#owner.verdict('sizeBytes', null, this.path);
-    return this.#inner.sizeBytes();
+    return this.#use('sizeBytes').sizeBytes();
   }
 
   close(): Promise<void> {
     this.#owner.verdict('close', null, this.path);
-    return this.#inner.close();
+    const inner = this.#use('close');
+    this.#closed = true;
+    return inner.close();
   }
 }
 

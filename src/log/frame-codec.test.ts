@@ -6,14 +6,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import { FRAME_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
-import { encodeFrame, sealFrames } from './frame-encoder.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import { beginFrame, encodeRecord, sealFrame } from './frame-encoder.js';
 import { FrameDecoder } from './frame-decoder.js';
+import type { DecodedRecord } from './frame-decoder.js';
 import {
   FORMAT_VERSION,
-  FRAME_FLAG_GROUP_END,
   FRAME_HEADER,
   FRAME_MAGIC,
+  RECORD_HEADER,
   SEGMENT_HEADER,
   SEGMENT_MAGIC,
   decodeSegmentHeader,
@@ -21,59 +22,67 @@ import {
   frameSizeBytes,
   isAllZero,
   readUint53,
+  recordEntrySizeBytes,
   writeUint53,
 } from './format.js';
 
 const LIMIT_BYTES = 1024;
 
 interface FrameSpec {
-  readonly payload: Uint8Array;
-  readonly offset: number;
+  readonly payloads: readonly Uint8Array[];
+  readonly firstOffset: number;
   readonly timestampMs: number;
+  readonly groupDelta?: number;
+  readonly timestampDeltasMs?: readonly number[];
 }
 
-/** Encodes `frames` as one sealed write group; returns the buffer and each frame's position. */
-function encodeGroup(frames: readonly FrameSpec[], leadingBytes = 0): { buffer: Buffer; positions: number[] } {
-  const totalBytes = frames.reduce((sum, frame) => sum + frameSizeBytes(frame.payload.length), leadingBytes);
-  // Fill with garbage so that every byte the encoder leaves alone would show.
-  const buffer = Buffer.alloc(totalBytes, 0xee);
-  const positions: number[] = [];
-  let position = leadingBytes;
-  const firstOffset = frames[0]?.offset ?? 0;
-  for (const frame of frames) {
-    positions.push(position);
-    position += encodeFrame(buffer, position, frame.payload, frame.offset, frame.timestampMs, frame.offset - firstOffset);
-  }
-  sealFrames(buffer, leadingBytes, position, positions[positions.length - 1] ?? leadingBytes);
-  return { buffer, positions };
+/** Encodes one sealed frame at `leadingBytes` into a buffer filled with 0xee elsewhere. */
+function encode(spec: FrameSpec, leadingBytes = 0, trailingBytes = 0): { buffer: Buffer; sizeBytes: number } {
+  const sizeBytes = FRAME_HEADER_SIZE_BYTES + spec.payloads.reduce((sum, payload) => sum + recordEntrySizeBytes(payload.length), 0);
+  const buffer = Buffer.alloc(leadingBytes + sizeBytes + trailingBytes, 0xee);
+  beginFrame(buffer, leadingBytes, spec.firstOffset, spec.timestampMs, spec.groupDelta ?? 0);
+  let position = leadingBytes + FRAME_HEADER_SIZE_BYTES;
+  spec.payloads.forEach((payload, index) => {
+    position += encodeRecord(buffer, position, payload, spec.timestampDeltasMs?.[index] ?? 0);
+  });
+  assert.equal(position - leadingBytes, sizeBytes);
+  sealFrame(buffer, leadingBytes, sizeBytes, spec.payloads.length);
+  return { buffer, sizeBytes };
 }
 
-function oneFrame(payload: Uint8Array = Buffer.from('hello'), offset = 7, timestampMs = 1_700_000_000_123): Buffer {
-  return encodeGroup([{ payload, offset, timestampMs }]).buffer;
+function oneFrame(payload: Uint8Array = Buffer.from('payload!'), firstOffset = 7, timestampMs = 1_700_000_000_123): Buffer {
+  return encode({ payloads: [payload], firstOffset, timestampMs }).buffer;
 }
 
-/** Rewrites a frame's checksum after a test edited its header, so only the edit is wrong. */
+/** Rewrites a frame's checksum after a test edited it, so only the edit itself is wrong. */
 function reseal(buffer: Buffer, framePosition = 0): void {
-  const payloadSizeBytes = buffer.readUInt32LE(framePosition + FRAME_HEADER.payloadSizeBytes);
-  const endPosition = framePosition + FRAME_HEADER_SIZE_BYTES + payloadSizeBytes;
-  buffer.writeUInt32LE(crc32(buffer.subarray(framePosition + FRAME_HEADER.payloadSizeBytes, endPosition)), framePosition);
+  const sizeBytes = buffer.readUInt32LE(framePosition + FRAME_HEADER.frameSizeBytes);
+  const checked = buffer.subarray(framePosition + FRAME_HEADER.frameSizeBytes, framePosition + sizeBytes);
+  buffer.writeUInt32LE(crc32(checked), framePosition + FRAME_HEADER.crc);
 }
 
-describe('frameSizeBytes', () => {
-  const table: Array<[payloadBytes: number, frameBytes: number]> = [
-    [1, 40],
-    [7, 40],
-    [8, 40],
-    [9, 48],
-    [16, 48],
-    [17, 56],
-    [1024, 1056],
-    [16 * 1024 * 1024, 16 * 1024 * 1024 + 32],
+function decodeRecords(decoder: FrameDecoder, buffer: Buffer, position: number, from = 0, to = Infinity): DecodedRecord[] {
+  const records: DecodedRecord[] = [];
+  decoder.records(buffer, position, from, to, records);
+  return records;
+}
+
+describe('frame sizes', () => {
+  const table: Array<[payloadBytes: number, entryBytes: number]> = [
+    [1, 16],
+    [7, 16],
+    [8, 16],
+    [9, 24],
+    [16, 24],
+    [17, 32],
+    [1024, 1032],
+    [16 * 1024 * 1024, 16 * 1024 * 1024 + 8],
   ];
-  for (const [payloadBytes, frameBytes] of table) {
-    test(`a ${payloadBytes}-byte payload takes a ${frameBytes}-byte frame`, () => {
-      assert.equal(frameSizeBytes(payloadBytes), frameBytes);
-      assert.equal(frameBytes % 8, 0);
+  for (const [payloadBytes, entryBytes] of table) {
+    test(`a ${payloadBytes}-byte payload takes a ${entryBytes}-byte record entry and a ${entryBytes + 40}-byte single-record frame`, () => {
+      assert.equal(recordEntrySizeBytes(payloadBytes), entryBytes);
+      assert.equal(frameSizeBytes(payloadBytes), FRAME_HEADER_SIZE_BYTES + entryBytes);
+      assert.equal(entryBytes % 8, 0);
     });
   }
 });
@@ -104,70 +113,73 @@ describe('isAllZero', () => {
   });
 });
 
-describe('encodeFrame and sealFrames', () => {
-  test('encodeFrame lays out every header field as docs/FORMAT.md says', () => {
-    const payload = Buffer.from('abcdefghijk'); // 11 bytes: 5 bytes of padding
-    const buffer = Buffer.alloc(64, 0xee);
-    const sizeBytes = encodeFrame(buffer, 8, payload, 2 ** 32 + 3, 1_700_000_000_123, 2);
-    assert.equal(sizeBytes, 48);
+describe('frame encoder', () => {
+  test('lays out every header field and record entry as docs/FORMAT.md says', () => {
+    const payloads = [Buffer.from('abcdefghijk'), Buffer.from('xy')]; // entries of 24 and 16 bytes
+    const { buffer, sizeBytes } = encode({ payloads, firstOffset: 2 ** 32 + 3, timestampMs: 1_700_000_000_123, groupDelta: 2, timestampDeltasMs: [0, -5] }, 8, 8);
+    assert.equal(sizeBytes, 40 + 24 + 16);
     const frame = buffer.subarray(8, 8 + sizeBytes);
-    assert.equal(frame.readUInt32LE(FRAME_HEADER.payloadSizeBytes), 11);
-    assert.equal(readUint53(frame, FRAME_HEADER.offsetLow), 2 ** 32 + 3);
+    assert.equal(frame.readUInt32LE(FRAME_HEADER.frameSizeBytes), sizeBytes);
+    assert.equal(readUint53(frame, FRAME_HEADER.firstOffsetLow), 2 ** 32 + 3);
     assert.equal(readUint53(frame, FRAME_HEADER.timestampMsLow), 1_700_000_000_123);
+    assert.equal(frame.readUInt32LE(FRAME_HEADER.recordCount), 2);
     assert.equal(frame.readUInt32LE(FRAME_HEADER.groupDelta), 2);
     assert.equal(frame.readUInt16LE(FRAME_HEADER.flags), 0);
     assert.equal(frame.readUInt16LE(FRAME_HEADER.magic), FRAME_MAGIC);
-    assert.deepEqual(frame.subarray(32, 43), payload);
-    assert.deepEqual(frame.subarray(43, 48), Buffer.alloc(5), 'padding is zeros');
+    assert.equal(frame.readUInt32LE(FRAME_HEADER.reserved), 0);
+    assert.equal(frame.readUInt32LE(FRAME_HEADER.crc), crc32(frame.subarray(4)), 'the checksum covers everything after it, padding included');
+    const first = frame.subarray(40);
+    assert.equal(first.readUInt32LE(RECORD_HEADER.payloadSizeBytes), 11);
+    assert.equal(first.readInt32LE(RECORD_HEADER.timestampDeltaMs), 0);
+    assert.deepEqual(first.subarray(8, 19), payloads[0]);
+    assert.deepEqual(first.subarray(19, 24), Buffer.alloc(5), 'padding is zeros');
+    const second = frame.subarray(64);
+    assert.equal(second.readUInt32LE(RECORD_HEADER.payloadSizeBytes), 2);
+    assert.equal(second.readInt32LE(RECORD_HEADER.timestampDeltaMs), -5);
+    assert.deepEqual(second.subarray(8, 10), payloads[1]);
+    assert.deepEqual(second.subarray(10, 16), Buffer.alloc(6));
     assert.equal(buffer[7], 0xee, 'bytes before the frame are untouched');
-    assert.equal(buffer[56], 0xee, 'bytes after the frame are untouched');
+    assert.equal(buffer[8 + sizeBytes], 0xee, 'bytes after the frame are untouched');
   });
 
-  test('encodeFrame refuses to write past the end of the buffer', () => {
-    const buffer = Buffer.alloc(40);
-    assert.throws(() => encodeFrame(buffer, 8, Buffer.from('x'), 0, 0, 0), { name: 'AssertionError' });
+  test('refuses to write past the end of the buffer', () => {
+    assert.throws(() => beginFrame(Buffer.alloc(39), 0, 0, 0, 0), { name: 'AssertionError' });
+    assert.throws(() => encodeRecord(Buffer.alloc(50), 40, Buffer.from('x'), 0), { name: 'AssertionError' });
   });
 
-  test('sealFrames flags only the last frame of the group and checksums header and payload of each', () => {
-    const frames = [
-      { payload: Buffer.from('a'), offset: 10, timestampMs: 5 },
-      { payload: Buffer.alloc(100, 2), offset: 11, timestampMs: 6 },
-      { payload: Buffer.from('last one'), offset: 12, timestampMs: 7 },
-    ];
-    const { buffer, positions } = encodeGroup(frames, 16);
-    positions.forEach((position, index) => {
-      const flags = buffer.readUInt16LE(position + FRAME_HEADER.flags);
-      assert.equal(flags, index === positions.length - 1 ? FRAME_FLAG_GROUP_END : 0);
-      const payloadSizeBytes = buffer.readUInt32LE(position + FRAME_HEADER.payloadSizeBytes);
-      const checked = buffer.subarray(position + 4, position + FRAME_HEADER_SIZE_BYTES + payloadSizeBytes);
-      assert.equal(buffer.readUInt32LE(position + FRAME_HEADER.crc), crc32(checked));
-      assert.equal(buffer.readUInt32LE(position + FRAME_HEADER.groupDelta), index);
-    });
+  test('refuses to seal a frame without records', () => {
+    const buffer = Buffer.alloc(64);
+    beginFrame(buffer, 0, 0, 0, 0);
+    assert.throws(() => sealFrame(buffer, 0, 40, 0), { name: 'AssertionError' });
   });
 
-  test('a sealed group decodes back to the same payloads, offsets, timestamps and group deltas', () => {
-    const frames = [1, 7, 8, 9, 31, 32, 33, 500].map((sizeBytes, index) => ({
-      payload: Buffer.alloc(sizeBytes, index + 1),
-      offset: 100 + index,
-      timestampMs: 1_000 + index,
-    }));
-    const { buffer, positions } = encodeGroup(frames);
+  test('a sealed frame decodes back to the same payloads, offsets and timestamps', () => {
+    const payloads = [1, 7, 8, 9, 31, 32, 33, 500].map((sizeBytes, index) => Buffer.alloc(sizeBytes, index + 1));
+    const deltas = payloads.map((_, index) => index * 3);
+    const { buffer } = encode({ payloads, firstOffset: 100, timestampMs: 1_000, groupDelta: 4, timestampDeltasMs: deltas });
     const decoder = new FrameDecoder(LIMIT_BYTES);
-    let position = 0;
-    frames.forEach((frame, index) => {
-      assert.equal(position, positions[index]);
-      assert.equal(decoder.decode(buffer, position, buffer.length, frame.offset), 'ok');
-      assert.equal(decoder.offset, frame.offset);
-      assert.equal(decoder.timestampMs, frame.timestampMs);
-      assert.equal(decoder.groupDelta, index);
-      assert.equal(decoder.payloadSizeBytes, frame.payload.length);
-      assert.equal(decoder.frameSizeBytes, frameSizeBytes(frame.payload.length));
-      assert.equal(decoder.flags, index === frames.length - 1 ? FRAME_FLAG_GROUP_END : 0);
-      const payloadPosition = position + FRAME_HEADER_SIZE_BYTES;
-      assert.deepEqual(buffer.subarray(payloadPosition, payloadPosition + decoder.payloadSizeBytes), frame.payload);
-      position += decoder.frameSizeBytes;
-    });
-    assert.equal(position, buffer.length);
+    assert.equal(decoder.decode(buffer, 0, buffer.length, 100), 'ok');
+    assert.equal(decoder.firstOffset, 100);
+    assert.equal(decoder.recordCount, payloads.length);
+    assert.equal(decoder.groupFirstOffset, 96);
+    assert.equal(decoder.timestampMs, 1_000);
+    assert.equal(decoder.frameSizeBytes, buffer.length);
+    assert.equal(decoder.lastTimestampMs(buffer, 0), 1_000 + deltas[deltas.length - 1]!);
+    const records = decodeRecords(decoder, buffer, 0);
+    assert.deepEqual(records.map((record) => record.offset), payloads.map((_, index) => 100 + index));
+    assert.deepEqual(records.map((record) => record.timestamp), deltas.map((delta) => 1_000 + delta));
+    records.forEach((record, index) => assert.deepEqual(record.data, payloads[index]));
+  });
+
+  test('records() yields only the offsets in [from, to)', () => {
+    const payloads = ['a', 'b', 'c', 'd', 'e'].map((text) => Buffer.from(text));
+    const { buffer } = encode({ payloads, firstOffset: 10, timestampMs: 5 });
+    const decoder = new FrameDecoder(LIMIT_BYTES);
+    assert.equal(decoder.decode(buffer, 0, buffer.length, 10), 'ok');
+    assert.deepEqual(decodeRecords(decoder, buffer, 0, 12, 14).map((record) => record.data.toString()), ['c', 'd']);
+    assert.deepEqual(decodeRecords(decoder, buffer, 0, 0, 11).map((record) => record.offset), [10]);
+    assert.deepEqual(decodeRecords(decoder, buffer, 0, 14, 100).map((record) => record.offset), [14]);
+    assert.deepEqual(decodeRecords(decoder, buffer, 0, 15, 100), []);
   });
 });
 
@@ -177,20 +189,14 @@ describe('FrameDecoder.decode', () => {
     const decoder = new FrameDecoder(LIMIT_BYTES);
     assert.equal(decoder.decode(buffer, 0, buffer.length, 7), 'ok');
     assert.equal(decoder.decode(buffer, 0, buffer.length, -1), 'ok');
-    assert.equal(decoder.offset, 7);
-  });
-
-  test('returns ok when only the padding after the payload is damaged (padding is outside the checksum)', () => {
-    const buffer = oneFrame(Buffer.from('hello')); // 37 bytes used, 3 bytes padding
-    buffer[39] = 0xff;
-    assert.equal(new FrameDecoder(LIMIT_BYTES).decode(buffer, 0, buffer.length, 7), 'ok');
+    assert.equal(decoder.firstOffset, 7);
   });
 
   test('returns ok for a payload of exactly the limit', () => {
     const buffer = oneFrame(Buffer.alloc(LIMIT_BYTES, 3));
     const decoder = new FrameDecoder(LIMIT_BYTES);
     assert.equal(decoder.decode(buffer, 0, buffer.length, 7), 'ok');
-    assert.equal(decoder.payloadSizeBytes, LIMIT_BYTES);
+    assert.equal(decodeRecords(decoder, buffer, 0)[0]?.data.length, LIMIT_BYTES);
   });
 
   const zeroCases: Array<[name: string, make: () => { buffer: Buffer; start: number; end: number }]> = [
@@ -201,7 +207,7 @@ describe('FrameDecoder.decode', () => {
       'a zero header after a valid frame',
       () => {
         const frame = oneFrame();
-        const buffer = Buffer.concat([frame, Buffer.alloc(32)]);
+        const buffer = Buffer.concat([frame, Buffer.alloc(FRAME_HEADER_SIZE_BYTES)]);
         return { buffer, start: frame.length, end: buffer.length };
       },
     ],
@@ -222,58 +228,113 @@ describe('FrameDecoder.decode', () => {
     }
   });
 
-  test('returns incomplete, needing the whole frame, when the payload is cut short', () => {
-    const payload = Buffer.alloc(100, 9);
-    const buffer = oneFrame(payload);
-    for (let endPosition = FRAME_HEADER_SIZE_BYTES; endPosition < FRAME_HEADER_SIZE_BYTES + payload.length; endPosition += 1) {
+  test('returns incomplete, needing the whole frame, when the records are cut short (padding included)', () => {
+    const buffer = oneFrame(Buffer.alloc(100, 9));
+    for (let endPosition = FRAME_HEADER_SIZE_BYTES; endPosition < buffer.length; endPosition += 1) {
       const decoder = new FrameDecoder(LIMIT_BYTES);
       assert.equal(decoder.decode(buffer, 0, endPosition, 7), 'incomplete', `cut at ${endPosition}`);
-      assert.equal(decoder.frameSizeBytes, frameSizeBytes(payload.length));
+      assert.equal(decoder.frameSizeBytes, buffer.length);
     }
-  });
-
-  test('returns incomplete for a header claiming exactly the limit when few bytes follow, without reading past them', () => {
-    const buffer = oneFrame(Buffer.alloc(8, 1)).subarray(0, 40);
-    buffer.writeUInt32LE(LIMIT_BYTES, FRAME_HEADER.payloadSizeBytes);
-    const decoder = new FrameDecoder(LIMIT_BYTES);
-    assert.equal(decoder.decode(buffer, 0, buffer.length, 7), 'incomplete');
-    assert.equal(decoder.frameSizeBytes, frameSizeBytes(LIMIT_BYTES));
   });
 
   const badCases: Array<[name: string, damage: (frame: Buffer) => void, reason: RegExp, expectedOffset?: number]> = [
     ['a wrong magic', (frame) => frame.writeUInt16LE(0x1234, FRAME_HEADER.magic), /magic/],
     ['a zero magic with other header bytes set', (frame) => frame.writeUInt16LE(0, FRAME_HEADER.magic), /magic/],
-    [
-      'a zero length',
-      (frame) => {
-        frame.writeUInt32LE(0, FRAME_HEADER.payloadSizeBytes);
-      },
-      /length is zero/,
-    ],
-    ['a length one over the limit', (frame) => frame.writeUInt32LE(LIMIT_BYTES + 1, FRAME_HEADER.payloadSizeBytes), /exceeds the limit/],
-    ['a length of 4 GiB - 1', (frame) => frame.writeUInt32LE(0xffff_ffff, FRAME_HEADER.payloadSizeBytes), /exceeds the limit/],
-    ['an unknown flag bit', (frame) => frame.writeUInt16LE(FRAME_FLAG_GROUP_END | 0x0100, FRAME_HEADER.flags), /flags/],
+    ['a frame size of zero', (frame) => frame.writeUInt32LE(0, FRAME_HEADER.frameSizeBytes), /frame size 0 is impossible/],
+    ['a frame size smaller than a header and one record', (frame) => frame.writeUInt32LE(48, FRAME_HEADER.frameSizeBytes), /impossible/],
+    ['a frame size that is not a multiple of 8', (frame) => frame.writeUInt32LE(60, FRAME_HEADER.frameSizeBytes), /impossible/],
+    ['a frame size over the limit', (frame) => frame.writeUInt32LE(FRAME_SIZE_BYTES_LIMIT + 8, FRAME_HEADER.frameSizeBytes), /impossible/],
+    ['a frame size of 4 GiB - 8', (frame) => frame.writeUInt32LE(0xffff_fff8, FRAME_HEADER.frameSizeBytes), /impossible/],
+    ['an unknown flag bit', (frame) => frame.writeUInt16LE(0x0100, FRAME_HEADER.flags), /flags/],
     ['the top flag bit', (frame) => frame.writeUInt16LE(0x8000, FRAME_HEADER.flags), /flags/],
-    ['a payload codec this version does not know', (frame) => frame.writeUInt16LE(FRAME_FLAG_GROUP_END | 0x0002, FRAME_HEADER.flags), /flags/],
-    ['a flipped payload byte', (frame) => (frame[33] = (frame[33] ?? 0) ^ 0x01), /checksum/],
+    ['bit 0, which this version does not use', (frame) => frame.writeUInt16LE(0x0001, FRAME_HEADER.flags), /flags/],
+    ['a payload codec this version does not know', (frame) => frame.writeUInt16LE(0x0002, FRAME_HEADER.flags), /flags/],
+    ['a flipped payload byte', (frame) => (frame[50] = (frame[50] ?? 0) ^ 0x01), /checksum/],
+    ['a flipped padding byte', (frame) => (frame[frame.length - 1] = (frame[frame.length - 1] ?? 0) ^ 0x01), /checksum/],
     ['a flipped checksum byte', (frame) => (frame[0] = (frame[0] ?? 0) ^ 0x80), /checksum/],
     ['a changed timestamp', (frame) => (frame[FRAME_HEADER.timestampMsLow] = (frame[FRAME_HEADER.timestampMsLow] ?? 0) ^ 1), /checksum/],
+    ['a changed record count', (frame) => frame.writeUInt32LE(2, FRAME_HEADER.recordCount), /checksum/],
     ['a changed group delta', (frame) => frame.writeUInt32LE(3, FRAME_HEADER.groupDelta), /checksum/],
-    ['a cleared group-end flag', (frame) => frame.writeUInt16LE(0, FRAME_HEADER.flags), /checksum/],
-    ['a changed offset', (frame) => frame.writeUInt32LE(8, FRAME_HEADER.offsetLow), /checksum/],
+    ['a changed first offset', (frame) => frame.writeUInt32LE(8, FRAME_HEADER.firstOffsetLow), /checksum/],
+    ['a changed record timestamp delta', (frame) => frame.writeInt32LE(9, 40 + RECORD_HEADER.timestampDeltaMs), /checksum/],
     [
       'a valid frame holding another offset than the one expected here',
       (frame) => {
-        frame.writeUInt32LE(8, FRAME_HEADER.offsetLow);
+        frame.writeUInt32LE(8, FRAME_HEADER.firstOffsetLow);
         reseal(frame);
       },
       /offset 8 where offset 7 belongs/,
       7,
     ],
+    [
+      'a checksummed group delta larger than the first offset',
+      (frame) => {
+        frame.writeUInt32LE(8, FRAME_HEADER.groupDelta);
+        reseal(frame);
+      },
+      /impossible/,
+    ],
+    [
+      'a checksummed non-zero reserved field',
+      (frame) => {
+        frame.writeUInt32LE(1, FRAME_HEADER.reserved);
+        reseal(frame);
+      },
+      /impossible/,
+    ],
+    [
+      'a checksummed record count of zero',
+      (frame) => {
+        frame.writeUInt32LE(0, FRAME_HEADER.recordCount);
+        reseal(frame);
+      },
+      /records do not fill the frame/,
+    ],
+    [
+      'a checksummed record count larger than the records present',
+      (frame) => {
+        frame.writeUInt32LE(2, FRAME_HEADER.recordCount);
+        reseal(frame);
+      },
+      /records do not fill the frame/,
+    ],
+    [
+      'a checksummed record length of zero',
+      (frame) => {
+        frame.writeUInt32LE(0, 40 + RECORD_HEADER.payloadSizeBytes);
+        reseal(frame);
+      },
+      /records do not fill the frame/,
+    ],
+    [
+      'a checksummed record length running past the frame',
+      (frame) => {
+        frame.writeUInt32LE(100, 40 + RECORD_HEADER.payloadSizeBytes);
+        reseal(frame);
+      },
+      /records do not fill the frame/,
+    ],
+    [
+      'a checksummed record length over the limit',
+      (frame) => {
+        frame.writeUInt32LE(0xffff_ffff, 40 + RECORD_HEADER.payloadSizeBytes);
+        reseal(frame);
+      },
+      /records do not fill the frame/,
+    ],
+    [
+      'a checksummed record shorter than its frame',
+      (frame) => {
+        frame.writeUInt32LE(1, 40 + RECORD_HEADER.payloadSizeBytes);
+        reseal(frame);
+      },
+      /records do not fill the frame/,
+    ],
   ];
   for (const [name, damage, reason, expectedOffset] of badCases) {
     test(`returns bad for ${name}`, () => {
-      const buffer = oneFrame(Buffer.from('payload!'));
+      // 9 bytes: a 24-byte entry with 7 bytes of padding, so a length of 1 (16 bytes) no longer fills it.
+      const buffer = oneFrame(Buffer.from('payload!!'));
       damage(buffer);
       const decoder = new FrameDecoder(LIMIT_BYTES);
       assert.equal(decoder.decode(buffer, 0, buffer.length, expectedOffset ?? 7), 'bad');
@@ -281,25 +342,45 @@ describe('FrameDecoder.decode', () => {
     });
   }
 
-  test('a length over the limit is bad even when only the header is present, so nothing is ever sized from it', () => {
+  test('a frame size over the limit is bad even when only the header is present, so nothing is ever sized from it', () => {
     const header = oneFrame(Buffer.from('x')).subarray(0, FRAME_HEADER_SIZE_BYTES);
-    for (const claimedBytes of [LIMIT_BYTES + 1, 2 ** 28, 2 ** 31, 0xffff_ffff]) {
-      header.writeUInt32LE(claimedBytes, FRAME_HEADER.payloadSizeBytes);
+    for (const claimedBytes of [FRAME_SIZE_BYTES_LIMIT + 8, 0xffff_fff8]) {
+      header.writeUInt32LE(claimedBytes, FRAME_HEADER.frameSizeBytes);
       const decoder = new FrameDecoder(LIMIT_BYTES);
       assert.equal(decoder.decode(header, 0, header.length, 7), 'bad', `claims ${claimedBytes}`);
-      assert.ok(decoder.frameSizeBytes <= frameSizeBytes(LIMIT_BYTES), 'no huge size is reported to callers');
+      assert.equal(decoder.frameSizeBytes, 0, 'no size is reported to callers');
     }
+  });
+
+  test('a plausible frame size larger than the bytes present is incomplete, never read past the end', () => {
+    const header = oneFrame(Buffer.from('x')).subarray(0, FRAME_HEADER_SIZE_BYTES);
+    header.writeUInt32LE(1024 * 1024, FRAME_HEADER.frameSizeBytes);
+    const decoder = new FrameDecoder(LIMIT_BYTES);
+    assert.equal(decoder.decode(header, 0, header.length, 7), 'incomplete');
+    assert.equal(decoder.frameSizeBytes, 1024 * 1024);
   });
 
   test('a reused decoder reports the fields of the last frame, not an earlier one', () => {
     const decoder = new FrameDecoder(LIMIT_BYTES);
     const first = oneFrame(Buffer.from('first'), 1, 100);
-    const second = oneFrame(Buffer.alloc(70, 1), 2, 200);
+    const second = encode({ payloads: [Buffer.alloc(70, 1), Buffer.from('z')], firstOffset: 2, timestampMs: 200 }).buffer;
     assert.equal(decoder.decode(first, 0, first.length, 1), 'ok');
     assert.equal(decoder.decode(second, 0, second.length, 2), 'ok');
-    assert.equal(decoder.offset, 2);
+    assert.equal(decoder.firstOffset, 2);
+    assert.equal(decoder.recordCount, 2);
     assert.equal(decoder.timestampMs, 200);
-    assert.equal(decoder.payloadSizeBytes, 70);
+    assert.equal(decoder.frameSizeBytes, second.length);
+  });
+
+  test('frames back to back decode one after another at their own positions', () => {
+    const a = encode({ payloads: [Buffer.from('a'), Buffer.from('bb')], firstOffset: 0, timestampMs: 1 }).buffer;
+    const b = encode({ payloads: [Buffer.alloc(300, 2)], firstOffset: 2, timestampMs: 2, groupDelta: 2 }).buffer;
+    const buffer = Buffer.concat([a, b, Buffer.alloc(64)]);
+    const decoder = new FrameDecoder(LIMIT_BYTES);
+    assert.equal(decoder.decode(buffer, 0, buffer.length, 0), 'ok');
+    assert.equal(decoder.decode(buffer, a.length, buffer.length, 2), 'ok');
+    assert.equal(decoder.groupFirstOffset, 0);
+    assert.equal(decoder.decode(buffer, a.length + b.length, buffer.length, 3), 'zero');
   });
 });
 

@@ -1,19 +1,11 @@
 /**
- * Decodes one frame at a time and says what it found. The decoder never
- * allocates from a length it has not checked: a length above the limit is
- * damage, not a request for memory.
+ * Decodes one frame at a time and says what it found. Every size is checked
+ * against a limit and against the bytes really present before anything is
+ * allocated: a damaged length is damage, never a request for memory.
  */
 import { crc32 } from 'node:zlib';
-import { FRAME_HEADER_SIZE_BYTES } from '../constants.js';
-import {
-  FRAME_FLAGS_KNOWN,
-  FRAME_FLAG_CODEC_MASK,
-  FRAME_HEADER,
-  FRAME_MAGIC,
-  frameSizeBytes,
-  isAllZero,
-  readUint53,
-} from './format.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, FRAME_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
+import { FRAME_FLAGS_KNOWN, FRAME_FLAG_CODEC_MASK, FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, isAllZero, readUint53, recordEntrySizeBytes } from './format.js';
 
 /**
  * - `ok`: a valid frame; its fields are on the decoder.
@@ -23,14 +15,25 @@ import {
  */
 export type FrameStatus = 'ok' | 'zero' | 'incomplete' | 'bad';
 
+/** The smallest frame: a header and one record of one byte. */
+const FRAME_SIZE_BYTES_MIN = FRAME_HEADER_SIZE_BYTES + recordEntrySizeBytes(1);
+
+/** A record as decoded from a frame (a view into the frame's buffer). */
+export interface DecodedRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly data: Buffer;
+}
+
 /** Reusable decoder: fields describe the last decoded frame (no allocation per frame). */
 export class FrameDecoder {
   readonly maxPayloadSizeBytes: number;
-  payloadSizeBytes = 0;
   frameSizeBytes = 0;
-  offset = 0;
+  firstOffset = 0;
+  recordCount = 0;
+  /** First offset of the write group the frame belongs to. */
+  groupFirstOffset = 0;
   timestampMs = 0;
-  groupDelta = 0;
   flags = 0;
   reason = '';
 
@@ -40,7 +43,7 @@ export class FrameDecoder {
 
   /**
    * Decodes the frame at `bufferPosition`, using bytes up to `endPosition`.
-   * @param expectedOffset the offset this place must hold, or -1 to accept any (damage scans)
+   * @param expectedOffset the first offset this place must hold, or -1 to accept any (damage scans)
    */
   decode(buffer: Buffer, bufferPosition: number, endPosition: number, expectedOffset: number): FrameStatus {
     if (endPosition - bufferPosition < FRAME_HEADER_SIZE_BYTES) {
@@ -48,36 +51,88 @@ export class FrameDecoder {
       this.frameSizeBytes = FRAME_HEADER_SIZE_BYTES;
       return 'incomplete';
     }
-    const magic = buffer.readUInt16LE(bufferPosition + FRAME_HEADER.magic);
-    if (magic !== FRAME_MAGIC) {
+    if (buffer.readUInt16LE(bufferPosition + FRAME_HEADER.magic) !== FRAME_MAGIC) {
       if (isAllZero(buffer, bufferPosition, bufferPosition + FRAME_HEADER_SIZE_BYTES)) return 'zero';
       return this.#bad('frame magic is wrong');
     }
-    const payloadSizeBytes = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.payloadSizeBytes);
-    if (payloadSizeBytes === 0) return this.#bad('frame length is zero');
-    if (payloadSizeBytes > this.maxPayloadSizeBytes) {
-      return this.#bad(`frame length ${payloadSizeBytes} exceeds the limit ${this.maxPayloadSizeBytes}`);
+    const frameSizeBytes = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.frameSizeBytes);
+    if (frameSizeBytes < FRAME_SIZE_BYTES_MIN || frameSizeBytes % FRAME_ALIGNMENT_BYTES !== 0 || frameSizeBytes > FRAME_SIZE_BYTES_LIMIT) {
+      return this.#bad(`frame size ${frameSizeBytes} is impossible`);
     }
     const flags = buffer.readUInt16LE(bufferPosition + FRAME_HEADER.flags);
     if ((flags & ~FRAME_FLAGS_KNOWN) !== 0 || (flags & FRAME_FLAG_CODEC_MASK) !== 0) {
       return this.#bad(`frame flags 0x${flags.toString(16)} are unknown`);
     }
-    this.payloadSizeBytes = payloadSizeBytes;
-    this.frameSizeBytes = frameSizeBytes(payloadSizeBytes);
-    const checkedEndPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES + payloadSizeBytes;
-    if (checkedEndPosition > endPosition) return 'incomplete';
+    this.frameSizeBytes = frameSizeBytes;
+    const frameEndPosition = bufferPosition + frameSizeBytes;
+    if (frameEndPosition > endPosition) return 'incomplete';
     const storedCrc = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.crc);
-    const actualCrc = crc32(buffer.subarray(bufferPosition + FRAME_HEADER.payloadSizeBytes, checkedEndPosition));
+    const actualCrc = crc32(buffer.subarray(bufferPosition + FRAME_HEADER.frameSizeBytes, frameEndPosition));
     if (storedCrc !== actualCrc) return this.#bad('frame checksum mismatch');
-    const offset = readUint53(buffer, bufferPosition + FRAME_HEADER.offsetLow);
-    if (expectedOffset >= 0 && offset !== expectedOffset) {
-      return this.#bad(`frame holds offset ${offset} where offset ${expectedOffset} belongs`);
+    const firstOffset = readUint53(buffer, bufferPosition + FRAME_HEADER.firstOffsetLow);
+    if (expectedOffset >= 0 && firstOffset !== expectedOffset) {
+      return this.#bad(`frame starts at offset ${firstOffset} where offset ${expectedOffset} belongs`);
     }
-    this.offset = offset;
+    const recordCount = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.recordCount);
+    const groupDelta = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.groupDelta);
+    if (groupDelta > firstOffset || buffer.readUInt32LE(bufferPosition + FRAME_HEADER.reserved) !== 0) {
+      return this.#bad('frame header fields are impossible');
+    }
+    // A valid checksum over a frame the encoder could not have written means a bug, or a forgery; refuse it.
+    if (!this.#recordsTile(buffer, bufferPosition + FRAME_HEADER_SIZE_BYTES, frameEndPosition, recordCount)) {
+      return this.#bad('frame records do not fill the frame');
+    }
+    this.firstOffset = firstOffset;
+    this.recordCount = recordCount;
+    this.groupFirstOffset = firstOffset - groupDelta;
     this.timestampMs = readUint53(buffer, bufferPosition + FRAME_HEADER.timestampMsLow);
-    this.groupDelta = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.groupDelta);
     this.flags = flags;
     return 'ok';
+  }
+
+  /**
+   * Appends the records of the frame just decoded at `bufferPosition` whose
+   * offsets are at least `fromOffset` and below `toOffset`.
+   */
+  records(buffer: Buffer, bufferPosition: number, fromOffset: number, toOffset: number, into: DecodedRecord[]): void {
+    let recordPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES;
+    const endOffset = Math.min(toOffset, this.firstOffset + this.recordCount);
+    for (let offset = this.firstOffset; offset < endOffset; offset++) {
+      const payloadSizeBytes = buffer.readUInt32LE(recordPosition + RECORD_HEADER.payloadSizeBytes);
+      if (offset >= fromOffset) {
+        const payloadPosition = recordPosition + RECORD_HEADER_SIZE_BYTES;
+        into.push({
+          offset,
+          timestamp: this.timestampMs + buffer.readInt32LE(recordPosition + RECORD_HEADER.timestampDeltaMs),
+          data: buffer.subarray(payloadPosition, payloadPosition + payloadSizeBytes),
+        });
+      }
+      recordPosition += recordEntrySizeBytes(payloadSizeBytes);
+    }
+  }
+
+  /** Timestamp of the frame's last record. */
+  lastTimestampMs(buffer: Buffer, bufferPosition: number): number {
+    let recordPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES;
+    let timestampMs = this.timestampMs;
+    for (let recordIndex = 0; recordIndex < this.recordCount; recordIndex++) {
+      timestampMs = this.timestampMs + buffer.readInt32LE(recordPosition + RECORD_HEADER.timestampDeltaMs);
+      recordPosition += recordEntrySizeBytes(buffer.readUInt32LE(recordPosition + RECORD_HEADER.payloadSizeBytes));
+    }
+    return timestampMs;
+  }
+
+  #recordsTile(buffer: Buffer, startPosition: number, endPosition: number, recordCount: number): boolean {
+    if (recordCount === 0) return false;
+    let recordPosition = startPosition;
+    for (let recordIndex = 0; recordIndex < recordCount; recordIndex++) {
+      if (endPosition - recordPosition < RECORD_HEADER_SIZE_BYTES) return false;
+      const payloadSizeBytes = buffer.readUInt32LE(recordPosition + RECORD_HEADER.payloadSizeBytes);
+      if (payloadSizeBytes === 0 || payloadSizeBytes > this.maxPayloadSizeBytes) return false;
+      recordPosition += recordEntrySizeBytes(payloadSizeBytes);
+      if (recordPosition > endPosition) return false;
+    }
+    return recordPosition === endPosition;
   }
 
   #bad(reason: string): FrameStatus {

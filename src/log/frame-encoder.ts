@@ -1,51 +1,43 @@
 /**
  * Encodes frames into a write group's buffer. Payloads are copied in at
- * append time (so callers may reuse their buffers at once); checksums are
- * computed once per group, at flush, when the group's last frame is known.
+ * append time (so callers may reuse their buffers at once); each frame's
+ * size, count and checksum are written once, at flush, when it is complete.
  */
 import { crc32 } from 'node:zlib';
 import { assert } from '../assert.js';
-import { FRAME_HEADER_SIZE_BYTES } from '../constants.js';
-import { FRAME_FLAG_GROUP_END, FRAME_HEADER, FRAME_MAGIC, frameSizeBytes, writeUint53 } from './format.js';
+import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
+import { FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, recordEntrySizeBytes, writeUint53 } from './format.js';
 
-/** Writes one frame (without its checksum) at `bufferPosition`; returns the frame's size. */
-export function encodeFrame(
-  buffer: Buffer,
-  bufferPosition: number,
-  payload: Uint8Array,
-  offset: number,
-  timestampMs: number,
-  groupDelta: number,
-): number {
-  const sizeBytes = frameSizeBytes(payload.length);
-  assert(bufferPosition + sizeBytes <= buffer.length, 'group buffer has room for the frame');
-  buffer.writeUInt32LE(0, bufferPosition + FRAME_HEADER.crc);
-  buffer.writeUInt32LE(payload.length, bufferPosition + FRAME_HEADER.payloadSizeBytes);
-  writeUint53(buffer, offset, bufferPosition + FRAME_HEADER.offsetLow);
-  writeUint53(buffer, timestampMs, bufferPosition + FRAME_HEADER.timestampMsLow);
-  buffer.writeUInt32LE(groupDelta, bufferPosition + FRAME_HEADER.groupDelta);
-  buffer.writeUInt16LE(0, bufferPosition + FRAME_HEADER.flags);
-  buffer.writeUInt16LE(FRAME_MAGIC, bufferPosition + FRAME_HEADER.magic);
-  buffer.set(payload, bufferPosition + FRAME_HEADER_SIZE_BYTES);
-  const payloadEndPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES + payload.length;
-  buffer.fill(0, payloadEndPosition, bufferPosition + sizeBytes);
+/** Writes a frame header with its identity; size, count and checksum come at {@link sealFrame}. */
+export function beginFrame(buffer: Buffer, framePosition: number, firstOffset: number, timestampMs: number, groupDelta: number): void {
+  assert(framePosition + FRAME_HEADER_SIZE_BYTES <= buffer.length, 'group buffer has room for the frame header');
+  buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.crc);
+  buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.frameSizeBytes);
+  writeUint53(buffer, firstOffset, framePosition + FRAME_HEADER.firstOffsetLow);
+  writeUint53(buffer, timestampMs, framePosition + FRAME_HEADER.timestampMsLow);
+  buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.recordCount);
+  buffer.writeUInt32LE(groupDelta, framePosition + FRAME_HEADER.groupDelta);
+  buffer.writeUInt16LE(0, framePosition + FRAME_HEADER.flags);
+  buffer.writeUInt16LE(FRAME_MAGIC, framePosition + FRAME_HEADER.magic);
+  buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.reserved);
+}
+
+/** Writes one record entry at `bufferPosition`; returns its size (padding included). */
+export function encodeRecord(buffer: Buffer, bufferPosition: number, payload: Uint8Array, timestampDeltaMs: number): number {
+  const sizeBytes = recordEntrySizeBytes(payload.length);
+  assert(bufferPosition + sizeBytes <= buffer.length, 'group buffer has room for the record');
+  buffer.writeUInt32LE(payload.length, bufferPosition + RECORD_HEADER.payloadSizeBytes);
+  buffer.writeInt32LE(timestampDeltaMs, bufferPosition + RECORD_HEADER.timestampDeltaMs);
+  buffer.set(payload, bufferPosition + RECORD_HEADER_SIZE_BYTES);
+  buffer.fill(0, bufferPosition + RECORD_HEADER_SIZE_BYTES + payload.length, bufferPosition + sizeBytes);
   return sizeBytes;
 }
 
-/**
- * Seals the frames in `buffer[startPosition, endPosition)`: flags the last as
- * the end of its write group and writes every frame's checksum.
- */
-export function sealFrames(buffer: Buffer, startPosition: number, endPosition: number, lastFramePosition: number): void {
-  const flagsPosition = lastFramePosition + FRAME_HEADER.flags;
-  buffer.writeUInt16LE(buffer.readUInt16LE(flagsPosition) | FRAME_FLAG_GROUP_END, flagsPosition);
-  let framePosition = startPosition;
-  while (framePosition < endPosition) {
-    const payloadSizeBytes = buffer.readUInt32LE(framePosition + FRAME_HEADER.payloadSizeBytes);
-    const checkedEndPosition = framePosition + FRAME_HEADER_SIZE_BYTES + payloadSizeBytes;
-    const checksum = crc32(buffer.subarray(framePosition + FRAME_HEADER.payloadSizeBytes, checkedEndPosition));
-    buffer.writeUInt32LE(checksum, framePosition + FRAME_HEADER.crc);
-    framePosition += frameSizeBytes(payloadSizeBytes);
-  }
-  assert(framePosition === endPosition, 'frames tile the group exactly');
+/** Completes the frame at `framePosition`: its size, record count and checksum. */
+export function sealFrame(buffer: Buffer, framePosition: number, frameSizeBytes: number, recordCount: number): void {
+  assert(recordCount > 0, 'a frame holds at least one record');
+  buffer.writeUInt32LE(frameSizeBytes, framePosition + FRAME_HEADER.frameSizeBytes);
+  buffer.writeUInt32LE(recordCount, framePosition + FRAME_HEADER.recordCount);
+  const checksum = crc32(buffer.subarray(framePosition + FRAME_HEADER.frameSizeBytes, framePosition + frameSizeBytes));
+  buffer.writeUInt32LE(checksum, framePosition + FRAME_HEADER.crc);
 }

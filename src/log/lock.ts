@@ -5,6 +5,7 @@
  * recycled pid. A live owner, this process included, makes open fail at once.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { LockedError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
@@ -53,22 +54,32 @@ export async function acquireLock(fileSystem: FileSystem, dir: string): Promise<
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) throw error;
     }
-    const owner = (await fileSystem.readFile(path))?.toString('utf8').trim() ?? '';
+    const owner = await readOwner(fileSystem, path);
     const [pidText = '', startTime = ''] = owner.split(' ');
     const pid = Number(pidText);
-    if (!Number.isInteger(pid) || pid <= 0) {
-      // Another opener is between creating and filling the file (or it is
-      // damaged): taking it over could give the log two owners.
-      throw new LockedError(dir, `LOCK holds "${owner}"; if no process uses the log, delete ${path}`);
-    }
-    if (isAlive(pid, startTime)) {
+    const parsed = Number.isInteger(pid) && pid > 0;
+    if (parsed && isAlive(pid, startTime)) {
       throw new LockedError(dir, pid === process.pid ? 'by this process' : `by process ${pid}`);
+    }
+    if (!parsed) {
+      // Empty or garbled: an opener killed between creating LOCK and filling
+      // it, or one that is between those two steps right now. The second
+      // takes microseconds, so a LOCK still empty after a pause is stale.
+      await delay(EMPTY_LOCK_GRACE_MS);
+      if ((await readOwner(fileSystem, path)) !== owner) throw new LockedError(dir, 'by an opener that just took it');
     }
     // Stale: its owner died without closing. Remove it and try once more; a
     // second failure means another opener raced us and won.
     await fileSystem.unlink(path);
   }
   throw new LockedError(dir, 'by another opener that raced this one');
+}
+
+/** How long an empty LOCK must stay empty before it counts as stale. */
+const EMPTY_LOCK_GRACE_MS = 250;
+
+async function readOwner(fileSystem: FileSystem, path: string): Promise<string> {
+  return (await fileSystem.readFile(path))?.toString('utf8').trim() ?? '';
 }
 
 export async function releaseLock(fileSystem: FileSystem, dir: string): Promise<void> {

@@ -10,8 +10,8 @@ import {
   SEGMENT_AGE_MS_DEFAULT_MAX,
   SEGMENT_SIZE_BYTES_DEFAULT,
   SEGMENT_SIZE_BYTES_MIN,
-  FRAME_HEADER_SIZE_BYTES,
 } from '../constants.js';
+import { frameSizeBytes } from './format.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
@@ -105,8 +105,9 @@ export function resolveWalOptions(options: unknown, extraKnown: ReadonlySet<stri
   }
   const { syncMode, batchIntervalMs } = resolveFsync(raw['fsync']);
   const maxRecordBytes = integerOption(raw, 'maxRecordBytes', RECORD_SIZE_BYTES_DEFAULT_MAX, 1, RECORD_SIZE_BYTES_LIMIT);
-  const pendingDefault = Math.max(PENDING_SIZE_BYTES_DEFAULT_MAX, 2 * (maxRecordBytes + FRAME_HEADER_SIZE_BYTES));
-  const maxPendingBytes = integerOption(raw, 'maxPendingBytes', pendingDefault, maxRecordBytes + FRAME_HEADER_SIZE_BYTES, 2 ** 31);
+  // One record of the largest size must fit the budget, or its append could never be admitted.
+  const pendingDefault = Math.max(PENDING_SIZE_BYTES_DEFAULT_MAX, 2 * frameSizeBytes(maxRecordBytes));
+  const maxPendingBytes = integerOption(raw, 'maxPendingBytes', pendingDefault, frameSizeBytes(maxRecordBytes), 2 ** 31);
   return {
     dir: raw['dir'],
     syncMode,

@@ -6,12 +6,11 @@
  * Readers take no lock: they read only acknowledged bytes, which are never
  * rewritten, so they never block appends.
  */
-import { READ_CHUNK_SIZE_BYTES } from '../constants.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT } from '../constants.js';
 import { CorruptionError } from '../errors.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { FileCache } from './file-cache.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { FRAME_HEADER_SIZE_BYTES } from '../constants.js';
 import type { Segment } from './segment.js';
 
 /** One record as readers return it. */
@@ -98,48 +97,73 @@ class RecordIterator implements AsyncIterableIterator<WalRecord> {
   }
 }
 
-/** Yields the records `[from, to)` of one segment in blocks, verified. */
+/**
+ * Space kept free in front of each block for the unfinished frame at the end
+ * of the previous block, so a frame that straddles two reads is stitched
+ * with a copy of its first part only, never of the whole block.
+ */
+const HEADROOM_BYTES = FRAME_SIZE_BYTES_TARGET + FRAME_HEADER_SIZE_BYTES;
+
+interface Block {
+  readonly buffer: Buffer;
+  /** File position of `buffer[HEADROOM_BYTES]`. */
+  readonly filePosition: number;
+  readonly sizeBytes: number;
+}
+
+/**
+ * Yields the records `[from, to)` of one segment in blocks, verified. The
+ * read of the next block is issued before the current one is decoded, so
+ * the disk (or the page-cache copy on the thread pool) and the checksums
+ * overlap.
+ */
 export async function* readSegment(log: ReadableLog, segment: Segment, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
   await log.ensureIndexed(segment);
   const start = segment.seek(from);
   const limitPosition = segment.sizeBytes;
   const handle = await log.fileCache.acquire(segment.path);
-  const decoder = new FrameDecoder(log.maxRecordBytes);
-  try {
-    let filePosition = start.filePosition;
-    let offset = start.offset;
-    let pending = readBlock(handle, filePosition, Math.min(READ_CHUNK_SIZE_BYTES, limitPosition - filePosition));
+  const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
+  let readPosition = start.filePosition;
+  const issue = (): Promise<Block> => {
+    const filePosition = readPosition;
+    const sizeBytes = Math.min(READ_CHUNK_SIZE_BYTES, limitPosition - filePosition);
+    readPosition += sizeBytes;
+    const pending = readBlock(handle, filePosition, sizeBytes);
     // A consumer that stops early never awaits the prefetch; keep its failure from being unhandled.
     pending.catch(ignore);
+    return pending;
+  };
+  try {
+    let offset = start.offset;
+    let leftover: Buffer = Buffer.alloc(0);
+    let pending = issue();
     while (offset < to) {
       const block = await pending;
-      if (block.length === 0) throw new CorruptionError(segment.path, filePosition, 'segment ends before its last record');
+      const blockFilePosition = block.filePosition - leftover.length;
+      if (block.sizeBytes === 0) throw new CorruptionError(segment.path, blockFilePosition, 'segment ends before its last record');
+      let bytes: Buffer;
+      if (leftover.length <= HEADROOM_BYTES) {
+        leftover.copy(block.buffer, HEADROOM_BYTES - leftover.length);
+        bytes = block.buffer.subarray(HEADROOM_BYTES - leftover.length, HEADROOM_BYTES + block.sizeBytes);
+      } else {
+        // A frame larger than the headroom (a big batch): stitch it whole.
+        bytes = Buffer.concat([leftover, block.buffer.subarray(HEADROOM_BYTES, HEADROOM_BYTES + block.sizeBytes)]);
+      }
+      if (readPosition < limitPosition) pending = issue();
       const records: WalRecord[] = [];
       let bufferPosition = 0;
-      let neededBytes = 0;
-      while (offset < to && bufferPosition < block.length) {
-        const status = decoder.decode(block, bufferPosition, block.length, offset);
-        if (status === 'incomplete') {
-          neededBytes = decoder.frameSizeBytes;
-          break;
-        }
+      while (offset < to && bufferPosition < bytes.length) {
+        const status = decoder.decode(bytes, bufferPosition, bytes.length, offset);
+        if (status === 'incomplete' && decoder.frameSizeBytes <= limitPosition - blockFilePosition - bufferPosition) break;
         if (status !== 'ok') {
-          const reason = status === 'zero' ? 'zeroed bytes where a frame belongs' : decoder.reason;
-          throw new CorruptionError(segment.path, filePosition + bufferPosition, reason);
+          const reason = status === 'zero' ? 'zeroed bytes where a frame belongs' : status === 'incomplete' ? 'frame runs past the end of the segment' : decoder.reason;
+          throw new CorruptionError(segment.path, blockFilePosition + bufferPosition, reason);
         }
-        if (offset >= from) {
-          const payloadPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES;
-          records.push({ offset, timestamp: decoder.timestampMs, data: block.subarray(payloadPosition, payloadPosition + decoder.payloadSizeBytes) });
-        }
+        decoder.records(bytes, bufferPosition, from, to, records);
         bufferPosition += decoder.frameSizeBytes;
-        offset += 1;
+        offset += decoder.recordCount;
       }
-      filePosition += bufferPosition;
-      if (offset < to) {
-        const sizeBytes = Math.min(Math.max(READ_CHUNK_SIZE_BYTES, neededBytes), limitPosition - filePosition);
-        pending = readBlock(handle, filePosition, sizeBytes);
-        pending.catch(ignore);
-      }
+      leftover = bytes.subarray(bufferPosition);
       if (records.length > 0) yield records;
     }
   } finally {
@@ -147,16 +171,15 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   }
 }
 
-async function readBlock(handle: FileHandle, filePosition: number, sizeBytes: number): Promise<Buffer> {
-  if (sizeBytes <= 0) return Buffer.alloc(0);
-  const block = Buffer.allocUnsafeSlow(sizeBytes);
+async function readBlock(handle: FileHandle, filePosition: number, sizeBytes: number): Promise<Block> {
+  const buffer = Buffer.allocUnsafeSlow(HEADROOM_BYTES + Math.max(0, sizeBytes));
   let readBytes = 0;
   while (readBytes < sizeBytes) {
-    const chunkBytes = await handle.read(block, readBytes, sizeBytes - readBytes, filePosition + readBytes);
+    const chunkBytes = await handle.read(buffer, HEADROOM_BYTES + readBytes, sizeBytes - readBytes, filePosition + readBytes);
     if (chunkBytes === 0) break;
     readBytes += chunkBytes;
   }
-  return block.subarray(0, readBytes);
+  return { buffer, filePosition, sizeBytes: readBytes };
 }
 
 function ignore(): void {}

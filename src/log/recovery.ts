@@ -266,7 +266,7 @@ async function scanAndFix(
     }
     if (header.kind === 'ok') segment.createdAtMs = header.createdAtMs;
     const scan = header.kind === 'ok' || content.length >= SEGMENT_HEADER_SIZE_BYTES
-      ? scanSegment(content, base, options.maxRecordBytes)
+      ? scanSegment(content, base)
       : null;
     const headerDamaged = header.kind !== 'ok' && scan !== null && scan.recordCount > 0;
     if (headerDamaged) throw new CorruptionError(segment.path, 0, 'segment header is damaged');

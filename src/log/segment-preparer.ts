@@ -1,46 +1,56 @@
 /**
  * Keeps the next segment file ready before it is needed (etcd's file
  * pipeline), so that the append that crosses the size limit does not wait
- * for file creation. The prepared file has a temp name;
+ * for file creation or preallocation. The prepared file has a temp name;
  * rotation renames it to the segment's name once the base offset is known.
  */
 import { join } from 'node:path';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
+import { writeFully } from '../io/write-fully.js';
 
 export const PREPARED_FILE_PREFIX = 'prepared-';
+
+/** A prepared file and how many bytes of zeros it already holds. */
+export interface PreparedFile {
+  readonly handle: FileHandle;
+  readonly allocatedBytes: number;
+}
 
 export class SegmentPreparer {
   readonly #fileSystem: FileSystem;
   readonly #dir: string;
   readonly #dsync: boolean;
   #sequence: number;
-  #prepared: Promise<FileHandle> | null;
+  #prepared: Promise<PreparedFile> | null;
+  /** Zeros to write into the next prepared file; 0 turns preallocation off. */
+  preallocateBytes: number;
 
-  constructor(fileSystem: FileSystem, dir: string, dsync: boolean) {
+  constructor(fileSystem: FileSystem, dir: string, dsync: boolean, preallocateBytes: number) {
     this.#fileSystem = fileSystem;
     this.#dir = dir;
     this.#dsync = dsync;
     this.#sequence = 0;
     this.#prepared = null;
+    this.preallocateBytes = preallocateBytes;
   }
 
   /** Starts preparing a file if none is ready or under way. */
   start(): void {
     if (this.#prepared !== null) return;
-    this.#prepared = this.#prepare();
+    this.#prepared = this.#prepare(this.preallocateBytes);
     // The failure is reported by take(); this only keeps it from being unhandled meanwhile.
     this.#prepared.catch(() => {});
   }
 
   /** Hands over the prepared file (waiting if it is not ready) and starts the next. */
-  async take(): Promise<FileHandle> {
+  async take(): Promise<PreparedFile> {
     this.start();
     const prepared = this.#prepared;
     this.#prepared = null;
     if (prepared === null) throw new Error('segment preparer has no file under way');
-    const handle = await prepared;
+    const file = await prepared;
     this.start();
-    return handle;
+    return file;
   }
 
   /** Closes and removes a prepared file that was never used. */
@@ -48,15 +58,27 @@ export class SegmentPreparer {
     const prepared = this.#prepared;
     this.#prepared = null;
     if (prepared === null) return;
-    const handle = await prepared.catch(() => null);
-    if (handle === null) return;
-    await handle.close();
-    await this.#fileSystem.unlink(handle.path);
+    const file = await prepared.catch(() => null);
+    if (file === null) return;
+    await file.handle.close();
+    await this.#fileSystem.unlink(file.handle.path);
   }
 
-  async #prepare(): Promise<FileHandle> {
+  async #prepare(preallocateBytes: number): Promise<PreparedFile> {
     this.#sequence += 1;
     const path = join(this.#dir, `${PREPARED_FILE_PREFIX}${process.pid}-${this.#sequence}.tmp`);
-    return this.#fileSystem.open(path, { write: true, exclusive: true, dsync: this.#dsync });
+    if (preallocateBytes > 0) {
+      // Zeros through a plain handle and one sync: far cheaper than O_DSYNC writes.
+      const zeros = Buffer.alloc(preallocateBytes);
+      const filler = await this.#fileSystem.open(path, { write: true, exclusive: true });
+      try {
+        await writeFully(filler, zeros, 0, zeros.length, 0);
+        await filler.datasync();
+      } finally {
+        await filler.close();
+      }
+    }
+    const handle = await this.#fileSystem.open(path, { write: true, create: true, exclusive: preallocateBytes === 0, dsync: this.#dsync });
+    return { handle, allocatedBytes: preallocateBytes };
   }
 }

@@ -28,6 +28,9 @@ export class Segment {
   lastTimestampMs: number;
   /** File size: content plus zeros written ahead (preallocation). */
   allocatedBytes: number;
+  /** Zeros being written ahead, from `allocatingFromPosition`; groups reaching there wait. */
+  allocating: Promise<void> | null;
+  allocatingFromPosition: number;
   /** Synced, trimmed, indexed: never written again. */
   sealed: boolean;
   /** The write handle while this segment is active (or being sealed). */
@@ -54,6 +57,8 @@ export class Segment {
     this.firstTimestampMs = 0;
     this.lastTimestampMs = 0;
     this.allocatedBytes = 0;
+    this.allocating = null;
+    this.allocatingFromPosition = 0;
     this.sealed = false;
     this.writeHandle = null;
     this.ready = null;

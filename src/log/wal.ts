@@ -17,8 +17,7 @@ import { writeFully, writeFullySync } from '../io/write-fully.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
-import { sealFrames } from './frame-encoder.js';
-import { frameSizeBytes } from './format.js';
+import { recordEntrySizeBytes } from './format.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
@@ -30,8 +29,8 @@ import { Segment } from './segment.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
 import { SegmentPreparer } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
-import { BufferPool, WriteGroup } from './write-group.js';
-import { PREALLOCATE_GROUP_SIZE_BYTES_MAX, PREALLOCATE_STEP_BYTES } from '../constants.js';
+import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
+import { PREALLOCATE_GROUP_SIZE_BYTES_MAX, PREALLOCATE_STEP_BYTES_MAX, PREALLOCATE_STEP_BYTES_MIN, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 
 export type { WalRecord } from './reader.js';
 
@@ -114,6 +113,8 @@ export class Wal implements ReadableLog {
   readonly #groups: WriteGroup[];
   readonly #spaceWaiters: SpaceWaiter[];
   readonly #flushBound: () => void;
+  /** The running flush loop, so close() can wait for I/O in flight. */
+  #flushRun: Promise<void>;
   #state: WalState;
   #failure: WalError | null;
   #reservedOffset: number;
@@ -141,11 +142,19 @@ export class Wal implements ReadableLog {
     this.fileCache = fileCache ?? new FileCache(options.fileSystem, options.maxOpenFiles);
     this.maxRecordBytes = options.maxRecordBytes;
     this.#segments = segments;
-    this.#preparer = new SegmentPreparer(options.fileSystem, options.dir, options.syncMode === 'always');
+    this.#preparer = new SegmentPreparer(
+      options.fileSystem,
+      options.dir,
+      options.syncMode === 'always',
+      options.preallocate ? Math.min(options.segmentBytes, PREALLOCATE_STEP_BYTES_MIN) : 0,
+    );
     this.#pool = new BufferPool(options.maxPendingBytes);
     this.#groups = [];
     this.#spaceWaiters = [];
-    this.#flushBound = () => void this.#flush();
+    this.#flushBound = () => {
+      this.#flushRun = this.#flush();
+    };
+    this.#flushRun = Promise.resolve();
     this.#state = 'open';
     this.#failure = null;
     this.#reservedOffset = active.nextOffset;
@@ -207,6 +216,11 @@ export class Wal implements ReadableLog {
     return this.#durableOffset;
   }
 
+  /** Bytes appended but not yet acknowledged; appends wait while this would pass `maxPendingBytes`. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   /** `'open'`, `'failed'` (an I/O error stopped it), `'closing'` or `'closed'`. */
   get state(): WalState {
     return this.#state;
@@ -222,14 +236,16 @@ export class Wal implements ReadableLog {
   async append(data: Uint8Array | string): Promise<AppendResult> {
     this.#checkWritable('append record');
     const payload = this.#toPayload(data, 'append record');
-    const frameBytes = frameSizeBytes(payload.length);
-    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + frameBytes > this.#options.maxPendingBytes) {
-      await this.#waitForSpace(frameBytes);
+    const entryBytes = recordEntrySizeBytes(payload.length);
+    const budgetBytes = entryBytesWorstCase(entryBytes);
+    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + budgetBytes > this.#options.maxPendingBytes) {
+      await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append record');
     }
-    const group = this.#groupFor(frameBytes, 1);
-    const offset = group.add(payload, frameBytes, Date.now(), this.#pool);
-    this.#reserved(group, frameBytes, 1);
+    const group = this.#groupFor(budgetBytes, 1);
+    const usedBytesBefore = group.usedBytes;
+    const offset = group.add([payload], entryBytes, Date.now(), this.#pool);
+    this.#reserved(group, group.usedBytes - usedBytesBefore, 1);
     await group.promise;
     return { offset };
   }
@@ -248,27 +264,29 @@ export class Wal implements ReadableLog {
       throw new InvalidArgumentError(`Cannot append batch: records must be a non-empty array, got ${describe(datas)}`);
     }
     const payloads: Payload[] = [];
-    let frameBytesTotal = 0;
+    let entryBytes = 0;
     for (const data of datas as ReadonlyArray<unknown>) {
       const payload = this.#toPayload(data, 'append batch');
       payloads.push(payload);
-      frameBytesTotal += frameSizeBytes(payload.length);
+      entryBytes += recordEntrySizeBytes(payload.length);
     }
-    if (frameBytesTotal > this.#options.maxPendingBytes) {
+    const budgetBytes = entryBytesWorstCase(entryBytes);
+    if (budgetBytes > this.#options.maxPendingBytes) {
       throw new InvalidArgumentError(
-        `Cannot append batch: it needs ${frameBytesTotal} bytes, maximum is maxPendingBytes (${this.#options.maxPendingBytes}); split it`,
+        `Cannot append batch: it needs ${budgetBytes} bytes, maximum is maxPendingBytes (${this.#options.maxPendingBytes}); split it`,
       );
     }
-    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + frameBytesTotal > this.#options.maxPendingBytes) {
-      await this.#waitForSpace(frameBytesTotal);
+    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + budgetBytes > this.#options.maxPendingBytes) {
+      await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append batch');
     }
-    const group = this.#groupFor(frameBytesTotal, payloads.length);
-    const timestampMs = Date.now();
-    const offsets: number[] = [];
-    for (const payload of payloads) offsets.push(group.add(payload, frameSizeBytes(payload.length), timestampMs, this.#pool));
-    this.#reserved(group, frameBytesTotal, payloads.length);
+    const group = this.#groupFor(budgetBytes, payloads.length);
+    const usedBytesBefore = group.usedBytes;
+    const firstOffset = group.add(payloads, entryBytes, Date.now(), this.#pool);
+    this.#reserved(group, group.usedBytes - usedBytesBefore, payloads.length);
     await group.promise;
+    const offsets: number[] = [];
+    for (let recordIndex = 0; recordIndex < payloads.length; recordIndex++) offsets.push(firstOffset + recordIndex);
     return offsets;
   }
 
@@ -474,7 +492,7 @@ export class Wal implements ReadableLog {
         if (chunkBytes === 0) break;
         readBytes += chunkBytes;
       }
-      const scan = scanSegment(content.subarray(0, readBytes), segment.baseOffset, this.maxRecordBytes);
+      const scan = scanSegment(content.subarray(0, readBytes), segment.baseOffset);
       if (scan.recordCount < segment.recordCount) {
         throw new WalError('LOG_CORRUPT', `Cannot read log: ${segment.path} holds ${scan.recordCount} records, ${segment.recordCount} expected (${scan.damageReason} at byte ${scan.damagePosition})`);
       }
@@ -537,10 +555,11 @@ export class Wal implements ReadableLog {
 
   /** Gives a rotated segment its prepared file under its own name, durably. */
   async #install(segment: Segment): Promise<void> {
-    const handle = await this.#preparer.take();
+    const { handle, allocatedBytes } = await this.#preparer.take();
     await this.#fileSystem.rename(handle.path, segment.path);
     handle.path = segment.path;
     segment.writeHandle = handle;
+    segment.allocatedBytes = allocatedBytes;
     await this.#fileSystem.syncDir(this.dir);
     segment.ready = null;
   }
@@ -576,16 +595,19 @@ export class Wal implements ReadableLog {
         const handle = segment.writeHandle;
         assert(handle !== null, 'the segment being written has a handle');
         assert(group.startFilePosition === segment.sizeBytes || group.startFilePosition === 0, 'groups are written back to back');
-        sealFrames(group.buffer, group.framesStartPosition, group.usedBytes, group.lastFramePosition);
-        if (this.#options.preallocate && group.usedBytes < PREALLOCATE_GROUP_SIZE_BYTES_MAX) {
-          const endPosition = group.startFilePosition + group.usedBytes;
-          if (endPosition > segment.allocatedBytes) await this.#preallocate(segment, endPosition);
+        group.seal();
+        if (this.#options.preallocate) {
+          const waitFor = this.#preallocate(segment, group);
+          if (waitFor !== null) await waitFor;
         }
         if (this.#options.syncMode === 'always') {
           await writeFully(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         } else {
           writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         }
+        // A failure elsewhere (sealing, preallocation) may have stopped the
+        // log while this write was in flight; its group was rejected then.
+        if (this.#failure !== null) break;
         this.#acknowledge(group);
       }
     } catch (error) {
@@ -596,18 +618,33 @@ export class Wal implements ReadableLog {
   }
 
   /**
-   * Writes zeros ahead of the data, in the flush chain so they never race a
-   * group's write. Recovery reads zeros after the last frame as the end.
+   * Keeps zeros written ahead of the data, in the background: appends into
+   * space that already exists do not change the file's size, so their sync
+   * skips a journal commit. The zeros go beyond every reserved byte, so they
+   * never race a group's write; a group that reaches into space still being
+   * zeroed waits for it (returned promise). Each extension is as large as
+   * the data so far (64 KiB to 4 MiB), so small segments stay small.
    */
-  async #preallocate(segment: Segment, endPosition: number): Promise<void> {
+  #preallocate(segment: Segment, group: WriteGroup): Promise<void> | null {
+    const endPosition = group.startFilePosition + group.usedBytes;
+    if (segment.allocating !== null) return endPosition > segment.allocatingFromPosition ? segment.allocating : null;
+    const aheadBytes = segment.allocatedBytes - endPosition;
+    const dataBytes = segment.reservedSizeBytes - SEGMENT_HEADER_SIZE_BYTES;
+    const stepBytes = Math.min(PREALLOCATE_STEP_BYTES_MAX, Math.max(PREALLOCATE_STEP_BYTES_MIN, dataBytes));
+    if (aheadBytes >= stepBytes / 2 || group.usedBytes >= PREALLOCATE_GROUP_SIZE_BYTES_MAX) return null;
     const handle = segment.writeHandle;
     assert(handle !== null, 'a segment being written has a handle');
-    const startPosition = Math.max(segment.allocatedBytes, segment.sizeBytes);
-    const targetPosition = Math.min(endPosition + PREALLOCATE_STEP_BYTES, Math.max(endPosition, this.#options.segmentBytes));
-    const zeros = zeroBlock(targetPosition - startPosition);
-    if (this.#options.syncMode === 'always') await writeFully(handle, zeros, 0, zeros.length, startPosition);
-    else writeFullySync(handle, zeros, 0, zeros.length, startPosition);
-    segment.allocatedBytes = targetPosition;
+    const fromPosition = Math.max(segment.allocatedBytes, segment.reservedSizeBytes);
+    const toPosition = fromPosition + stepBytes;
+    segment.allocatingFromPosition = fromPosition;
+    segment.allocating = (async () => {
+      const zeros = zeroBlock(toPosition - fromPosition);
+      await writeFully(handle, zeros, 0, zeros.length, fromPosition);
+      segment.allocatedBytes = Math.max(segment.allocatedBytes, toPosition);
+      segment.allocating = null;
+    })();
+    segment.allocating.catch((error: unknown) => this.#fail(error, 'preallocate segment'));
+    return null;
   }
 
   #acknowledge(group: WriteGroup): void {
@@ -691,6 +728,11 @@ export class Wal implements ReadableLog {
 
   #startSeal(previous: Segment, next: Segment): void {
     this.#writingSegment = next;
+    if (this.#options.preallocate) {
+      // Steady loads make segments of similar sizes: prepare the next one as large as this one.
+      const estimateBytes = Math.max(PREALLOCATE_STEP_BYTES_MIN, previous.sizeBytes);
+      this.#preparer.preallocateBytes = Math.min(this.#options.segmentBytes, PREALLOCATE_STEP_BYTES_MAX, estimateBytes);
+    }
     this.#sealChain = this.#sealChain.then(() => this.#seal(previous)).catch((error: unknown) => this.#fail(error, 'seal segment'));
   }
 
@@ -699,6 +741,7 @@ export class Wal implements ReadableLog {
     if (this.#failure !== null) return;
     const handle = segment.writeHandle;
     assert(handle !== null, 'a segment being sealed has its handle');
+    if (segment.allocating !== null) await segment.allocating;
     if (this.#options.syncMode !== 'always') await handle.datasync();
     if (segment.allocatedBytes > segment.sizeBytes) {
       await handle.truncate(segment.sizeBytes);
@@ -718,6 +761,7 @@ export class Wal implements ReadableLog {
     const active = this.#writingSegment;
     const handle = active.writeHandle;
     assert(handle !== null, 'the active segment has a handle at close');
+    if (active.allocating !== null) await active.allocating;
     if (this.#options.syncMode !== 'always') await handle.datasync();
     if (active.allocatedBytes > active.sizeBytes || (await handle.sizeBytes()) !== active.sizeBytes) {
       await handle.truncate(active.sizeBytes);
@@ -731,17 +775,35 @@ export class Wal implements ReadableLog {
     });
   }
 
+  /** Waits for every write, sync, rename and zero-fill in flight: no file may close under them. */
+  async #settleInFlight(): Promise<void> {
+    await this.#flushRun;
+    await this.#sealChain;
+    await this.#syncing?.catch(() => {});
+    for (const segment of this.#segments) {
+      await segment.allocating?.catch(() => {});
+      await segment.ready?.catch(() => {});
+    }
+  }
+
   async #release(): Promise<void> {
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = null;
+    await this.#settleInFlight();
     const handles = this.#segments.map((segment) => segment.writeHandle).filter((handle) => handle !== null);
     for (const segment of this.#segments) segment.writeHandle = null;
     await Promise.all(handles.map((handle) => handle.close().catch(() => {})));
     await this.#preparer.close().catch(() => {});
     if (this.#ownsFileCache) await this.fileCache.closeAll();
-    await releaseLock(this.#fileSystem, this.dir).catch(() => {});
     this.#state = 'closed';
     this.#wakeTails();
+    try {
+      await releaseLock(this.#fileSystem, this.dir);
+    } catch (error) {
+      // A LOCK left behind names this live process: every later open here
+      // would fail with LOCKED, so close() must not pretend it succeeded.
+      throw new WalIOError(`Cannot close log in ${this.dir}: removing its LOCK failed; delete ${this.dir}/LOCK by hand`, error);
+    }
   }
 
   /** Fail-stop: after a write or sync error nothing more is written; reopen runs recovery. */

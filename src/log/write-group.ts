@@ -6,9 +6,9 @@
  * steady load allocates nothing.
  */
 import { assert } from '../assert.js';
-import { GROUP_BUFFER_SIZE_BYTES_INITIAL, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, GROUP_BUFFER_SIZE_BYTES_INITIAL, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { encodeSegmentHeader } from './format.js';
-import { encodeFrame } from './frame-encoder.js';
+import { beginFrame, encodeRecord, sealFrame } from './frame-encoder.js';
 import type { Segment } from './segment.js';
 
 export class WriteGroup {
@@ -19,8 +19,12 @@ export class WriteGroup {
   buffer: Buffer;
   usedBytes: number;
   recordCount: number;
-  lastFramePosition: number;
-  /** Set once the flusher has taken the group: no more frames join it. */
+  /** Start of each frame in `buffer`, and how many records each holds. */
+  readonly framePositions: number[];
+  readonly frameRecordCounts: number[];
+  /** The open frame's base timestamp (records store a delta to it). */
+  frameTimestampMs: number;
+  /** Set once the flusher has taken the group: no more records join it. */
   flushing: boolean;
   timestampMs: number;
   readonly promise: Promise<void>;
@@ -33,7 +37,9 @@ export class WriteGroup {
     this.buffer = buffer;
     this.usedBytes = 0;
     this.recordCount = 0;
-    this.lastFramePosition = -1;
+    this.framePositions = [];
+    this.frameRecordCounts = [];
+    this.frameTimestampMs = 0;
     this.flushing = false;
     this.timestampMs = 0;
     if (segment.headerPending) {
@@ -59,16 +65,56 @@ export class WriteGroup {
     return this.startFilePosition === 0 ? SEGMENT_HEADER_SIZE_BYTES : 0;
   }
 
-  /** Adds one frame; returns its offset. */
-  add(payload: Uint8Array, frameBytes: number, timestampMs: number, pool: BufferPool): number {
-    if (this.usedBytes + frameBytes > this.buffer.length) this.buffer = pool.grow(this.buffer, this.usedBytes, this.usedBytes + frameBytes);
-    const offset = this.firstOffset + this.recordCount;
-    this.lastFramePosition = this.usedBytes;
-    this.usedBytes += encodeFrame(this.buffer, this.usedBytes, payload, offset, timestampMs, this.recordCount);
-    this.recordCount += 1;
+  /**
+   * Adds records that must share one frame (one append, or one atomic
+   * batch); returns the offset of the first and grows `usedBytes`.
+   * @param entryBytes the records' entry sizes added up
+   */
+  add(payloads: readonly Uint8Array[], entryBytes: number, timestampMs: number, pool: BufferPool): number {
+    const openFrameIndex = this.framePositions.length - 1;
+    const openFrameBytes = openFrameIndex < 0 ? 0 : this.usedBytes - (this.framePositions[openFrameIndex] ?? 0);
+    const startsFrame = openFrameIndex < 0 || openFrameBytes + entryBytes > FRAME_SIZE_BYTES_TARGET;
+    const neededBytes = this.usedBytes + entryBytes + (startsFrame ? FRAME_HEADER_SIZE_BYTES : 0);
+    if (neededBytes > this.buffer.length) this.buffer = pool.grow(this.buffer, this.usedBytes, neededBytes);
+    const firstOffset = this.firstOffset + this.recordCount;
+    if (startsFrame) {
+      beginFrame(this.buffer, this.usedBytes, firstOffset, timestampMs, this.recordCount);
+      this.framePositions.push(this.usedBytes);
+      this.frameRecordCounts.push(0);
+      this.frameTimestampMs = timestampMs;
+      this.usedBytes += FRAME_HEADER_SIZE_BYTES;
+    }
+    const timestampDeltaMs = clampInt32(timestampMs - this.frameTimestampMs);
+    for (const payload of payloads) {
+      this.usedBytes += encodeRecord(this.buffer, this.usedBytes, payload, timestampDeltaMs);
+    }
+    const lastFrameIndex = this.frameRecordCounts.length - 1;
+    this.frameRecordCounts[lastFrameIndex] = (this.frameRecordCounts[lastFrameIndex] ?? 0) + payloads.length;
+    this.recordCount += payloads.length;
     this.timestampMs = timestampMs;
-    return offset;
+    return firstOffset;
   }
+
+  /** Writes every frame's size, count and checksum; the group is then ready to write. */
+  seal(): void {
+    const frameCount = this.framePositions.length;
+    for (let frameIndex = 0; frameIndex < frameCount; frameIndex++) {
+      const framePosition = this.framePositions[frameIndex] ?? 0;
+      const frameEndPosition = this.framePositions[frameIndex + 1] ?? this.usedBytes;
+      sealFrame(this.buffer, framePosition, frameEndPosition - framePosition, this.frameRecordCounts[frameIndex] ?? 0);
+    }
+  }
+}
+
+/** Frames start a new frame header when a record would push them past this; worst case for budgeting. */
+export function entryBytesWorstCase(entryBytes: number): number {
+  return entryBytes + FRAME_HEADER_SIZE_BYTES;
+}
+
+function clampInt32(value: number): number {
+  // Clocks can step backwards; a delta beyond int32 (24 days inside one
+  // group) cannot happen, but is clamped rather than wrapped if it does.
+  return Math.max(-0x8000_0000, Math.min(0x7fff_ffff, value));
 }
 
 /** Two reusable group buffers (one filling, one being written), grown by doubling. */

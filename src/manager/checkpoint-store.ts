@@ -4,7 +4,7 @@
  * offset }`. An offset is the next record to process (Kafka's committed
  * offset): everything below it is done.
  *
- * Each checkpoint is one small file in `dir/~checkpoints/`, replaced
+ * Each checkpoint is one small file in `dir/~manager/checkpoints/`, replaced
  * atomically (temp file, fsync, rename, folder fsync), so a crash in the
  * middle of a commit leaves the old checkpoint or the new one. The file
  * carries a checksum: a damaged checkpoint is reported, never read as
@@ -32,8 +32,6 @@ import { checkCheckpointName, isValidName, parseLogKey } from './topic-name.js';
 /** A checkpoint's content: next offset to process, per `'topic/partition'`. */
 export type CheckpointOffsets = Readonly<Record<string, number>>;
 
-/** Folder of the checkpoint files inside the manager's folder; `~` keeps it apart from every topic. */
-export const CHECKPOINT_FOLDER_NAME = '~checkpoints';
 const CHECKPOINT_SUFFIX = '.checkpoint';
 const CHECKPOINT_MAGIC = 0x4b435754; // 'TWCK' read as little-endian
 const CHECKPOINT_VERSION = 1;
@@ -81,12 +79,10 @@ export class CheckpointStore {
   }
 
   /**
-   * Loads every checkpoint in `managerDir/~checkpoints/`, removing temp files
-   * a crash left behind.
+   * Loads every checkpoint in `dir`, removing temp files a crash left behind.
    * @throws WalError LOG_CORRUPT when a checkpoint file is damaged
    */
-  static async open(fileSystem: FileSystem, managerDir: string, host: CheckpointHost): Promise<CheckpointStore> {
-    const dir = join(managerDir, CHECKPOINT_FOLDER_NAME);
+  static async open(fileSystem: FileSystem, dir: string, host: CheckpointHost): Promise<CheckpointStore> {
     await fileSystem.mkdir(dir);
     const checkpoints = new Map<string, CheckpointOffsets>();
     for (const fileName of (await fileSystem.readdir(dir)).sort()) {

@@ -9,6 +9,7 @@
  * shrinks back as they are released (the same rule as FileCache).
  */
 import { assert } from '../assert.js';
+import { WalClosedError } from '../errors.js';
 import type { Wal } from '../log/wal.js';
 
 /** One partition's slot. Created for every known partition; `wal` is set while it is open. */
@@ -103,7 +104,8 @@ export class LogPool {
   }
 
   async #startOpen(entry: LogEntry): Promise<Wal> {
-    assert(!this.#closed, 'the manager checks for close before it acquires a log');
+    // An iterator made before close() but started after it lands here.
+    if (this.#closed) throw new WalClosedError('open log');
     this.#open.add(entry);
     this.#evict();
     try {

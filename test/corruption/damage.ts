@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FrameDecoder } from '../../src/log/frame-decoder.js';
-import { FRAME_FLAG_GROUP_END } from '../../src/log/format.js';
-import { RECORD_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
+import { RECORD_HEADER } from '../../src/log/format.js';
+import { FRAME_HEADER_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
 export const LOCK_FILE = 'LOCK';
@@ -28,10 +28,17 @@ export function removeTempDirs(): void {
 
 /** Copies a log folder to a new temp folder (a "disk image"); the LOCK is dropped as a reboot would. */
 export function copyLog(dir: string): string {
-  const copy = tempDir('tidewal-copy-');
-  fs.cpSync(dir, copy, { recursive: true });
-  fs.rmSync(path.join(copy, LOCK_FILE), { force: true });
-  return copy;
+  // cpSync is not atomic: a prepared segment renamed while it runs fails it with ENOENT; start over.
+  for (let attempt = 0; ; attempt += 1) {
+    const copy = tempDir('tidewal-copy-');
+    try {
+      fs.cpSync(dir, copy, { recursive: true });
+      fs.rmSync(path.join(copy, LOCK_FILE), { force: true });
+      return copy;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw error;
+    }
+  }
 }
 
 /** Makes the next open believe the process crashed: no clean-shutdown marker, so it scans. */
@@ -57,11 +64,20 @@ export function lastSegmentPath(dir: string): string {
 export interface FrameLocation {
   /** Position of the frame's header in the segment file. */
   readonly position: number;
-  /** Whole frame, padding included. */
+  /** Whole frame, padding included (all of it under the checksum). */
   readonly sizeBytes: number;
-  readonly payloadSizeBytes: number;
+  /** Offset of the frame's first record. */
   readonly offset: number;
-  readonly groupEnd: boolean;
+  readonly recordCount: number;
+  /** First offset of the write group (one write syscall) the frame belongs to. */
+  readonly groupFirstOffset: number;
+  /** Payload size of the frame's first record. */
+  readonly firstPayloadSizeBytes: number;
+}
+
+/** Records in `frames`. */
+export function recordCountOf(frames: readonly FrameLocation[]): number {
+  return frames.reduce((sum, frame) => sum + frame.recordCount, 0);
 }
 
 /**
@@ -86,12 +102,13 @@ export function scanFrames(filePath: string): { frames: FrameLocation[]; badPosi
     frames.push({
       position,
       sizeBytes: decoder.frameSizeBytes,
-      payloadSizeBytes: decoder.payloadSizeBytes,
-      offset: decoder.offset,
-      groupEnd: (decoder.flags & FRAME_FLAG_GROUP_END) !== 0,
+      offset: decoder.firstOffset,
+      recordCount: decoder.recordCount,
+      groupFirstOffset: decoder.groupFirstOffset,
+      firstPayloadSizeBytes: bytes.readUInt32LE(position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.payloadSizeBytes),
     });
     position += decoder.frameSizeBytes;
-    expectedOffset += 1;
+    expectedOffset += decoder.recordCount;
   }
   return { frames, badPosition: null, zeroAt: null };
 }
@@ -103,8 +120,9 @@ export function framesOf(filePath: string): FrameLocation[] {
   return frames;
 }
 
+/** The frame that holds `offset`. */
 export function frameAt(filePath: string, offset: number): FrameLocation {
-  const frame = framesOf(filePath).find((candidate) => candidate.offset === offset);
+  const frame = framesOf(filePath).find((candidate) => candidate.offset <= offset && offset < candidate.offset + candidate.recordCount);
   if (frame === undefined) throw new Error(`no frame for offset ${offset} in ${filePath}`);
   return frame;
 }

@@ -14,8 +14,8 @@ import { crc32 } from 'node:zlib';
 import { Wal } from '../../src/log/wal.js';
 import type { WalOptions } from '../../src/log/options.js';
 import { CorruptionError, FormatUnsupportedError, WalError } from '../../src/errors.js';
-import { FRAME_HEADER, SEGMENT_HEADER } from '../../src/log/format.js';
-import { FRAME_HEADER_SIZE_BYTES } from '../../src/constants.js';
+import { FRAME_HEADER, RECORD_HEADER, SEGMENT_HEADER } from '../../src/log/format.js';
+import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../../src/constants.js';
 import {
   brokenFiles,
   forgetCleanShutdown,
@@ -91,15 +91,20 @@ function assertUnchanged(dir: string, before: Map<string, Buffer>, context: stri
 }
 
 describe('corruption in the active segment', () => {
-  const frameFields: Array<[name: string, fieldPosition: (payloadSizeBytes: number) => number]> = [
-    ['the payload', () => FRAME_HEADER_SIZE_BYTES + 40],
+  const frameFields: Array<[name: string, fieldPosition: (frameSizeBytes: number) => number]> = [
+    ['the payload', () => FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + 40],
     ['the checksum', () => FRAME_HEADER.crc],
-    ['the offset', () => FRAME_HEADER.offsetLow],
+    ['the frame size', () => FRAME_HEADER.frameSizeBytes],
+    ['the first offset', () => FRAME_HEADER.firstOffsetLow],
     ['the timestamp', () => FRAME_HEADER.timestampMsLow + 1],
+    ['the record count', () => FRAME_HEADER.recordCount],
+    ['the group delta', () => FRAME_HEADER.groupDelta],
     ['the flags', () => FRAME_HEADER.flags],
     ['the magic', () => FRAME_HEADER.magic],
-    ['the length', () => FRAME_HEADER.payloadSizeBytes],
-    ['the last payload byte', (payloadSizeBytes) => FRAME_HEADER_SIZE_BYTES + payloadSizeBytes - 1],
+    ['the reserved field', () => FRAME_HEADER.reserved],
+    ['the record length', () => FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.payloadSizeBytes],
+    ['the record timestamp delta', () => FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.timestampDeltaMs],
+    ['the last padding byte (padding is under the checksum)', (frameSizeBytes) => frameSizeBytes - 1],
   ];
   for (const [name, fieldPosition] of frameFields) {
     test(`a flipped bit in ${name} of an early frame fails open with LOG_CORRUPT naming file and position, and changes nothing`, async () => {
@@ -109,10 +114,10 @@ describe('corruption in the active segment', () => {
       const segment = lastSegmentPath(dir);
       const damaged = frameAt(segment, 3);
       fs.writeFileSync(path.join(dir, 'unrelated.txt'), 'kept');
-      const bytePosition = damaged.position + fieldPosition(damaged.payloadSizeBytes);
+      const bytePosition = damaged.position + fieldPosition(damaged.sizeBytes);
       const [original = 0] = readBytes(segment, bytePosition, 1);
-      // A low bit of the length would make a frame a few bytes longer; use a high bit (2^6).
-      overwrite(segment, bytePosition, Buffer.from([original ^ (name === 'the length' ? 0x40 : 0x01)]));
+      // A size grown by a multiple of 8 still looks aligned: flip bit 6 so that only the checksum can tell.
+      overwrite(segment, bytePosition, Buffer.from([original ^ (name.includes('size') || name.includes('length') ? 0x40 : 0x01)]));
       const before = snapshot(dir);
       await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, damaged.position));
       assertUnchanged(dir, before, 'after a refused open');
@@ -129,8 +134,8 @@ describe('corruption in the active segment', () => {
     const damaged = frameAt(segment, 3);
     const fileSizeBytes = fs.statSync(segment).size;
     const header = Buffer.alloc(4);
-    header.writeUInt32LE(fileSizeBytes);
-    overwrite(segment, damaged.position + FRAME_HEADER.payloadSizeBytes, header);
+    header.writeUInt32LE(fileSizeBytes - damaged.position + 64);
+    overwrite(segment, damaged.position + FRAME_HEADER.frameSizeBytes, header);
     await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, damaged.position));
   });
 
@@ -164,7 +169,7 @@ describe('corruption in the active segment', () => {
     const segment = lastSegmentPath(dir);
     const damaged = frameAt(segment, 5);
     const fileSizeBytes = fs.statSync(segment).size;
-    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 3, Buffer.from([0xde, 0xad]));
+    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + 3, Buffer.from([0xde, 0xad]));
     const cutBytes = readBytes(segment, damaged.position, fileSizeBytes - damaged.position);
 
     const wal = await open(dir, { repair: true });
@@ -359,6 +364,6 @@ describe('format versions', () => {
     await buildLog(dir, 10, (index) => 1 + index);
     const frames = framesOf(lastSegmentPath(dir));
     assert.deepEqual(frames.map((frame) => frame.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.ok(frames.every((frame) => frame.groupEnd));
+    assert.ok(frames.every((frame) => frame.recordCount === 1 && frame.groupFirstOffset === frame.offset));
   });
 });

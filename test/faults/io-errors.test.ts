@@ -18,6 +18,7 @@ import { prng, recordFor } from '../crash/records.js';
 /** A call that should settle and has not after this long is a hang. */
 const HANG_MS = 5_000;
 const SEED = 0x7e57;
+const SEGMENT_FILE = /\.wal$/;
 
 type WalOptions = Parameters<typeof Wal.open>[0];
 type Settled<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; reason: unknown };
@@ -69,11 +70,13 @@ const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function randomFault(random: () => number): FaultSpec {
   const skip = random() % 25;
   const times = random() % 2 === 0 ? 1 : Infinity;
+  // Not the LOCK file: a failed lock write has its own test below.
+  const notLock = /^(?!.*\/LOCK$)/;
   switch (random() % 8) {
     case 0:
-      return { call: 'write', code: 'ENOSPC', skip, times };
+      return { call: 'write', code: 'ENOSPC', skip, times, path: notLock };
     case 1:
-      return { call: 'write', code: 'EIO', skip, times, writeBytesBeforeError: 1 + (random() % 4000) };
+      return { call: 'write', code: 'EIO', skip, times, writeBytesBeforeError: 1 + (random() % 4000), path: notLock };
     case 2:
       return { call: 'datasync', code: 'EIO', skip: skip % 6, times };
     case 3:
@@ -85,7 +88,8 @@ function randomFault(random: () => number): FaultSpec {
     case 6:
       return { call: 'truncate', code: 'EIO', skip: skip % 3, times };
     default:
-      return { call: 'unlink', code: 'EIO', skip: skip % 3, times };
+      // Not the LOCK file: a failed lock release has its own test below.
+      return { call: 'unlink', code: 'EIO', skip: skip % 3, times, path: /(clean-shutdown|\.tmp|\.idx|\.wal)$/ };
   }
 }
 
@@ -128,6 +132,8 @@ async function failAndRecover(roundDir: string, options: WalOptions, fault: Faul
     }
     // close() may meet the fault too; it must settle either way.
     await settle(wal.close(), 'close()');
+    await wait(5);
+    assert.deepEqual(faulty.usedAfterClose, [], 'no I/O reaches a file after close() closed it');
   }
   const reopened = await Wal.open({ dir: roundDir, fsync: 'always' });
   try {
@@ -212,25 +218,29 @@ describe('I/O faults', () => {
     );
   }
 
-  /** After a failure: state, every later call, and how many syncs and writes were tried since. */
+  /**
+   * After a failure: state, every later call, and how many syncs and writes
+   * reached the segment files since. (A segment file being prepared ahead
+   * under a temp name may still finish; it holds no records.)
+   */
   async function checkFailStop(wal: Wal): Promise<void> {
     assert.equal(wal.state, 'failed');
-    const datasyncCount = faulty.counts.datasync;
-    const writeCount = faulty.counts.write + faulty.counts.writeSync;
+    const before = faulty.countsFor(SEGMENT_FILE);
     await expectWalFailed(wal.append(recordFor(SEED, wal.nextOffset)), 'a later append()');
     await expectWalFailed(wal.appendBatch([Buffer.from('a'), Buffer.from('b')]), 'a later appendBatch()');
     await expectWalFailed(wal.sync(), 'a later sync()');
     await wait(50);
-    assert.equal(faulty.counts.datasync, datasyncCount, 'fdatasync is never retried after the failure');
-    assert.equal(faulty.counts.write + faulty.counts.writeSync, writeCount, 'nothing is written after the failure');
+    const after = faulty.countsFor(SEGMENT_FILE);
+    assert.equal(after.datasync, before.datasync, 'fdatasync of a segment is never retried after the failure');
+    assert.equal(after.write + after.writeSync, before.write + before.writeSync, 'no segment is written after the failure');
     assert.equal(wal.state, 'failed');
   }
 
   /** Appends once to learn whether 'always' syncs with fdatasync or with O_DSYNC writes. */
   async function usesDatasyncPerAppend(wal: Wal): Promise<boolean> {
-    const before = faulty.counts.datasync;
+    const before = faulty.countsFor(SEGMENT_FILE).datasync;
     await appendSome(wal, 3);
-    return faulty.counts.datasync >= before + 3;
+    return faulty.countsFor(SEGMENT_FILE).datasync >= before + 3;
   }
 
   test("'always' acknowledges an append only once its bytes are durable, across rotations", async () => {
@@ -241,7 +251,8 @@ describe('I/O faults', () => {
       else await wal.append(recordFor(SEED, base));
       // One producer: when its append resolves nothing else is in flight, so
       // every byte written to a segment must be on stable storage by now.
-      assert.equal(faulty.unsyncedBytes(/\.wal$/), 0, `no unsynced segment bytes after acknowledging up to ${wal.nextOffset}`);
+      assert.equal(faulty.unsyncedBytes(SEGMENT_FILE), 0, `no unsynced segment bytes after acknowledging up to ${wal.nextOffset}`);
+      assert.deepEqual(faulty.unsyncedEntries(SEGMENT_FILE), [], 'every segment holding an acknowledged record has a durable name');
       assert.equal(wal.durableOffset, wal.nextOffset);
     }
     assert.ok(fs.readdirSync(dir).filter((name) => name.endsWith('.wal')).length > 3, 'the log rotated');
@@ -250,9 +261,9 @@ describe('I/O faults', () => {
   test('sync() under { batch } leaves no unsynced segment bytes and moves durableOffset to nextOffset', async () => {
     const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty, segmentBytes: 4096 });
     await appendSome(wal, 30);
-    assert.ok(faulty.unsyncedBytes(/\.wal$/) > 0, '{ batch } acknowledges before syncing');
+    assert.ok(faulty.unsyncedBytes(SEGMENT_FILE) > 0, '{ batch } acknowledges before syncing');
     await wal.sync();
-    assert.equal(faulty.unsyncedBytes(/\.wal$/), 0);
+    assert.equal(faulty.unsyncedBytes(SEGMENT_FILE), 0);
     assert.equal(wal.durableOffset, wal.nextOffset);
   });
 
@@ -319,9 +330,9 @@ describe('I/O faults', () => {
     const deadline = Date.now() + HANG_MS;
     while (wal.state !== 'failed' && Date.now() < deadline) await wait(intervalMs);
     assert.equal(wal.state, 'failed', 'the timer-driven fdatasync failure fails the log');
-    const datasyncCount = faulty.counts.datasync;
+    const datasyncCount = faulty.countsFor(SEGMENT_FILE).datasync;
     await wait(intervalMs * 10);
-    assert.equal(faulty.counts.datasync, datasyncCount, 'no fdatasync runs after the failed one');
+    assert.equal(faulty.countsFor(SEGMENT_FILE).datasync, datasyncCount, 'no fdatasync of a segment runs after the failed one');
     await checkFailStop(wal);
   });
 
@@ -377,7 +388,8 @@ describe('I/O faults', () => {
         preallocate: random() % 3 === 0,
         ...(random() % 2 === 0 ? { segmentMaxRecords: 3 + (random() % 10) } : {}),
       };
-      const context = `seed ${seed} round ${round}: fault ${JSON.stringify(fault)}, fsync ${JSON.stringify(fsync)}`;
+      const { dir: _dir, ...shown } = options;
+      const context = `seed ${seed} round ${round}: fault ${JSON.stringify(fault)}, options ${JSON.stringify(shown)}`;
       try {
         await failAndRecover(roundDir, options, fault, random);
       } catch (error) {
@@ -459,6 +471,41 @@ describe('I/O faults', () => {
     // the synced records (and maybe the written ones: they were in the page cache).
     const { nextOffset } = await reopenAndCheck(acknowledged);
     assert.ok(nextOffset >= acknowledged.length);
+  });
+
+  test('open() that fails to write its LOCK file leaves the folder openable', async () => {
+    faulty.arm({ call: 'write', code: 'ENOSPC', path: /LOCK$/ });
+    await assert.rejects(Wal.open({ dir, fileSystem: faulty }), (error: unknown) => rootCode(error) === 'ENOSPC');
+    assert.equal(faulty.fired.length, 1, 'open() wrote the LOCK file');
+    await reopenAndCheck([]);
+  });
+
+  test('close() that cannot remove its LOCK file either rejects or leaves the folder reopenable in this process', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 3);
+    faulty.arm({ call: 'unlink', code: 'EIO', path: /LOCK$/ });
+    const closed = await settle(wal.close(), 'close() whose LOCK removal fails');
+    assert.equal(faulty.fired.length, 1, 'close() removes the LOCK file');
+    if (closed.status === 'fulfilled') {
+      // close() reported success, so the folder must be usable again.
+      await reopenAndCheck(acknowledged);
+    } else {
+      assert.ok(closed.reason instanceof WalError, `close() rejects with a WalError, got ${String(closed.reason)}`);
+    }
+  });
+
+  test('close() after a failure waits for the I/O still in flight before it closes the files', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096, preallocate: true });
+    await wal.append(Buffer.alloc(3000, 1));
+    // Sealing segment 0 trims its preallocated tail and fails; meanwhile the
+    // first write to segment 1 is slow, so it is still in flight at the failure.
+    faulty.arm({ call: 'truncate', code: 'EIO', path: '00000000000000000000.wal' });
+    faulty.arm({ call: 'write', delayMs: 200, path: '00000000000000000001.wal' });
+    await expectWalFailed(wal.append(Buffer.alloc(3000, 2)), 'the append whose rotation failed');
+    await settle(wal.close(), 'close()');
+    await wait(300);
+    assert.equal(faulty.fired.length, 2, 'both faults fired');
+    assert.deepEqual(faulty.usedAfterClose, [], 'no write reaches a file after close() closed it (its descriptor may belong to another file by then)');
   });
 
   test('a failed folder fsync while rotating fails the log rather than acknowledging records in an undurable file', async () => {

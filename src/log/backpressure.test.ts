@@ -1,0 +1,61 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wal } from './wal.js';
+import { WalError } from '../errors.js';
+
+function temporaryDir(): string {
+  return mkdtempSync(join(tmpdir(), 'tidewal-backpressure-'));
+}
+
+describe('backpressure', () => {
+  it('keeps pending bytes within maxPendingBytes with 10,000 concurrent producers, and acknowledges every record', async () => {
+    const dir = temporaryDir();
+    const maxPendingBytes = 256 * 1024;
+    const wal = await Wal.open({ dir, fsync: 'always', maxPendingBytes, maxRecordBytes: 4096, segmentBytes: 1024 * 1024 });
+    try {
+      let maxSeenBytes = 0;
+      const producerCount = 10_000;
+      const appends: Promise<unknown>[] = [];
+      for (let producerIndex = 0; producerIndex < producerCount; producerIndex++) {
+        const record = Buffer.alloc(1000, producerIndex % 251);
+        appends.push(
+          wal.append(record).then(() => {
+            maxSeenBytes = Math.max(maxSeenBytes, wal.pendingBytes);
+          }),
+        );
+        maxSeenBytes = Math.max(maxSeenBytes, wal.pendingBytes);
+      }
+      await Promise.all(appends);
+      assert.ok(maxSeenBytes <= maxPendingBytes, `pending bytes reached ${maxSeenBytes}, limit ${maxPendingBytes}`);
+      assert.ok(maxSeenBytes > 0, 'the test produced pending bytes');
+      assert.equal(wal.nextOffset, producerCount);
+      assert.equal(wal.pendingBytes, 0);
+      let count = 0;
+      for await (const record of wal.read()) {
+        assert.equal(record.data[0], record.offset % 251);
+        count += 1;
+      }
+      assert.equal(count, producerCount);
+    } finally {
+      await wal.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('appendBatch() refuses a batch larger than maxPendingBytes with INVALID_ARGUMENT and writes nothing', async () => {
+    const dir = temporaryDir();
+    const wal = await Wal.open({ dir, maxPendingBytes: 64 * 1024, maxRecordBytes: 16 * 1024 });
+    try {
+      const batch = Array.from({ length: 10 }, () => Buffer.alloc(8 * 1024, 1));
+      await assert.rejects(wal.appendBatch(batch), (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT');
+      assert.equal(wal.nextOffset, 0);
+      assert.equal((await wal.append('after')).offset, 0);
+    } finally {
+      await wal.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

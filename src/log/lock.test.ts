@@ -1,0 +1,56 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wal } from './wal.js';
+import { LockedError } from '../errors.js';
+
+function temporaryDir(): string {
+  return mkdtempSync(join(tmpdir(), 'tidewal-lock-'));
+}
+
+describe('ownership lock', () => {
+  it('open() takes over an empty LOCK left by an opener killed before it wrote its pid', async () => {
+    const dir = temporaryDir();
+    try {
+      await (await Wal.open({ dir })).close();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      writeFileSync(join(dir, 'LOCK'), '');
+      const wal = await Wal.open({ dir });
+      assert.match(readFileSync(join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `));
+      await wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('open() takes over a LOCK whose process is gone', async () => {
+    const dir = temporaryDir();
+    try {
+      const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+      const deadPid = Number(child.stdout.toString());
+      await (await Wal.open({ dir })).close();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      writeFileSync(join(dir, 'LOCK'), `${deadPid} 1\n`);
+      const wal = await Wal.open({ dir });
+      await wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('open() fails with LOCKED while a live process other than this one holds the LOCK', async () => {
+    const dir = temporaryDir();
+    try {
+      await (await Wal.open({ dir })).close();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      // pid 1 is always alive; its start time is read from /proc like any owner's.
+      writeFileSync(join(dir, 'LOCK'), '1 \n');
+      await assert.rejects(Wal.open({ dir }), (error: unknown) => error instanceof LockedError && error.code === 'LOCKED' && /process 1/.test(error.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

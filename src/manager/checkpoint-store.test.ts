@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-store.js';
+import { WalManager } from './wal-manager.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tidewal-checkpoint-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let folderCount = 0;
+function freshDir(): string {
+  folderCount += 1;
+  return join(root, `c${folderCount}`);
+}
+const checkpointDir = (dir: string): string => join(dir, '~manager', 'checkpoints');
+
+test('a committed checkpoint survives a reopen exactly', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('orders', 0, ['a', 'b', 'c']);
+  await mgr.append('orders', 1, ['a']);
+  await mgr.checkpoints.commit('indexer', { 'orders/0': 2, 'orders/1': 1 });
+  await mgr.checkpoints.commit('indexer', { 'orders/0': 3 });
+  await mgr.checkpoints.commit('audit', { 'orders/1': 0 });
+  assert.deepEqual(mgr.checkpoints.get('indexer'), { 'orders/0': 3, 'orders/1': 1 });
+  await mgr.close();
+
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.checkpoints.list(), ['audit', 'indexer']);
+  assert.deepEqual(reopened.checkpoints.get('indexer'), { 'orders/0': 3, 'orders/1': 1 });
+  assert.deepEqual(reopened.checkpoints.get('audit'), { 'orders/1': 0 });
+  assert.equal(reopened.checkpoints.get('missing'), undefined);
+  await reopened.checkpoints.commit('indexer', { 'orders/1': 1 }, { replace: true });
+  assert.deepEqual(reopened.checkpoints.get('indexer'), { 'orders/1': 1 });
+  assert.equal(await reopened.checkpoints.delete('audit'), true);
+  assert.equal(await reopened.checkpoints.delete('audit'), false);
+  await reopened.close();
+
+  const third = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(third.checkpoints.list(), ['indexer']);
+  assert.deepEqual(third.checkpoints.get('indexer'), { 'orders/1': 1 });
+  await third.close();
+});
+
+test('offsets beyond the log nextOffset are rejected and change nothing', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('orders', 0, ['a', 'b']);
+  await mgr.checkpoints.commit('c', { 'orders/0': 1 });
+  await assert.rejects(mgr.checkpoints.commit('c', { 'orders/0': 3 }), { code: 'INVALID_ARGUMENT', message: /beyond the log's nextOffset 2/ });
+  await assert.rejects(mgr.checkpoints.commit('c', { 'orders/0': 2, 'unknown/0': 1 }), { code: 'INVALID_ARGUMENT' });
+  assert.deepEqual(mgr.checkpoints.get('c'), { 'orders/0': 1 });
+  // A checkpoint never creates a log: offset 0 of a missing log is fine, and stays missing.
+  await mgr.checkpoints.commit('c', { 'unknown/0': 0 });
+  assert.deepEqual(mgr.topics(), ['orders']);
+  await mgr.close();
+});
+
+test('bad checkpoint names, keys and offsets are rejected with INVALID_ARGUMENT', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('t', 0, 'x');
+  for (const name of ['', '..', '.', '../evil', 'a/b', 'x'.repeat(250), 'ünï']) {
+    assert.throws(() => mgr.checkpoints.commit(name, { 't/0': 0 }), { code: 'INVALID_ARGUMENT' }, name);
+    assert.throws(() => mgr.checkpoints.get(name), { code: 'INVALID_ARGUMENT' });
+  }
+  for (const offsets of [{ 't/x': 0 }, { t: 0 }, { '../t/0': 0 }, { 't/0': -1 }, { 't/0': 0.5 }, { 't/0': '1' }]) {
+    assert.throws(() => mgr.checkpoints.commit('c', offsets as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(offsets));
+  }
+  assert.deepEqual(readdirSync(checkpointDir(dir)), []);
+  await mgr.close();
+});
+
+test('a commit interrupted before its rename leaves the old checkpoint', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('t', 0, ['a', 'b']);
+  await mgr.checkpoints.commit('c', { 't/0': 1 });
+  await mgr.close();
+  // What a crash between writing the temp file and renaming it leaves behind.
+  writeFileSync(join(checkpointDir(dir), 'c.checkpoint.999.1.tmp'), encodeCheckpoint({ 't/0': 2 }).subarray(0, 10));
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.checkpoints.get('c'), { 't/0': 1 });
+  assert.deepEqual(readdirSync(checkpointDir(dir)), ['c.checkpoint']);
+  await reopened.close();
+});
+
+test('a damaged checkpoint file is reported, never read as offsets', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('t', 0, ['a', 'b']);
+  await mgr.checkpoints.commit('c', { 't/0': 1 });
+  await mgr.close();
+  const path = join(checkpointDir(dir), 'c.checkpoint');
+  const content = readFileSync(path);
+  const flipIndex = content.length - 3;
+  content[flipIndex] = (content[flipIndex] ?? 0) ^ 0x01;
+  writeFileSync(path, content);
+  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), { code: 'LOG_CORRUPT', message: /checksum mismatch/ });
+});
+
+test('checkpoint files decode only when whole', () => {
+  const content = encodeCheckpoint({ 'a/0': 5, 'b/12': 0 });
+  assert.deepEqual(decodeCheckpoint(content, 'x'), { 'a/0': 5, 'b/12': 0 });
+  for (let length = 0; length < content.length; length += 7) {
+    assert.throws(() => decodeCheckpoint(content.subarray(0, length), 'x'), { code: 'LOG_CORRUPT' });
+  }
+  const badVersion = Buffer.from(content);
+  badVersion.writeUInt32LE(9, 4);
+  assert.throws(() => decodeCheckpoint(badVersion, 'x'), { code: 'FORMAT_UNSUPPORTED' });
+});
+
+test('concurrent commits of one name are applied in call order', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('t', 0, Array.from({ length: 20 }, (_, index) => `r${index}`));
+  await Promise.all(Array.from({ length: 20 }, (_, index) => mgr.checkpoints.commit('c', { 't/0': index + 1 })));
+  assert.deepEqual(mgr.checkpoints.get('c'), { 't/0': 20 });
+  await mgr.close();
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.checkpoints.get('c'), { 't/0': 20 });
+  await reopened.close();
+});

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { ConsumerRecord } from './consumer.js';
+import { WalManager } from './wal-manager.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tidewal-consumer-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let folderCount = 0;
+function freshDir(): string {
+  folderCount += 1;
+  return join(root, `k${folderCount}`);
+}
+
+function label(record: ConsumerRecord): string {
+  return `${record.topic}/${record.partition}@${record.offset}`;
+}
+
+test('a consumer takes turns across partitions in batches', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  // One busy partition and three quiet ones.
+  await mgr.append('t', 0, Array.from({ length: 400 }, (_, index) => `busy${index}`));
+  for (let partition = 1; partition < 4; partition += 1) await mgr.append('t', partition, ['q0', 'q1', 'q2']);
+  const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', batchSize: 10 });
+  const partitionsOfFirst: number[] = [];
+  for await (const record of consumer) {
+    partitionsOfFirst.push(record.partition);
+    if (partitionsOfFirst.length === 40) break;
+  }
+  // Within the first 40 records every quiet partition has been served fully.
+  for (let partition = 1; partition < 4; partition += 1) {
+    assert.equal(partitionsOfFirst.filter((seen) => seen === partition).length, 3, `partition ${partition}`);
+  }
+  assert.ok(partitionsOfFirst.filter((seen) => seen === 0).length <= 31);
+  await mgr.close();
+});
+
+test('a consumer delivers every record of every partition once, in order per partition, including new ones', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  await mgr.append('a', 0, ['a0', 'a1']);
+  await mgr.append('b', 0, ['b0']);
+  const consumer = mgr.consume({ group: 'g', topics: ['a', 'b'], batchSize: 1 });
+  const seen: string[] = [];
+  const expectedCount = 2 + 1 + 50 + 20;
+  const consuming = (async () => {
+    for await (const record of consumer) {
+      seen.push(label(record));
+      if (seen.length === expectedCount) break;
+    }
+  })();
+  // Appends while consuming, including to a partition that did not exist at start.
+  for (let index = 0; index < 50; index += 1) await mgr.append('a', index % 2, `x${index}`);
+  await mgr.append('b', 3, Array.from({ length: 20 }, (_, index) => `n${index}`));
+  await consuming;
+  assert.equal(new Set(seen).size, expectedCount, 'no duplicates');
+  for (const key of ['a/0', 'a/1', 'b/0', 'b/3']) {
+    const offsets = seen.filter((entry) => entry.startsWith(`${key}@`)).map((entry) => Number(entry.split('@')[1]));
+    assert.deepEqual(offsets, [...offsets].sort((left, right) => left - right), key);
+    assert.equal(offsets[0], 0, key);
+  }
+  await mgr.close();
+});
+
+test('a restarted consumer resumes from its last commit', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'always', retentionIntervalMs: 0 });
+  for (let partition = 0; partition < 3; partition += 1) {
+    await mgr.append('t', partition, Array.from({ length: 30 }, (_, index) => `p${partition}r${index}`));
+  }
+  const first = mgr.consume({ group: 'g', topics: ['t'], batchSize: 7 });
+  const seenFirst: string[] = [];
+  let committed: Readonly<Record<string, number>> = {};
+  for await (const record of first) {
+    seenFirst.push(label(record));
+    if (seenFirst.length === 40) committed = await first.commit();
+    if (seenFirst.length === 50) break; // ten more handed out, never committed
+  }
+  await mgr.close();
+
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.checkpoints.get('g'), committed);
+  const second = reopened.consume({ group: 'g', topics: ['t'], from: 'checkpoint' });
+  const seenSecond: string[] = [];
+  for await (const record of second) {
+    seenSecond.push(label(record));
+    if (seenSecond.length === 90 - 40) break;
+  }
+  await second.commit();
+  // Every record is seen; the only duplicates are the ten handed out after the commit.
+  const all = new Set([...seenFirst, ...seenSecond]);
+  assert.equal(all.size, 90);
+  const duplicates = seenSecond.filter((entry) => seenFirst.includes(entry));
+  assert.deepEqual(duplicates.sort(), seenFirst.slice(40).sort());
+  assert.deepEqual(reopened.checkpoints.get('g'), { 't/0': 30, 't/1': 30, 't/2': 30 });
+  await reopened.close();
+});
+
+test("'latest' sees only records appended after start", async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  await mgr.append('t', 0, ['old']);
+  const controller = new AbortController();
+  const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'latest', signal: controller.signal });
+  const seen: string[] = [];
+  const consuming = (async () => {
+    for await (const record of consumer) {
+      seen.push(record.data.toString());
+      controller.abort();
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await mgr.append('t', 0, 'new');
+  await consuming;
+  assert.deepEqual(seen, ['new']);
+  await mgr.close();
+});
+
+test('bad consumer options are rejected', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), retentionIntervalMs: 0 });
+  assert.throws(() => mgr.consume({ group: '../g', topics: ['t'] }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => mgr.consume({ group: 'g', topics: [] }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => mgr.consume({ group: 'g', topics: ['a/b'] }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => mgr.consume({ group: 'g', topics: ['t'], from: 'middle' as never }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => mgr.consume({ group: 'g', topics: ['t'], batchSize: 0 }), { code: 'INVALID_ARGUMENT' });
+  await mgr.close();
+});

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { SegmentInfo } from '../log/wal.js';
+import { guardOffsetFor, retentionCutOffset } from './retention.js';
+import { WalManager } from './wal-manager.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tidewal-retention-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let folderCount = 0;
+function freshDir(): string {
+  folderCount += 1;
+  return join(root, `r${folderCount}`);
+}
+
+/** Segments of 10 records and 1000 bytes each; the last is active. */
+function segments(count: number, lastTimestampMs: (index: number) => number = () => 1): SegmentInfo[] {
+  return Array.from({ length: count }, (_, index) => ({
+    baseOffset: index * 10,
+    nextOffset: index * 10 + 10,
+    sizeBytes: 1000,
+    path: `s${index}`,
+    sealed: index < count - 1,
+    createdAtMs: 0,
+    lastTimestampMs: lastTimestampMs(index),
+  }));
+}
+
+test('the cut offset follows the size limit, the age limit and the checkpoint guard', () => {
+  const five = segments(5);
+  assert.equal(retentionCutOffset(five, {}, null, 0), 0, 'no policy deletes nothing');
+  assert.equal(retentionCutOffset(five, { maxBytes: 3000 }, null, 0), 20);
+  assert.equal(retentionCutOffset(five, { maxBytes: 0 }, null, 0), 40, 'never the active segment');
+  assert.equal(retentionCutOffset(five, { maxBytes: 0 }, 25, 0), 20, 'the guard rounds down to a segment boundary');
+  assert.equal(retentionCutOffset(five, { maxBytes: 0 }, 0, 0), 0, 'a guard at 0 protects everything');
+  assert.equal(retentionCutOffset(five, {}, 31, 0), 30, 'a guard alone removes what it no longer needs');
+  const aged = segments(5, (index) => index * 100);
+  assert.equal(retentionCutOffset(aged, { maxAgeMs: 250 }, null, 400), 20, 'segments with records newer than the age stay');
+  assert.equal(retentionCutOffset(aged, { maxAgeMs: 250, maxBytes: 1000 }, null, 400), 40, 'either limit triggers');
+});
+
+test("the 'min' guard is the smallest offset over checkpoints that have one", () => {
+  assert.equal(guardOffsetFor(undefined, new Map([['a', 5]])), null);
+  assert.equal(guardOffsetFor('min', new Map()), 0);
+  assert.equal(guardOffsetFor('min', new Map([['a', 50], ['b', 20]])), 20);
+  assert.equal(guardOffsetFor('a', new Map([['a', 50], ['b', 20]])), 50);
+  assert.equal(guardOffsetFor('c', new Map([['a', 50]])), 0, 'a named checkpoint without an offset protects all');
+});
+
+/** One append per record: a batch never spans segments, so rotation by count needs single appends. */
+async function appendEach(mgr: WalManager, topic: string, count: number): Promise<void> {
+  for (let index = 0; index < count; index += 1) await mgr.append(topic, 0, `r${index}`);
+}
+
+async function readOffsets(mgr: WalManager, topic: string): Promise<number[]> {
+  const offsets: number[] = [];
+  for await (const record of mgr.read(topic, 0)) offsets.push(record.offset);
+  return offsets;
+}
+
+test('retention never deletes what the named checkpoint still needs, and deletes what it may', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    fsync: 'os',
+    segmentMaxRecords: 10,
+    retentionIntervalMs: 0,
+    retention: { maxBytes: 0, checkpoint: 'indexer' },
+  });
+  await appendEach(mgr, 't', 55);
+  // No checkpoint yet: everything is still needed.
+  assert.equal((await mgr.enforceRetention()).deletedSegmentCount, 0);
+  assert.equal((await readOffsets(mgr, 't'))[0], 0);
+
+  await mgr.checkpoints.commit('indexer', { 't/0': 25 });
+  const report = await mgr.enforceRetention();
+  assert.equal(report.deletedSegmentCount, 2);
+  const offsets = await readOffsets(mgr, 't');
+  assert.equal(offsets[0], 20, 'the segment holding offset 25 stays');
+  assert.equal(offsets.length, 35);
+
+  await mgr.checkpoints.commit('indexer', { 't/0': 55 });
+  await mgr.enforceRetention();
+  assert.equal((await readOffsets(mgr, 't'))[0], 50, 'the active segment stays');
+  await mgr.close();
+
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(await readOffsets(reopened, 't'), [50, 51, 52, 53, 54]);
+  await reopened.close();
+});
+
+test("retention with 'min' keeps what the slowest checkpoint needs", async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', segmentMaxRecords: 10, retentionIntervalMs: 0 });
+  const mgrWithPolicy = mgr;
+  await appendEach(mgrWithPolicy, 't', 40);
+  await mgr.close();
+  const withMin = await WalManager.open({ dir, fsync: 'os', segmentMaxRecords: 10, retentionIntervalMs: 0, retention: { checkpoint: 'min' } });
+  await withMin.checkpoints.commit('fast', { 't/0': 40 });
+  await withMin.checkpoints.commit('slow', { 't/0': 12 });
+  await withMin.enforceRetention();
+  assert.equal((await readOffsets(withMin, 't'))[0], 10);
+  await withMin.checkpoints.commit('slow', { 't/0': 40 });
+  await withMin.enforceRetention();
+  assert.equal((await readOffsets(withMin, 't'))[0], 30);
+  await withMin.close();
+});
+
+test('age retention deletes old sealed segments and per-log policies apply per log', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    fsync: 'os',
+    segmentMaxRecords: 5,
+    retentionIntervalMs: 0,
+    logOptions: (topic) => (topic === 'short' ? { retention: { maxAgeMs: 1 } } : {}),
+  });
+  await appendEach(mgr, 'short', 12);
+  await appendEach(mgr, 'long', 12);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const report = await mgr.enforceRetention();
+  assert.equal(report.logCount, 1);
+  assert.equal((await readOffsets(mgr, 'short'))[0], 10);
+  assert.equal((await readOffsets(mgr, 'long'))[0], 0);
+  await mgr.close();
+});
+
+test('the background task enforces retention on its own', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', segmentMaxRecords: 5, retentionIntervalMs: 20, retention: { maxBytes: 0 } });
+  await appendEach(mgr, 't', 12);
+  const deadline = Date.now() + 5000;
+  while ((await mgr.withLog('t', 0, (wal) => wal.firstOffset)) < 10 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(await mgr.withLog('t', 0, (wal) => wal.firstOffset), 10);
+  await mgr.close();
+});

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { WalError } from '../errors.js';
+import { WalManager } from './wal-manager.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tidewal-manager-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let folderCount = 0;
+function freshDir(): string {
+  folderCount += 1;
+  return join(root, `m${folderCount}`);
+}
+
+function recordFor(topic: string, partition: number, index: number): string {
+  return `${topic}:${partition}:${index}`;
+}
+
+test('many partitions written concurrently read back exactly, also after reopen', async () => {
+  const dir = freshDir();
+  const topics = ['orders', 'payments'];
+  const partitionCount = 8;
+  const perPartition = 60;
+  const mgr = await WalManager.open({ dir, fsync: 'os', segmentMaxRecords: 16, retentionIntervalMs: 0 });
+  const writers: Promise<void>[] = [];
+  for (const topic of topics) {
+    for (let partition = 0; partition < partitionCount; partition += 1) {
+      writers.push(
+        (async () => {
+          for (let index = 0; index < perPartition; ) {
+            if (index % 3 === 0) {
+              const batch = [recordFor(topic, partition, index), recordFor(topic, partition, index + 1)];
+              assert.deepEqual(await mgr.append(topic, partition, batch), [index, index + 1]);
+              index += 2;
+            } else {
+              assert.equal(await mgr.append(topic, partition, recordFor(topic, partition, index)), index);
+              index += 1;
+            }
+          }
+        })(),
+      );
+    }
+  }
+  await Promise.all(writers);
+  assert.deepEqual(mgr.topics(), topics);
+  assert.deepEqual(mgr.partitions('orders'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  await mgr.close();
+
+  const reopened = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.topics(), topics);
+  for (const topic of topics) {
+    for (let partition = 0; partition < partitionCount; partition += 1) {
+      const seen: string[] = [];
+      for await (const record of reopened.read(topic, partition)) {
+        assert.equal(record.offset, seen.length);
+        seen.push(record.data.toString());
+      }
+      assert.deepEqual(seen, Array.from({ length: perPartition }, (_, index) => recordFor(topic, partition, index)));
+    }
+  }
+  await reopened.close();
+});
+
+test('hostile topic names and partitions are rejected and create nothing', async () => {
+  const outer = freshDir();
+  const dir = join(outer, 'inside');
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  const before = readdirSync(dir).sort();
+  const hostile: [unknown, unknown][] = [
+    ['../x', 0],
+    ['a/b', 0],
+    ['', 0],
+    ['x'.repeat(250), 0],
+    ['ünïcode', 0],
+    ['..', 0],
+    ['.', 0],
+    ['~manager', 0],
+    ['ok', -1],
+    ['ok', 1.5],
+    ['ok', 65_536],
+    ['ok', '0'],
+  ];
+  for (const [topic, partition] of hostile) {
+    await assert.rejects(
+      mgr.append(topic as string, partition as number, 'x'),
+      (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT',
+      `${String(topic)} ${String(partition)}`,
+    );
+    assert.throws(() => mgr.read(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => mgr.tail(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(mgr.log(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
+  }
+  assert.deepEqual(readdirSync(dir).sort(), before);
+  assert.deepEqual(readdirSync(outer), ['inside']);
+  assert.equal(existsSync(join(outer, 'x')), false);
+  assert.deepEqual(mgr.topics(), []);
+  await mgr.close();
+});
+
+test('open logs stay within maxOpenLogs while idle logs are evicted and reopened', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 3, retentionIntervalMs: 0 });
+  for (let round = 0; round < 3; round += 1) {
+    for (let partition = 0; partition < 10; partition += 1) {
+      assert.equal(await mgr.append('t', partition, `r${round}`), round);
+      assert.ok(mgr.openLogCount <= 3, `open logs ${mgr.openLogCount}`);
+    }
+  }
+  // Concurrent appends to more partitions than the bound all succeed.
+  await Promise.all(Array.from({ length: 10 }, (_, partition) => mgr.append('t', partition, 'r3')));
+  for (let partition = 0; partition < 10; partition += 1) {
+    const data: string[] = [];
+    for await (const record of mgr.read('t', partition)) data.push(record.data.toString());
+    assert.deepEqual(data, ['r0', 'r1', 'r2', 'r3']);
+  }
+  assert.ok(mgr.openLogCount <= 3);
+  await mgr.close();
+});
+
+test('a second manager on the same folder fails with LOCKED', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), { code: 'LOCKED' });
+  await mgr.close();
+  const again = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await again.close();
+});
+
+test('bad options are rejected before anything is created', async () => {
+  const dir = freshDir();
+  await assert.rejects(WalManager.open({ dir, maxOpenLogs: 0 }), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(WalManager.open({ dir, bogus: 1 } as never), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(WalManager.open({ dir, retention: { maxBytes: -1 } }), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(WalManager.open({ dir, fsync: 'never' as never }), { code: 'INVALID_ARGUMENT' });
+  assert.equal(existsSync(dir), false);
+});
+
+test('per-log options override the defaults', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    fsync: 'os',
+    retentionIntervalMs: 0,
+    logOptions: (topic) => (topic === 'small' ? { segmentMaxRecords: 2 } : {}),
+  });
+  for (const data of ['a', 'b', 'c', 'd', 'e']) {
+    await mgr.append('small', 0, data);
+    await mgr.append('big', 0, data);
+  }
+  assert.equal((await mgr.withLog('small', 0, (wal) => wal.segments())).length, 3);
+  assert.equal((await mgr.withLog('big', 0, (wal) => wal.segments())).length, 1);
+  await mgr.close();
+});
+
+test('calls after close reject with WAL_CLOSED', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), retentionIntervalMs: 0 });
+  await mgr.append('t', 0, 'x');
+  const readMadeBeforeClose = mgr.read('t', 0);
+  await mgr.close();
+  await assert.rejects(mgr.append('t', 0, 'y'), { code: 'WAL_CLOSED' });
+  await assert.rejects(async () => {
+    for await (const record of readMadeBeforeClose) void record;
+  }, { code: 'WAL_CLOSED' });
+  assert.throws(() => mgr.read('t', 0), { code: 'WAL_CLOSED' });
+  assert.throws(() => mgr.topics(), { code: 'WAL_CLOSED' });
+  await assert.rejects(async () => mgr.checkpoints.commit('c', {}), { code: 'WAL_CLOSED' });
+});
+
+test('a tail on a partition ends when the manager closes', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  await mgr.append('t', 0, 'first');
+  const seen: string[] = [];
+  const tailing = (async () => {
+    for await (const record of mgr.tail('t', 0, { from: 0 })) {
+      seen.push(record.data.toString());
+      if (seen.length === 1) void mgr.append('t', 0, 'second');
+    }
+  })();
+  while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  await mgr.close();
+  await tailing;
+  assert.deepEqual(seen, ['first', 'second']);
+});

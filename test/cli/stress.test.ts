@@ -1,0 +1,109 @@
+/**
+ * The `tidewal stress` command, run as a user runs it: the built CLI in a
+ * child process.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, test } from 'node:test';
+import { parseDuration, parseFsync, runStress } from '../../src/cli/stress.js';
+
+const CLI_PATH = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'tidewal-cli-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function runCli(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('stress --json runs for the given time and reports zero failed writes and a passed verification', () => {
+  const dir = join(root, 'json');
+  const result = runCli(['stress', '--duration', '2s', '--json', '--dir', dir, '--producers', '8', '--partitions', '4', '--rotate-records', '50']);
+  assert.equal(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as Record<string, unknown> & {
+    config: Record<string, unknown>;
+    latencyUs: Record<string, number>;
+    verification: { ok: boolean; recordsChecked: number; errors: unknown[] };
+  };
+  assert.equal(report.failedWrites, 0);
+  assert.equal(report.ok, true);
+  assert.equal(report.verification.ok, true);
+  assert.deepEqual(report.verification.errors, []);
+  assert.equal(report.verification.recordsChecked, report.records);
+  assert.ok((report.records as number) > 0);
+  assert.ok((report.recordsPerSecond as number) > 0);
+  assert.ok((report.megabytesPerSecond as number) > 0);
+  for (const key of ['p50', 'p99', 'p999', 'max']) assert.equal(typeof report.latencyUs[key], 'number', key);
+  assert.ok(report.latencyUs['p50']! <= report.latencyUs['p99']!);
+  assert.ok((report.fairness as number) > 0 && (report.fairness as number) <= 1);
+  assert.equal(report.rotations, (report.segments as number) - 4);
+  assert.ok((report.rotations as number) >= Math.floor((report.records as number) / 50) - 4);
+  assert.deepEqual(report.config, {
+    producers: 8,
+    partitions: 4,
+    recordBytes: 1024,
+    rotateRecords: 50,
+    durationMs: 2000,
+    fsync: 'always',
+    producerToPartition: 'i % partitions',
+  });
+  assert.ok(readdirSync(dir).includes('stress'), '--dir is kept');
+});
+
+test('stress prints a table without --json', () => {
+  const result = runCli(['stress', '--duration', '300ms', '--producers', '2', '--partitions', '2', '--fsync', 'batch:5']);
+  assert.equal(result.status, 0, result.stderr);
+  for (const row of ['throughput', 'append latency', 'fairness', 'rotations', 'failed writes', 'verification']) {
+    assert.match(result.stdout, new RegExp(`^${row} `, 'm'));
+  }
+  assert.match(result.stdout, /^result +PASS$/m);
+  assert.equal(result.stderr, '', 'no progress line when stderr is not a TTY');
+});
+
+test('bad flags exit with code 2 and a clear message', () => {
+  const cases: [string[], RegExp][] = [
+    [['stress', '--producers', '0'], /--producers.*must be an integer in \[1, 100000\], got "0"/],
+    [['stress', '--producers', 'many'], /--producers/],
+    [['stress', '--fsync', 'sometimes'], /fsync must be always, os or batch:<intervalMs>/],
+    [['stress', '--fsync', 'batch:'], /fsync must be/],
+    [['stress', '--duration', 'soon'], /duration must look like 500ms, 10s or 2m/],
+    [['stress', '--record-bytes', '8'], /--record-bytes.*\[16,/],
+    [['stress', '--bogus'], /unknown option '--bogus'/],
+    [['nonsense'], /unknown command 'nonsense'/],
+  ];
+  for (const [args, message] of cases) {
+    const result = runCli(args);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message, args.join(' '));
+    assert.equal(result.stdout, '');
+  }
+});
+
+test('a --dir that is not empty is refused with code 2 and left alone', () => {
+  const busy = mkdtempSync(join(root, 'busy-'));
+  writeFileSync(join(busy, 'keep.txt'), 'mine');
+  const result = runCli(['stress', '--duration', '100ms', '--dir', busy]);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /is not empty/);
+  assert.deepEqual(readdirSync(busy), ['keep.txt']);
+});
+
+test('flag parsers accept the documented spellings', () => {
+  assert.equal(parseDuration('10s'), 10_000);
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1.5'), 1500);
+  assert.deepEqual(parseFsync('batch:5'), { batch: { intervalMs: 5 } });
+  assert.equal(parseFsync('os'), 'os');
+  assert.equal(parseFsync('always'), 'always');
+});
+
+test('runStress can be called from code', async () => {
+  const report = await runStress({ producers: 3, partitions: 2, durationMs: 200, fsync: 'os', rotateRecords: 10 });
+  assert.equal(report.ok, true, JSON.stringify(report.verification));
+  assert.deepEqual(report.partitionRecords.reduce((sum, count) => sum + count, 0), report.records);
+});
