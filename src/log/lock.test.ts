@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from './wal.js';
-import { LockedError } from '../errors.js';
+import { LockedError, WalError } from '../errors.js';
 
 function temporaryDir(): string {
   return mkdtempSync(join(tmpdir(), 'tidewal-lock-'));
@@ -49,6 +49,22 @@ describe('ownership lock', () => {
       // pid 1 is always alive; its start time is read from /proc like any owner's.
       writeFileSync(join(dir, 'LOCK'), '1 \n');
       await assert.rejects(Wal.open({ dir }), (error: unknown) => error instanceof LockedError && error.code === 'LOCKED' && /process 1/.test(error.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('open errors', () => {
+  it('open() of a folder that cannot be created fails with WAL_FAILED and the errno error as cause', async () => {
+    const dir = temporaryDir();
+    try {
+      writeFileSync(join(dir, 'file'), 'not a folder');
+      await assert.rejects(
+        Wal.open({ dir: join(dir, 'file', 'log') }),
+        (error: unknown) =>
+          error instanceof WalError && error.code === 'WAL_FAILED' && (error.cause as NodeJS.ErrnoException).code === 'ENOTDIR',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -37,6 +37,8 @@ export class Segment {
   writeHandle: FileHandle | null;
   /** Resolves once `writeHandle` is set and the file exists durably under its name. */
   ready: Promise<void> | null;
+  /** Resolves once the folder sync after the rename is done: the name is durable. */
+  nameSynced: Promise<void> | null;
   /** The header is not on disk yet: the segment's first write group carries it. */
   headerPending: boolean;
   /** Sparse index: entry i says offset `baseOffset + indexOffsetDeltas[i]` starts at `indexPositions[i]`. */
@@ -62,6 +64,7 @@ export class Segment {
     this.sealed = false;
     this.writeHandle = null;
     this.ready = null;
+    this.nameSynced = null;
     this.headerPending = false;
     this.indexOffsetDeltas = [0];
     this.indexPositions = [SEGMENT_HEADER_SIZE_BYTES];

@@ -186,8 +186,12 @@ export class Wal implements ReadableLog {
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
       throw new InvalidArgumentError(`Cannot open log: option "fileCache" must be a FileCache, got ${describe(fileCache)}`);
     }
-    await resolved.fileSystem.mkdir(resolved.dir);
-    await acquireLock(resolved.fileSystem, resolved.dir);
+    try {
+      await resolved.fileSystem.mkdir(resolved.dir);
+      await acquireLock(resolved.fileSystem, resolved.dir);
+    } catch (error) {
+      throw asOpenError(error, resolved.dir);
+    }
     try {
       const recovered = await recoverLog(resolved, Date.now());
       const { summary } = recovered;
@@ -197,7 +201,7 @@ export class Wal implements ReadableLog {
       return wal;
     } catch (error) {
       await releaseLock(resolved.fileSystem, resolved.dir).catch(() => {});
-      throw error;
+      throw asOpenError(error, resolved.dir);
     }
   }
 
@@ -553,14 +557,19 @@ export class Wal implements ReadableLog {
     return segment;
   }
 
-  /** Gives a rotated segment its prepared file under its own name, durably. */
+  /**
+   * Gives a rotated segment its prepared file under its own name. The folder
+   * sync that makes the name durable runs while the first group is written;
+   * that group is acknowledged only once both are done.
+   */
   async #install(segment: Segment): Promise<void> {
     const { handle, allocatedBytes } = await this.#preparer.take();
     await this.#fileSystem.rename(handle.path, segment.path);
     handle.path = segment.path;
     segment.writeHandle = handle;
     segment.allocatedBytes = allocatedBytes;
-    await this.#fileSystem.syncDir(this.dir);
+    segment.nameSynced = this.#fileSystem.syncDir(this.dir);
+    segment.nameSynced.catch(() => {});
     segment.ready = null;
   }
 
@@ -586,8 +595,12 @@ export class Wal implements ReadableLog {
       for (let group = this.#groups[0]; group !== undefined && this.#failure === null; group = this.#groups[0]) {
         group.flushing = true;
         const segment = group.segment;
+        // Folder changes made at open must be durable before anything written
+        // now is acknowledged; the sync overlaps this group's write.
+        let openChangesSynced: Promise<void> | null = null;
         if (this.#dirSyncPending) {
-          await this.#fileSystem.syncDir(this.dir);
+          openChangesSynced = this.#fileSystem.syncDir(this.dir);
+          openChangesSynced.catch(() => {});
           this.#dirSyncPending = false;
         }
         if (segment.ready !== null) await segment.ready;
@@ -604,6 +617,11 @@ export class Wal implements ReadableLog {
           await writeFully(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         } else {
           writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
+        }
+        if (openChangesSynced !== null) await openChangesSynced;
+        if (segment.nameSynced !== null) {
+          await segment.nameSynced;
+          segment.nameSynced = null;
         }
         // A failure elsewhere (sealing, preallocation) may have stopped the
         // log while this write was in flight; its group was rejected then.
@@ -738,14 +756,20 @@ export class Wal implements ReadableLog {
 
   /** Syncs a full segment, trims preallocated space, writes its index, closes it. */
   async #seal(segment: Segment): Promise<void> {
-    if (this.#failure !== null) return;
     const handle = segment.writeHandle;
     assert(handle !== null, 'a segment being sealed has its handle');
+    // After a failure nothing more is written or synced (fail-stop); the
+    // check follows every await because the failure can come meanwhile.
+    if (this.#failure !== null) return;
     if (segment.allocating !== null) await segment.allocating;
+    if (this.#failure !== null) return;
     if (this.#options.syncMode !== 'always') await handle.datasync();
+    if (this.#failure !== null) return;
     if (segment.allocatedBytes > segment.sizeBytes) {
+      // Not synced: the data before it is, and zeros that reappear after a
+      // power cut read as the end of the segment.
       await handle.truncate(segment.sizeBytes);
-      await handle.datasync();
+      if (this.#failure !== null) return;
     }
     // The index is a cache verified by its checksum: it needs no fsync, and
     // losing it to a power cut costs a scan, never data.
@@ -783,6 +807,7 @@ export class Wal implements ReadableLog {
     for (const segment of this.#segments) {
       await segment.allocating?.catch(() => {});
       await segment.ready?.catch(() => {});
+      await segment.nameSynced?.catch(() => {});
     }
   }
 
@@ -902,4 +927,11 @@ let zeros = Buffer.alloc(0);
 function zeroBlock(sizeBytes: number): Buffer {
   if (zeros.length < sizeBytes) zeros = Buffer.alloc(sizeBytes);
   return zeros.subarray(0, sizeBytes);
+}
+
+/** Errors of open as callers handle them: a WalError, with any errno error as its cause. */
+function asOpenError(error: unknown, dir: string): unknown {
+  if (error instanceof WalError || !(error instanceof Error) || error.name === 'AssertionError') return error;
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  return new WalIOError(`Cannot open log in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
 }
