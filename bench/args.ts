@@ -7,6 +7,8 @@ import type { PreallocateChoice } from './engine.js';
 export interface BenchArgs {
   readonly quick: boolean;
   readonly runCount: number;
+  /** Runs per partition count of the sweep (P); defaults to runCount. */
+  readonly sweepRunCount: number;
   /** Workload ids or id prefixes (`W3` selects `W3/1` and `W3/16`); empty selects all. */
   readonly only: readonly string[];
   readonly preallocate: readonly PreallocateChoice[];
@@ -26,7 +28,9 @@ export const USAGE = `Usage: node build/bench/main.js [options]
 
   --quick               1 s per timed workload, 64 MiB log for W6/W7 (default 3 s, 512 MiB)
   --runs N              runs per workload; medians are reported (default 3)
-  --only W1,W3,W6/warm  run only these workloads (ids or prefixes)
+  --sweep-runs N        runs per partition count of the partition sweep P (default: --runs)
+  --only W1,W3,W6/warm  run only these workloads (ids or prefixes): W1-W7, S1 (S1/always,
+                        S1/batch5: the stress test), P (P/1, P/4, P/16, P/64: the partition sweep)
   --preallocate MODE    default | on | off | both: tidewal's preallocate option for W1-W5 (default: engine default)
   --duration-ms MS      time of each timed workload
   --log-mib N           payload size of the W6/W7 log
@@ -45,6 +49,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     options: {
       quick: { type: 'boolean', default: false },
       runs: { type: 'string', default: '3' },
+      'sweep-runs': { type: 'string' },
       only: { type: 'string', default: '' },
       preallocate: { type: 'string', default: 'default' },
       'duration-ms': { type: 'string' },
@@ -58,9 +63,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   });
   const profile = values.quick === true ? QUICK : FULL;
   const durationMs = positiveInteger('--duration-ms', values['duration-ms'] ?? String(profile.durationMs));
+  const runCount = positiveInteger('--runs', values.runs ?? '3');
   return {
     quick: values.quick === true,
-    runCount: positiveInteger('--runs', values.runs ?? '3'),
+    runCount,
+    sweepRunCount: positiveInteger('--sweep-runs', values['sweep-runs'] ?? String(runCount)),
     only: (values.only ?? '').split(',').map((token) => token.trim()).filter((token) => token.length > 0),
     preallocate: preallocateChoices(values.preallocate ?? 'default'),
     durationMs,

@@ -1,7 +1,9 @@
 /**
  * tidewal's benchmark: W1-W7 of DESIGN.md on the engine and, in the same
  * run, on a raw node:fs reference, reported as ratios (absolute figures on a
- * shared machine are noise; ratios measured side by side are not).
+ * shared machine are noise; ratios measured side by side are not). Then
+ * issue 3's stress test S1 against its absolute targets (with the raw W2
+ * loop of the same run as context) and the partition sweep P.
  *
  * Usage: npm run bench | npm run bench:quick | node build/bench/main.js --help
  */
@@ -20,6 +22,8 @@ import { runCleanReopen, runReopenAfterKill } from './reopen-workload.js';
 import type { ReferenceEntry } from './report.js';
 import { formatReport, writeReport } from './report.js';
 import { dropPageCache, getScratchRoot, makeScratchDir, removeScratchDir, setScratchRoot } from './scratch.js';
+import type { StressCase, StressRow, StressSection } from './stress-workloads.js';
+import { S1_CASES, SWEEP_CASES, checkSweep, judgeStressRow, runStressCase, summarizeStress } from './stress-workloads.js';
 import type { Comparison } from './targets.js';
 import { judge } from './targets.js';
 import type { AppendCase, TimingOptions } from './workloads.js';
@@ -186,6 +190,81 @@ async function runReopenWorkloads(args: BenchArgs, bigLog: BigLog, runLog: RunLo
   }
 }
 
+/**
+ * S1 and the partition sweep (issue 3). S1's context is the raw W2 loop of
+ * this run: the one W1-W5 measured, or, when W2 was not selected, one
+ * measured here beside S1 (alternating who goes first, as W1-W5 do).
+ */
+async function runStressWorkloads(args: BenchArgs, runLog: RunLog): Promise<StressSection | null> {
+  const s1Cases = S1_CASES.filter((stressCase) => isSelected(args.only, stressCase.id));
+  const sweepCases = SWEEP_CASES.filter((stressCase) => isSelected(args.only, stressCase.id));
+  if (s1Cases.length === 0 && sweepCases.length === 0) return null;
+  const w2Case = APPEND_CASES.find((appendCase) => appendCase.id === 'W2');
+  const measureW2Here = s1Cases.length > 0 && runLog.runsOf('ref:W2').length === 0 && w2Case !== undefined;
+  const timing: TimingOptions = { durationMs: args.durationMs, warmupMs: args.warmupMs, countSyncs: args.countSyncs };
+  await warmUpStress([...s1Cases, ...sweepCases], args.warmupMs);
+  for (let runIndex = 0; runIndex < args.runCount && s1Cases.length > 0; runIndex += 1) {
+    const referenceFirst = runIndex % 2 === 1;
+    if (measureW2Here && referenceFirst) await measureReference(w2Case, timing, runLog, runIndex, args.runCount);
+    for (const stressCase of s1Cases) await measureStress(stressCase, args.durationMs, runLog, runIndex, args.runCount);
+    if (measureW2Here && !referenceFirst) await measureReference(w2Case, timing, runLog, runIndex, args.runCount);
+  }
+  for (let runIndex = 0; runIndex < args.sweepRunCount; runIndex += 1) {
+    // Alternate the order of partition counts, so a drift in the machine's state does not always favour one end.
+    const order = runIndex % 2 === 0 ? sweepCases : [...sweepCases].reverse();
+    for (const stressCase of order) await measureStress(stressCase, args.durationMs, runLog, runIndex, args.sweepRunCount);
+  }
+  const w2Summary = runLog.summary('ref:W2');
+  const reference = w2Summary === null ? null : { title: 'group-commit loop W2 (64 producers)', summary: w2Summary };
+  const rowsOf = (cases: readonly StressCase[], withReference: boolean): StressRow[] =>
+    cases.map((stressCase) =>
+      judgeStressRow(summarizeStress(stressCase, runLog.runsOf(`engine:${stressCase.id}`)), withReference ? reference : null),
+    );
+  const sweep = rowsOf(sweepCases, false);
+  return {
+    durationMs: args.durationMs,
+    s1RunCount: s1Cases.length === 0 ? 0 : args.runCount,
+    sweepRunCount: sweepCases.length === 0 ? 0 : args.sweepRunCount,
+    s1: rowsOf(s1Cases, true),
+    sweep,
+    sweepCheck: checkSweep(sweep),
+  };
+}
+
+/** One short untimed run per fsync policy, so the JIT has seen the manager's paths before the first timed run. */
+async function warmUpStress(cases: readonly StressCase[], warmupMs: number): Promise<void> {
+  if (warmupMs <= 0) return;
+  const seen = new Set<string>();
+  for (const stressCase of cases) {
+    const policy = JSON.stringify(stressCase.fsync);
+    if (seen.has(policy)) continue;
+    seen.add(policy);
+    await runStressCase(stressCase, warmupMs);
+  }
+}
+
+async function measureStress(stressCase: StressCase, durationMs: number, runLog: RunLog, runIndex: number, runCount: number): Promise<void> {
+  const run = await runStressCase(stressCase, durationMs);
+  runLog.add(`engine:${stressCase.id}`, run);
+  const { details } = run;
+  const failure = details['firstFailure'] ?? details['firstVerificationError'];
+  progress(runIndex, runCount, `tidewal ${stressCase.id}`, run);
+  process.stderr.write(
+    `    fairness ${String(details['fairness'])}, ${String(details['failedWrites'])} failed writes, ` +
+      `${String(details['rotations'])} rotations, verified ${String(details['verified'])} in ${String(details['verificationMs'])} ms` +
+      (failure === null || failure === undefined ? '' : `; first problem: ${String(failure)}`) +
+      '\n',
+  );
+}
+
+/** Titles of every stress row and check that missed its target. */
+function stressFailures(stress: StressSection | null): string[] {
+  if (stress === null) return [];
+  const failed = [...stress.s1, ...stress.sweep].filter((row) => !row.pass).map((row) => row.title);
+  if (stress.sweepCheck !== null && !stress.sweepCheck.pass) failed.push('partition sweep: records/s at 16 partitions >= at 1');
+  return failed;
+}
+
 interface RowSpec {
   readonly id: string;
   readonly title: string;
@@ -275,6 +354,7 @@ async function main(): Promise<void> {
   const runLog = new RunLog();
   const notes: string[] = [];
   await runAppendWorkloads(args, runLog);
+  const stress = await runStressWorkloads(args, runLog);
   const bigLog = await runLogWorkloads(args, runLog, notes);
   const rows = buildComparisons(rowSpecs(args, bigLog), runLog).map(judge);
   const report = {
@@ -285,11 +365,12 @@ async function main(): Promise<void> {
     machine,
     rows,
     references: buildReferences(runLog),
+    stress,
     notes,
   };
   const { jsonPath, summaryPath } = writeReport(RESULTS_DIR, report);
   process.stdout.write(`${formatReport(report)}\nwrote ${jsonPath} and ${summaryPath}\n`);
-  const failed = rows.filter((row) => row.pass === false).map((row) => row.title);
+  const failed = [...rows.filter((row) => row.pass === false).map((row) => row.title), ...stressFailures(stress)];
   if (failed.length > 0) process.stderr.write(`targets missed: ${failed.join('; ')}\n`);
   if (args.strict && failed.length > 0) process.exitCode = 1;
 }

@@ -80,3 +80,65 @@ export function targetText(target: Target): string {
       return `<= ${target.ms} ms`;
   }
 }
+
+/**
+ * Issue 3's targets for the stress test S1, absolute as the issue states
+ * them: records/s per fsync policy, p99 append latency, fairness (fewest /
+ * most records of one producer) and failed writes.
+ */
+export interface StressTarget {
+  /** `null`: no throughput target (the sweep's rows). */
+  readonly minRecordsPerSecond: number | null;
+  readonly maxP99Us: number | null;
+  readonly minFairness: number | null;
+}
+
+const STRESS_TARGETS: Readonly<Record<string, StressTarget>> = {
+  'S1/always': { minRecordsPerSecond: 100_000, maxP99Us: 10_000, minFairness: 0.95 },
+  'S1/batch5': { minRecordsPerSecond: 300_000, maxP99Us: 10_000, minFairness: 0.95 },
+};
+
+/** The sweep's rows are held only to "0 failed writes, verification passed". */
+const NO_STRESS_TARGET: StressTarget = { minRecordsPerSecond: null, maxP99Us: null, minFairness: null };
+
+export function stressTargetOf(rowId: string): StressTarget {
+  return STRESS_TARGETS[rowId] ?? NO_STRESS_TARGET;
+}
+
+/** One judged condition of a stress row, e.g. `p99 < 10,000 us`. */
+export interface StressCheck {
+  readonly name: string;
+  readonly pass: boolean;
+}
+
+/** The figures a stress row is judged on (medians over runs, failed writes summed, verification over all runs). */
+export interface StressFigures {
+  readonly recordsPerSecond: number;
+  readonly p99Us: number | null;
+  readonly fairness: number;
+  readonly failedWrites: number;
+  readonly verified: boolean;
+}
+
+export function judgeStress(rowId: string, figures: StressFigures): StressCheck[] {
+  const target = stressTargetOf(rowId);
+  const checks: StressCheck[] = [];
+  if (target.minRecordsPerSecond !== null) {
+    checks.push({
+      name: `>= ${target.minRecordsPerSecond.toLocaleString('en-US')} rec/s`,
+      pass: figures.recordsPerSecond >= target.minRecordsPerSecond,
+    });
+  }
+  if (target.maxP99Us !== null) {
+    checks.push({ name: `p99 < ${target.maxP99Us / 1000} ms`, pass: figures.p99Us !== null && figures.p99Us < target.maxP99Us });
+  }
+  if (target.minFairness !== null) checks.push({ name: `fairness >= ${target.minFairness}`, pass: figures.fairness >= target.minFairness });
+  checks.push({ name: '0 failed writes', pass: figures.failedWrites === 0 });
+  checks.push({ name: 'verified', pass: figures.verified });
+  return checks;
+}
+
+/** Issue 3: "throughput must not fall as partitions go from 1 to 16 with 16 producers". */
+export function judgeSweep(fromRecordsPerSecond: number, toRecordsPerSecond: number): boolean {
+  return toRecordsPerSecond >= fromRecordsPerSecond;
+}

@@ -3,7 +3,7 @@
  * against a limit and against the bytes really present before anything is
  * allocated: a damaged length is damage, never a request for memory.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './checksum.js';
 import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, FRAME_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
 import { FRAME_FLAGS_KNOWN, FRAME_FLAG_CODEC_MASK, FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, isAllZero, readUint53, recordEntrySizeBytes } from './format.js';
 

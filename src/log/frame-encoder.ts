@@ -3,7 +3,7 @@
  * append time (so callers may reuse their buffers at once); each frame's
  * size, count and checksum are written once, at flush, when it is complete.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './checksum.js';
 import { assert } from '../assert.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
 import { FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, recordEntrySizeBytes, writeUint53 } from './format.js';

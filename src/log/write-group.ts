@@ -78,6 +78,9 @@ export class WriteGroup {
     if (neededBytes > this.buffer.length) this.buffer = pool.grow(this.buffer, this.usedBytes, neededBytes);
     const firstOffset = this.firstOffset + this.recordCount;
     if (startsFrame) {
+      // The open frame is complete: checksum it now, while the previous
+      // group's write is in flight, rather than on the flush's critical path.
+      if (openFrameIndex >= 0) this.#sealFrame(openFrameIndex);
       beginFrame(this.buffer, this.usedBytes, firstOffset, timestampMs, this.recordCount);
       this.framePositions.push(this.usedBytes);
       this.frameRecordCounts.push(0);
@@ -95,14 +98,17 @@ export class WriteGroup {
     return firstOffset;
   }
 
-  /** Writes every frame's size, count and checksum; the group is then ready to write. */
+  /** Seals the last frame (earlier ones were sealed as they closed); the group is then ready to write. */
   seal(): void {
-    const frameCount = this.framePositions.length;
-    for (let frameIndex = 0; frameIndex < frameCount; frameIndex++) {
-      const framePosition = this.framePositions[frameIndex] ?? 0;
-      const frameEndPosition = this.framePositions[frameIndex + 1] ?? this.usedBytes;
-      sealFrame(this.buffer, framePosition, frameEndPosition - framePosition, this.frameRecordCounts[frameIndex] ?? 0);
-    }
+    const lastFrameIndex = this.framePositions.length - 1;
+    assert(lastFrameIndex >= 0, 'a group being written holds a frame');
+    this.#sealFrame(lastFrameIndex);
+  }
+
+  #sealFrame(frameIndex: number): void {
+    const framePosition = this.framePositions[frameIndex] ?? 0;
+    const frameEndPosition = this.framePositions[frameIndex + 1] ?? this.usedBytes;
+    sealFrame(this.buffer, framePosition, frameEndPosition - framePosition, this.frameRecordCounts[frameIndex] ?? 0);
   }
 }
 
