@@ -8,6 +8,7 @@
  */
 import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT } from '../constants.js';
 import { CorruptionError } from '../errors.js';
+import { assert } from '../assert.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { FileCache } from './file-cache.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -136,9 +137,14 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   try {
     let offset = start.offset;
     let leftover: Buffer = Buffer.alloc(0);
-    let pending = issue();
+    // Two reads in flight: the thread pool copies the next blocks from the
+    // page cache (or the disk reads them) while this thread verifies one.
+    const pending: Promise<Block>[] = [issue()];
+    if (readPosition < limitPosition) pending.push(issue());
     while (offset < to) {
-      const block = await pending;
+      const next = pending.shift();
+      assert(next !== undefined, 'a block is in flight while records remain');
+      const block = await next;
       const blockFilePosition = block.filePosition - leftover.length;
       if (block.sizeBytes === 0) throw new CorruptionError(segment.path, blockFilePosition, 'segment ends before its last record');
       let bytes: Buffer;
@@ -149,7 +155,7 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
         // A frame larger than the headroom (a big batch): stitch it whole.
         bytes = Buffer.concat([leftover, block.buffer.subarray(HEADROOM_BYTES, HEADROOM_BYTES + block.sizeBytes)]);
       }
-      if (readPosition < limitPosition) pending = issue();
+      if (readPosition < limitPosition) pending.push(issue());
       const records: WalRecord[] = [];
       let bufferPosition = 0;
       while (offset < to && bufferPosition < bytes.length) {

@@ -14,7 +14,8 @@ import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero } f
 import type { ResolvedWalOptions } from './options.js';
 import { Segment } from './segment.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
-import { parseIndexFileName, parseSegmentFileName } from './segment-name.js';
+import { parseIndexFileName, parseSegmentFileName, segmentFileName } from './segment-name.js';
+import { PREPARED_FILE_PREFIX } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeFully } from '../io/write-fully.js';
@@ -72,8 +73,14 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
   const indexBases = new Set<number>();
   for (const name of names) {
     if (name.endsWith('.tmp')) {
+      const adoptedBase = name.startsWith(PREPARED_FILE_PREFIX) ? await adoptPrepared(options, name, names) : null;
+      if (adoptedBase !== null) {
+        bases.push(adoptedBase);
+        continue;
+      }
       await fileSystem.unlink(join(dir, name));
       removedTemporaryFiles += 1;
+      continue;
     }
     const base = parseSegmentFileName(name);
     if (base !== null) bases.push(base);
@@ -112,6 +119,31 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
       durationMs: performance.now() - startedMs,
     },
   };
+}
+
+/**
+ * A prepared file that holds a segment header was rotated into use, but the
+ * power cut came before its rename reached the disk (acknowledgements do
+ * not wait for the folder sync after that rename; the file itself was made
+ * durable under its temp name before use). Finish the rename.
+ * @returns the segment's base offset, or null when the file was never used
+ */
+async function adoptPrepared(options: ResolvedWalOptions, name: string, names: readonly string[]): Promise<number | null> {
+  const path = join(options.dir, name);
+  const handle = await options.fileSystem.open(path, {});
+  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
+  try {
+    const readBytes = await handle.read(header, 0, header.length, 0);
+    if (readBytes < header.length) return null;
+  } finally {
+    await handle.close();
+  }
+  const status = decodeSegmentHeader(header);
+  if (status.kind !== 'ok' || names.includes(segmentFileName(status.baseOffset))) return null;
+  await options.fileSystem.rename(path, join(options.dir, segmentFileName(status.baseOffset)));
+  await options.fileSystem.syncDir(options.dir);
+  options.logger.warn({ file: path, baseOffset: status.baseOffset }, 'finished the rename of a rotated segment');
+  return status.baseOffset;
 }
 
 async function createFirstSegment(options: ResolvedWalOptions, nowMs: number): Promise<Segment> {

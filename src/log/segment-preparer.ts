@@ -79,6 +79,10 @@ export class SegmentPreparer {
       }
     }
     const handle = await this.#fileSystem.open(path, { write: true, create: true, exclusive: preallocateBytes === 0, dsync: this.#dsync });
+    // The file must exist durably before records are acknowledged in it:
+    // rotation then only renames it, and recovery finishes a rename that a
+    // power cut lost (a prepared file holding a segment header).
+    await this.#fileSystem.syncDir(this.#dir);
     return { handle, allocatedBytes: preallocateBytes };
   }
 }

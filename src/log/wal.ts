@@ -558,9 +558,11 @@ export class Wal implements ReadableLog {
   }
 
   /**
-   * Gives a rotated segment its prepared file under its own name. The folder
-   * sync that makes the name durable runs while the first group is written;
-   * that group is acknowledged only once both are done.
+   * Gives a rotated segment its prepared file under its own name. The file
+   * is already durable under its temp name, so acknowledgements need not
+   * wait for the folder sync after the rename: if a power cut loses the
+   * rename, recovery finishes it (the file holds the segment's header). The
+   * folder sync still follows, in the background.
    */
   async #install(segment: Segment): Promise<void> {
     const { handle, allocatedBytes } = await this.#preparer.take();
@@ -569,7 +571,7 @@ export class Wal implements ReadableLog {
     segment.writeHandle = handle;
     segment.allocatedBytes = allocatedBytes;
     segment.nameSynced = this.#fileSystem.syncDir(this.dir);
-    segment.nameSynced.catch(() => {});
+    segment.nameSynced.catch((error: unknown) => this.#fail(error, 'sync folder after rotation'));
     segment.ready = null;
   }
 
@@ -619,10 +621,6 @@ export class Wal implements ReadableLog {
           writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         }
         if (openChangesSynced !== null) await openChangesSynced;
-        if (segment.nameSynced !== null) {
-          await segment.nameSynced;
-          segment.nameSynced = null;
-        }
         // A failure elsewhere (sealing, preallocation) may have stopped the
         // log while this write was in flight; its group was rejected then.
         if (this.#failure !== null) break;
