@@ -15,33 +15,16 @@
  *
  * Usage: node append-child.js <dir> <contentSeed> <behaviourSeed>
  */
-import fs from 'node:fs';
 import { Wal } from '../../src/index.js';
 import { prng, recordFor } from './records.js';
+import { die as dieAs, say } from './child-io.js';
 
 const SEGMENT_SIZE_BYTES = 64 * 1024;
 const PRODUCER_COUNT_MAX = 8;
 const BATCH_RECORD_COUNT_MAX = 12;
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Writes one whole line to stdout, blocking (a full non-blocking pipe answers EAGAIN: wait and retry). */
-function say(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let writtenBytes = 0;
-  while (writtenBytes < bytes.length) {
-    try {
-      writtenBytes += fs.writeSync(1, bytes, writtenBytes);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-      Atomics.wait(pause, 0, 0, 1);
-    }
-  }
-}
-
 function die(message: string): never {
-  fs.writeSync(2, `append-child: ${message}\n`);
-  process.exit(1);
+  return dieAs('append-child', message);
 }
 
 async function main(): Promise<void> {
