@@ -246,9 +246,10 @@ export class Wal implements ReadableLog {
       await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append record');
     }
-    const group = this.#groupFor(budgetBytes, 1);
+    const nowMs = Date.now();
+    const group = this.#groupFor(budgetBytes, 1, nowMs);
     const usedBytesBefore = group.usedBytes;
-    const offset = group.add([payload], entryBytes, Date.now(), this.#pool);
+    const offset = group.add([payload], entryBytes, nowMs, this.#pool);
     this.#reserved(group, group.usedBytes - usedBytesBefore, 1);
     await group.promise;
     return { offset };
@@ -284,9 +285,10 @@ export class Wal implements ReadableLog {
       await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append batch');
     }
-    const group = this.#groupFor(budgetBytes, payloads.length);
+    const nowMs = Date.now();
+    const group = this.#groupFor(budgetBytes, payloads.length, nowMs);
     const usedBytesBefore = group.usedBytes;
-    const firstOffset = group.add(payloads, entryBytes, Date.now(), this.#pool);
+    const firstOffset = group.add(payloads, entryBytes, nowMs, this.#pool);
     this.#reserved(group, group.usedBytes - usedBytesBefore, payloads.length);
     await group.promise;
     const offsets: number[] = [];
@@ -529,10 +531,10 @@ export class Wal implements ReadableLog {
   }
 
   /** The open group that `recordCount` records of `frameBytes` join, rotating first when they do not fit. */
-  #groupFor(frameBytes: number, recordCount: number): WriteGroup {
+  #groupFor(frameBytes: number, recordCount: number, nowMs: number): WriteGroup {
     let segment = this.#segments[this.#segments.length - 1];
     assert(segment !== undefined, 'a log has an active segment');
-    if (this.#mustRotate(segment, frameBytes, recordCount)) segment = this.#rotate();
+    if (this.#mustRotate(segment, frameBytes, recordCount, nowMs)) segment = this.#rotate(nowMs);
     const last = this.#groups[this.#groups.length - 1];
     if (last !== undefined && !last.flushing && last.segment === segment) return last;
     const group = new WriteGroup(segment, this.#reservedOffset, this.#pool.take());
@@ -540,16 +542,16 @@ export class Wal implements ReadableLog {
     return group;
   }
 
-  #mustRotate(segment: Segment, frameBytes: number, recordCount: number): boolean {
+  #mustRotate(segment: Segment, frameBytes: number, recordCount: number, nowMs: number): boolean {
     if (segment.reservedRecordCount === 0) return false;
     const options = this.#options;
     if (segment.reservedSizeBytes + frameBytes > options.segmentBytes) return true;
     if (segment.reservedRecordCount + recordCount > options.segmentMaxRecords) return true;
-    return Date.now() - segment.createdAtMs >= options.segmentMaxAgeMs;
+    return nowMs - segment.createdAtMs >= options.segmentMaxAgeMs;
   }
 
-  #rotate(): Segment {
-    const segment = new Segment(this.dir, this.#reservedOffset, Date.now());
+  #rotate(nowMs: number): Segment {
+    const segment = new Segment(this.dir, this.#reservedOffset, nowMs);
     segment.headerPending = true;
     segment.ready = this.#install(segment);
     segment.ready.catch(() => {});
