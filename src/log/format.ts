@@ -42,8 +42,17 @@ export const FRAME_HEADER = {
   groupDelta: 28,
   flags: 32,
   magic: 34,
-  reserved: 36,
+  /**
+   * firstOffset minus the offset below which every record was durable before
+   * this frame was written (saturating at 0xFFFFFFFF). Recovery uses it to
+   * tell damage in data that was never synced (a torn tail, even when the
+   * kernel wrote pages back out of order) from damage in synced data.
+   */
+  syncedDelta: 36,
 } as const;
+
+/** A syncedDelta this large means "synced offset unknown, treat as 0". */
+export const SYNCED_DELTA_MAX = 0xffff_ffff;
 
 /** Each record in a frame: its payload size and its timestamp relative to the frame's. */
 export const RECORD_HEADER = {

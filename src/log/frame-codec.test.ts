@@ -34,13 +34,14 @@ interface FrameSpec {
   readonly timestampMs: number;
   readonly groupDelta?: number;
   readonly timestampDeltasMs?: readonly number[];
+  readonly syncedOffset?: number;
 }
 
 /** Encodes one sealed frame at `leadingBytes` into a buffer filled with 0xee elsewhere. */
 function encode(spec: FrameSpec, leadingBytes = 0, trailingBytes = 0): { buffer: Buffer; sizeBytes: number } {
   const sizeBytes = FRAME_HEADER_SIZE_BYTES + spec.payloads.reduce((sum, payload) => sum + recordEntrySizeBytes(payload.length), 0);
   const buffer = Buffer.alloc(leadingBytes + sizeBytes + trailingBytes, 0xee);
-  beginFrame(buffer, leadingBytes, spec.firstOffset, spec.timestampMs, spec.groupDelta ?? 0);
+  beginFrame(buffer, leadingBytes, spec.firstOffset, spec.timestampMs, spec.groupDelta ?? 0, spec.syncedOffset ?? spec.firstOffset);
   let position = leadingBytes + FRAME_HEADER_SIZE_BYTES;
   spec.payloads.forEach((payload, index) => {
     position += encodeRecord(buffer, position, payload, spec.timestampDeltasMs?.[index] ?? 0);
@@ -126,7 +127,7 @@ describe('frame encoder', () => {
     assert.equal(frame.readUInt32LE(FRAME_HEADER.groupDelta), 2);
     assert.equal(frame.readUInt16LE(FRAME_HEADER.flags), 0);
     assert.equal(frame.readUInt16LE(FRAME_HEADER.magic), FRAME_MAGIC);
-    assert.equal(frame.readUInt32LE(FRAME_HEADER.reserved), 0);
+    assert.equal(frame.readUInt32LE(FRAME_HEADER.syncedDelta), 0, 'by default everything before the frame was synced');
     assert.equal(frame.readUInt32LE(FRAME_HEADER.crc), crc32(frame.subarray(4)), 'the checksum covers everything after it, padding included');
     const first = frame.subarray(40);
     assert.equal(first.readUInt32LE(RECORD_HEADER.payloadSizeBytes), 11);
@@ -143,13 +144,14 @@ describe('frame encoder', () => {
   });
 
   test('refuses to write past the end of the buffer', () => {
-    assert.throws(() => beginFrame(Buffer.alloc(39), 0, 0, 0, 0), { name: 'AssertionError' });
+    assert.throws(() => beginFrame(Buffer.alloc(39), 0, 0, 0, 0, 0), { name: 'AssertionError' });
+    assert.throws(() => beginFrame(Buffer.alloc(64), 0, 5, 0, 0, 6), { name: 'AssertionError' }, 'nothing after a frame is synced before it');
     assert.throws(() => encodeRecord(Buffer.alloc(50), 40, Buffer.from('x'), 0), { name: 'AssertionError' });
   });
 
   test('refuses to seal a frame without records', () => {
     const buffer = Buffer.alloc(64);
-    beginFrame(buffer, 0, 0, 0, 0);
+    beginFrame(buffer, 0, 0, 0, 0, 0);
     assert.throws(() => sealFrame(buffer, 0, 40, 0), { name: 'AssertionError' });
   });
 
@@ -270,14 +272,6 @@ describe('FrameDecoder.decode', () => {
       'a checksummed group delta larger than the first offset',
       (frame) => {
         frame.writeUInt32LE(8, FRAME_HEADER.groupDelta);
-        reseal(frame);
-      },
-      /impossible/,
-    ],
-    [
-      'a checksummed non-zero reserved field',
-      (frame) => {
-        frame.writeUInt32LE(1, FRAME_HEADER.reserved);
         reseal(frame);
       },
       /impossible/,
@@ -432,4 +426,16 @@ describe('segment header', () => {
       assert.match(status.kind === 'bad' ? status.reason : '', reason);
     });
   }
+});
+
+describe('synced offset', () => {
+  test('the decoder reports the synced offset the encoder wrote, and saturates far-back ones at 0', () => {
+    const decoder = new FrameDecoder(1024);
+    const near = encode({ payloads: [Buffer.from('a')], firstOffset: 100, timestampMs: 1, syncedOffset: 90 });
+    assert.equal(decoder.decode(near.buffer, 0, near.sizeBytes, 100), 'ok');
+    assert.equal(decoder.syncedOffset, 90);
+    const far = encode({ payloads: [Buffer.from('a')], firstOffset: 2 ** 40, timestampMs: 1, syncedOffset: 0 });
+    assert.equal(decoder.decode(far.buffer, 0, far.sizeBytes, 2 ** 40), 'ok');
+    assert.equal(decoder.syncedOffset, 0);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { crc32 } from './checksum.js';
 import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, FRAME_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
-import { FRAME_FLAGS_KNOWN, FRAME_FLAG_CODEC_MASK, FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, isAllZero, readUint53, recordEntrySizeBytes } from './format.js';
+import { FRAME_FLAGS_KNOWN, FRAME_FLAG_CODEC_MASK, FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, SYNCED_DELTA_MAX, isAllZero, readUint53, recordEntrySizeBytes } from './format.js';
 
 /**
  * - `ok`: a valid frame; its fields are on the decoder.
@@ -33,6 +33,8 @@ export class FrameDecoder {
   recordCount = 0;
   /** First offset of the write group the frame belongs to. */
   groupFirstOffset = 0;
+  /** Every record below this offset was durable before the frame was written. */
+  syncedOffset = 0;
   timestampMs = 0;
   flags = 0;
   reason = '';
@@ -75,7 +77,7 @@ export class FrameDecoder {
     }
     const recordCount = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.recordCount);
     const groupDelta = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.groupDelta);
-    if (groupDelta > firstOffset || buffer.readUInt32LE(bufferPosition + FRAME_HEADER.reserved) !== 0) {
+    if (groupDelta > firstOffset) {
       return this.#bad('frame header fields are impossible');
     }
     // A valid checksum over a frame the encoder could not have written means a bug, or a forgery; refuse it.
@@ -85,6 +87,8 @@ export class FrameDecoder {
     this.firstOffset = firstOffset;
     this.recordCount = recordCount;
     this.groupFirstOffset = firstOffset - groupDelta;
+    const syncedDelta = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.syncedDelta);
+    this.syncedOffset = syncedDelta === SYNCED_DELTA_MAX ? 0 : Math.max(0, firstOffset - syncedDelta);
     this.timestampMs = readUint53(buffer, bufferPosition + FRAME_HEADER.timestampMsLow);
     this.flags = flags;
     return 'ok';

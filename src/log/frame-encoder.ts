@@ -6,10 +6,18 @@
 import { crc32 } from './checksum.js';
 import { assert } from '../assert.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
-import { FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, recordEntrySizeBytes, writeUint53 } from './format.js';
+import { FRAME_HEADER, FRAME_MAGIC, RECORD_HEADER, SYNCED_DELTA_MAX, recordEntrySizeBytes, writeUint53 } from './format.js';
 
 /** Writes a frame header with its identity; size, count and checksum come at {@link sealFrame}. */
-export function beginFrame(buffer: Buffer, framePosition: number, firstOffset: number, timestampMs: number, groupDelta: number): void {
+export function beginFrame(
+  buffer: Buffer,
+  framePosition: number,
+  firstOffset: number,
+  timestampMs: number,
+  groupDelta: number,
+  syncedOffset: number,
+): void {
+  assert(syncedOffset <= firstOffset, 'nothing at or after a frame is synced before it is written');
   assert(framePosition + FRAME_HEADER_SIZE_BYTES <= buffer.length, 'group buffer has room for the frame header');
   buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.crc);
   buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.frameSizeBytes);
@@ -19,7 +27,7 @@ export function beginFrame(buffer: Buffer, framePosition: number, firstOffset: n
   buffer.writeUInt32LE(groupDelta, framePosition + FRAME_HEADER.groupDelta);
   buffer.writeUInt16LE(0, framePosition + FRAME_HEADER.flags);
   buffer.writeUInt16LE(FRAME_MAGIC, framePosition + FRAME_HEADER.magic);
-  buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.reserved);
+  buffer.writeUInt32LE(Math.min(firstOffset - syncedOffset, SYNCED_DELTA_MAX), framePosition + FRAME_HEADER.syncedDelta);
 }
 
 /** Writes one record entry at `bufferPosition`; returns its size (padding included). */

@@ -70,17 +70,19 @@ export function scanSegment(content: Buffer, baseOffset: number): ScanResult {
 }
 
 /**
- * True when a valid frame after `damagePosition` belongs to a later write
- * than the damaged frame: then the damage is not confined to the last write,
- * and cutting it would drop acknowledged data. The damaged frame's write
- * began at or before `damagedFirstOffset`; any later write begins after it.
+ * True when a valid frame after `damagePosition` was written after the
+ * damaged records were durable (its synced offset is past them): then the
+ * damage hit synced data, and cutting it would drop acknowledged records.
+ * Otherwise the damage lies in data that was never synced: a torn tail, also
+ * when the kernel wrote later pages back before earlier ones ('os', batch).
+ * Under 'always' a frame's synced offset is its write group's first offset.
  */
 function hasLaterFrame(content: Buffer, damagePosition: number, damagedFirstOffset: number, decoder: FrameDecoder): boolean {
   const lastHeaderPosition = content.length - FRAME_HEADER_SIZE_BYTES;
   for (let position = damagePosition + FRAME_ALIGNMENT_BYTES; position <= lastHeaderPosition; position += FRAME_ALIGNMENT_BYTES) {
     if (content.readUInt16LE(position + FRAME_HEADER.magic) !== FRAME_MAGIC) continue;
     if (decoder.decode(content, position, content.length, -1) !== 'ok') continue;
-    if (decoder.groupFirstOffset > damagedFirstOffset) return true;
+    if (decoder.syncedOffset > damagedFirstOffset) return true;
   }
   return false;
 }

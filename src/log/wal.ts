@@ -537,7 +537,10 @@ export class Wal implements ReadableLog {
     if (this.#mustRotate(segment, frameBytes, recordCount, nowMs)) segment = this.#rotate(nowMs);
     const last = this.#groups[this.#groups.length - 1];
     if (last !== undefined && !last.flushing && last.segment === segment) return last;
-    const group = new WriteGroup(segment, this.#reservedOffset, this.#pool.take());
+    // Under 'always' the flusher writes groups one after another, each durable
+    // before the next starts; otherwise only what a sync covered is durable.
+    const syncedOffset = this.#options.syncMode === 'always' ? this.#reservedOffset : this.#durableOffset;
+    const group = new WriteGroup(segment, this.#reservedOffset, syncedOffset, this.#pool.take());
     this.#groups.push(group);
     return group;
   }

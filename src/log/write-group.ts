@@ -31,9 +31,13 @@ export class WriteGroup {
   resolve!: () => void;
   reject!: (error: Error) => void;
 
-  constructor(segment: Segment, firstOffset: number, buffer: Buffer) {
+  /** Every record below this offset is durable before this group is written. */
+  readonly syncedOffset: number;
+
+  constructor(segment: Segment, firstOffset: number, syncedOffset: number, buffer: Buffer) {
     this.segment = segment;
     this.firstOffset = firstOffset;
+    this.syncedOffset = syncedOffset;
     this.buffer = buffer;
     this.usedBytes = 0;
     this.recordCount = 0;
@@ -81,7 +85,7 @@ export class WriteGroup {
       // The open frame is complete: checksum it now, while the previous
       // group's write is in flight, rather than on the flush's critical path.
       if (openFrameIndex >= 0) this.#sealFrame(openFrameIndex);
-      beginFrame(this.buffer, this.usedBytes, firstOffset, timestampMs, this.recordCount);
+      beginFrame(this.buffer, this.usedBytes, firstOffset, timestampMs, this.recordCount, this.syncedOffset);
       this.framePositions.push(this.usedBytes);
       this.frameRecordCounts.push(0);
       this.frameTimestampMs = timestampMs;
