@@ -73,16 +73,20 @@ export class SegmentPreparer {
       const filler = await this.#fileSystem.open(path, { write: true, exclusive: true });
       try {
         await writeFully(filler, zeros, 0, zeros.length, 0);
-        await filler.datasync();
+        // Unsynced zeros are still unallocated blocks (delayed allocation), so
+        // the first synced write into them would commit the allocation.
+        if (this.#dsync) await filler.datasync();
       } finally {
         await filler.close();
       }
     }
     const handle = await this.#fileSystem.open(path, { write: true, create: true, exclusive: preallocateBytes === 0, dsync: this.#dsync });
-    // The file must exist durably before records are acknowledged in it:
-    // rotation then only renames it, and recovery finishes a rename that a
-    // power cut lost (a prepared file holding a segment header).
-    await this.#fileSystem.syncDir(this.#dir);
+    // Under 'always' the file must exist durably before records are
+    // acknowledged in it: rotation then only renames it, and recovery
+    // finishes a rename that a power cut lost (a prepared file holding a
+    // segment header). Under the other policies the log's next sync covers
+    // the folder (Wal #syncData).
+    if (this.#dsync) await this.#fileSystem.syncDir(this.#dir);
     return { handle, allocatedBytes: preallocateBytes };
   }
 }

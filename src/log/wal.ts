@@ -129,6 +129,8 @@ export class Wal implements ReadableLog {
   #syncTimer: NodeJS.Timeout | null;
   #syncing: Promise<void> | null;
   #dirSyncPending: boolean;
+  /** A segment file was created or renamed since the last sync (non-'always' policies). */
+  #folderDirty: boolean;
 
   private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, recovered: RecoveredLog) {
     const { segments, summary: recovery } = recovered;
@@ -169,6 +171,7 @@ export class Wal implements ReadableLog {
     this.#syncTimer = null;
     this.#syncing = null;
     this.#dirSyncPending = recovered.dirSyncPending;
+    this.#folderDirty = false;
   }
 
   /**
@@ -575,9 +578,14 @@ export class Wal implements ReadableLog {
     handle.path = segment.path;
     segment.writeHandle = handle;
     segment.allocatedBytes = allocatedBytes;
-    segment.nameSynced = this.#fileSystem.syncDir(this.dir);
-    segment.nameSynced.catch((error: unknown) => this.#fail(error, 'sync folder after rotation'));
     segment.ready = null;
+    if (this.#options.syncMode === 'always') {
+      segment.nameSynced = this.#fileSystem.syncDir(this.dir);
+      segment.nameSynced.catch((error: unknown) => this.#fail(error, 'sync folder after rotation'));
+    } else {
+      // Acknowledged before any sync anyway; the next sync covers the folder.
+      this.#folderDirty = true;
+    }
   }
 
   #reserved(group: WriteGroup, frameBytes: number, recordCount: number): void {
@@ -733,6 +741,10 @@ export class Wal implements ReadableLog {
     this.#syncing = (async () => {
       try {
         await this.#sealChain;
+        if (this.#folderDirty) {
+          this.#folderDirty = false;
+          await this.#fileSystem.syncDir(this.dir);
+        }
         if (segment.writeHandle !== null) await segment.writeHandle.datasync();
         this.#durableOffset = Math.max(this.#durableOffset, target);
       } catch (error) {
