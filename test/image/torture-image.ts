@@ -1,0 +1,126 @@
+/**
+ * Power loss on a real file system (`npm run torture:image`, not in CI).
+ *
+ * A log lives on an ext4 file system in a loop-mounted image file. While a
+ * child process appends with fsync 'always', the backing image is copied at
+ * random moments: each copy is what a disk would hold if the power went
+ * then. Each copy is mounted (ext4 replays its journal), the log recovered,
+ * and every record acknowledged before the copy began must be there with
+ * its bytes. Needs root (mount, losetup); skips with the reason otherwise.
+ *
+ * Usage: node build/test/image/torture-image.js [--images N] [--seed S]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Wal } from '../../src/index.js';
+import { imageRecord } from './image-record.js';
+
+const IMAGE_SIZE_BYTES = 256 * 1024 * 1024;
+const CHILD = fileURLToPath(new URL('./image-child.js', import.meta.url));
+
+function run(command: string, args: string[]): { ok: boolean; output: string } {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}${result.error?.message ?? ''}`.trim() };
+}
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = Math.imul(state ^ (state >>> 15), 1 | state);
+    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value;
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function checkImage(imagePath: string, mountPoint: string, acknowledged: ReadonlyMap<number, number>): Promise<string | null> {
+  const mounted = run('mount', ['-o', 'loop', imagePath, mountPoint]);
+  if (!mounted.ok) return `mount of the copy failed: ${mounted.output}`;
+  try {
+    const wal = await Wal.open({ dir: join(mountPoint, 'log') });
+    try {
+      const found = new Map<number, Buffer>();
+      for await (const record of wal.read()) found.set(record.offset, Buffer.from(record.data));
+      for (const [offset, seed] of acknowledged) {
+        const data = found.get(offset);
+        if (data === undefined) return `acknowledged offset ${offset} missing (log holds [${wal.firstOffset}, ${wal.nextOffset}))`;
+        if (!data.equals(imageRecord(seed))) return `offset ${offset} holds other bytes than were acknowledged`;
+      }
+      return null;
+    } finally {
+      await wal.close();
+    }
+  } finally {
+    run('umount', [mountPoint]);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { images: { type: 'string', default: '20' }, seed: { type: 'string' } } });
+  const imageCount = Number(values.images);
+  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+  const random = mulberry32(seed);
+  console.log(`torture:image seed ${seed} (replay with --seed ${seed}), ${imageCount} images`);
+  for (const tool of ['mkfs.ext4', 'mount', 'umount']) {
+    if (!run('which', [tool]).ok) {
+      console.log(`skipped: ${tool} is not installed`);
+      return;
+    }
+  }
+  const work = mkdtempSync(join(tmpdir(), 'tidewal-image-'));
+  const image = join(work, 'disk.img');
+  const live = join(work, 'live');
+  const copyMount = join(work, 'copy');
+  mkdirSync(live);
+  mkdirSync(copyMount);
+  writeFileSync(image, '');
+  run('truncate', ['-s', String(IMAGE_SIZE_BYTES), image]);
+  const formatted = run('mkfs.ext4', ['-q', '-F', image]);
+  const mounted = formatted.ok ? run('mount', ['-o', 'loop', image, live]) : formatted;
+  if (!mounted.ok) {
+    console.log(`skipped: cannot make or mount an ext4 image here (${mounted.output})`);
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
+  let failures = 0;
+  try {
+    const child = spawn(process.execPath, [CHILD, join(live, 'log')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const acknowledged = new Map<number, number>();
+    let pending = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const [kind, given, recordSeed] = line.split(' ');
+        if (kind === 'A') acknowledged.set(Number(given), Number(recordSeed));
+      }
+    });
+    await delay(500);
+    for (let imageIndex = 0; imageIndex < imageCount; imageIndex++) {
+      await delay(50 + Math.floor(random() * 400));
+      const before = new Map(acknowledged);
+      const copy = join(work, `copy-${imageIndex}.img`);
+      copyFileSync(image, copy);
+      const problem = await checkImage(copy, copyMount, before);
+      rmSync(copy, { force: true });
+      if (problem !== null) failures += 1;
+      console.log(`image ${imageIndex + 1}/${imageCount}: ${before.size} acknowledged before the copy: ${problem ?? 'all there'}`);
+    }
+    child.kill('SIGKILL');
+  } finally {
+    await delay(200);
+    run('umount', [live]);
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.log(`torture:image: ${imageCount} images checked, ${failures} failed (seed ${seed})`);
+  if (failures > 0) process.exitCode = 1;
+}
+
+await main();
