@@ -3,7 +3,7 @@ import { assert } from './assert.js';
 /** Bytes of every segment's header; frames start right after it. */
 export const SEGMENT_HEADER_SIZE_BYTES = 32;
 /** Bytes of every frame's header, before its records. */
-export const FRAME_HEADER_SIZE_BYTES = 40;
+export const FRAME_HEADER_SIZE_BYTES = 48;
 /** Bytes before each record's payload inside a frame. */
 export const RECORD_HEADER_SIZE_BYTES = 8;
 /**

@@ -4,6 +4,7 @@
  * little-endian; 64-bit values are stored as two 32-bit halves so that no
  * BigInt is needed on the hot path (offsets and timestamps stay below 2^53).
  */
+import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { FRAME_ALIGNMENT_BYTES, FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 
@@ -20,7 +21,8 @@ export const SEGMENT_HEADER = {
   baseOffsetHigh: 12,
   createdAtMsLow: 16,
   createdAtMsHigh: 20,
-  reserved: 24,
+  /** Random per segment, repeated in every frame: frames of another segment never pass as this one's. */
+  nonce: 24,
   crc: 28,
 } as const;
 
@@ -49,6 +51,9 @@ export const FRAME_HEADER = {
    * kernel wrote pages back out of order) from damage in synced data.
    */
   syncedDelta: 36,
+  /** The nonce of the segment the frame was written for (its header holds it too). */
+  segmentNonce: 40,
+  reserved: 44,
 } as const;
 
 /** A syncedDelta this large means "synced offset unknown, treat as 0". */
@@ -68,6 +73,11 @@ export const FRAME_FLAG_CODEC_MASK = 0x000e;
 export const FRAME_FLAGS_KNOWN = FRAME_FLAG_CODEC_MASK;
 
 const TWO_POW_32 = 0x1_0000_0000;
+
+/** A fresh segment nonce: random, never 0 (0 marks frames built outside a log, in tests). */
+export function newSegmentNonce(): number {
+  return randomInt(1, TWO_POW_32);
+}
 
 /** Bytes a record takes inside a frame: its header, payload and padding. */
 export function recordEntrySizeBytes(payloadSizeBytes: number): number {
@@ -90,18 +100,19 @@ export function readUint53(buffer: Buffer, lowPosition: number): number {
 }
 
 /** Encodes a segment header into `buffer` at `bufferPosition`. */
-export function encodeSegmentHeader(buffer: Buffer, bufferPosition: number, baseOffset: number, createdAtMs: number): void {
+export function encodeSegmentHeader(buffer: Buffer, bufferPosition: number, baseOffset: number, createdAtMs: number, nonce: number): void {
   const header = buffer.subarray(bufferPosition, bufferPosition + SEGMENT_HEADER_SIZE_BYTES);
   header.fill(0);
   header.writeUInt32LE(SEGMENT_MAGIC, SEGMENT_HEADER.magic);
   header.writeUInt16LE(FORMAT_VERSION, SEGMENT_HEADER.version);
   writeUint53(header, baseOffset, SEGMENT_HEADER.baseOffsetLow);
   writeUint53(header, createdAtMs, SEGMENT_HEADER.createdAtMsLow);
+  header.writeUInt32LE(nonce, SEGMENT_HEADER.nonce);
   header.writeUInt32LE(crc32(header.subarray(0, SEGMENT_HEADER.crc)), SEGMENT_HEADER.crc);
 }
 
 export type SegmentHeaderStatus =
-  | { kind: 'ok'; baseOffset: number; createdAtMs: number }
+  | { kind: 'ok'; baseOffset: number; createdAtMs: number; nonce: number }
   | { kind: 'zero' }
   | { kind: 'unsupported'; version: number }
   | { kind: 'bad'; reason: string };
@@ -121,6 +132,7 @@ export function decodeSegmentHeader(header: Buffer): SegmentHeaderStatus {
     kind: 'ok',
     baseOffset: readUint53(header, SEGMENT_HEADER.baseOffsetLow),
     createdAtMs: readUint53(header, SEGMENT_HEADER.createdAtMsLow),
+    nonce: header.readUInt32LE(SEGMENT_HEADER.nonce),
   };
 }
 

@@ -118,7 +118,7 @@ describe('frame encoder', () => {
   test('lays out every header field and record entry as docs/FORMAT.md says', () => {
     const payloads = [Buffer.from('abcdefghijk'), Buffer.from('xy')]; // entries of 24 and 16 bytes
     const { buffer, sizeBytes } = encode({ payloads, firstOffset: 2 ** 32 + 3, timestampMs: 1_700_000_000_123, groupDelta: 2, timestampDeltasMs: [0, -5] }, 8, 8);
-    assert.equal(sizeBytes, 40 + 24 + 16);
+    assert.equal(sizeBytes, FRAME_HEADER_SIZE_BYTES + 24 + 16);
     const frame = buffer.subarray(8, 8 + sizeBytes);
     assert.equal(frame.readUInt32LE(FRAME_HEADER.frameSizeBytes), sizeBytes);
     assert.equal(readUint53(frame, FRAME_HEADER.firstOffsetLow), 2 ** 32 + 3);
@@ -129,12 +129,12 @@ describe('frame encoder', () => {
     assert.equal(frame.readUInt16LE(FRAME_HEADER.magic), FRAME_MAGIC);
     assert.equal(frame.readUInt32LE(FRAME_HEADER.syncedDelta), 0, 'by default everything before the frame was synced');
     assert.equal(frame.readUInt32LE(FRAME_HEADER.crc), crc32(frame.subarray(4)), 'the checksum covers everything after it, padding included');
-    const first = frame.subarray(40);
+    const first = frame.subarray(FRAME_HEADER_SIZE_BYTES);
     assert.equal(first.readUInt32LE(RECORD_HEADER.payloadSizeBytes), 11);
     assert.equal(first.readInt32LE(RECORD_HEADER.timestampDeltaMs), 0);
     assert.deepEqual(first.subarray(8, 19), payloads[0]);
     assert.deepEqual(first.subarray(19, 24), Buffer.alloc(5), 'padding is zeros');
-    const second = frame.subarray(64);
+    const second = frame.subarray(FRAME_HEADER_SIZE_BYTES + 24);
     assert.equal(second.readUInt32LE(RECORD_HEADER.payloadSizeBytes), 2);
     assert.equal(second.readInt32LE(RECORD_HEADER.timestampDeltaMs), -5);
     assert.deepEqual(second.subarray(8, 10), payloads[1]);
@@ -258,7 +258,7 @@ describe('FrameDecoder.decode', () => {
     ['a changed record count', (frame) => frame.writeUInt32LE(2, FRAME_HEADER.recordCount), /checksum/],
     ['a changed group delta', (frame) => frame.writeUInt32LE(3, FRAME_HEADER.groupDelta), /checksum/],
     ['a changed first offset', (frame) => frame.writeUInt32LE(8, FRAME_HEADER.firstOffsetLow), /checksum/],
-    ['a changed record timestamp delta', (frame) => frame.writeInt32LE(9, 40 + RECORD_HEADER.timestampDeltaMs), /checksum/],
+    ['a changed record timestamp delta', (frame) => frame.writeInt32LE(9, FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.timestampDeltaMs), /checksum/],
     [
       'a valid frame holding another offset than the one expected here',
       (frame) => {
@@ -295,7 +295,7 @@ describe('FrameDecoder.decode', () => {
     [
       'a checksummed record length of zero',
       (frame) => {
-        frame.writeUInt32LE(0, 40 + RECORD_HEADER.payloadSizeBytes);
+        frame.writeUInt32LE(0, FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.payloadSizeBytes);
         reseal(frame);
       },
       /records do not fill the frame/,
@@ -303,7 +303,7 @@ describe('FrameDecoder.decode', () => {
     [
       'a checksummed record length running past the frame',
       (frame) => {
-        frame.writeUInt32LE(100, 40 + RECORD_HEADER.payloadSizeBytes);
+        frame.writeUInt32LE(100, FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.payloadSizeBytes);
         reseal(frame);
       },
       /records do not fill the frame/,
@@ -311,7 +311,7 @@ describe('FrameDecoder.decode', () => {
     [
       'a checksummed record length over the limit',
       (frame) => {
-        frame.writeUInt32LE(0xffff_ffff, 40 + RECORD_HEADER.payloadSizeBytes);
+        frame.writeUInt32LE(0xffff_ffff, FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.payloadSizeBytes);
         reseal(frame);
       },
       /records do not fill the frame/,
@@ -319,7 +319,7 @@ describe('FrameDecoder.decode', () => {
     [
       'a checksummed record shorter than its frame',
       (frame) => {
-        frame.writeUInt32LE(1, 40 + RECORD_HEADER.payloadSizeBytes);
+        frame.writeUInt32LE(1, FRAME_HEADER_SIZE_BYTES + RECORD_HEADER.payloadSizeBytes);
         reseal(frame);
       },
       /records do not fill the frame/,
@@ -381,7 +381,7 @@ describe('FrameDecoder.decode', () => {
 describe('segment header', () => {
   function header(baseOffset = 1234, createdAtMs = 1_700_000_000_000): Buffer {
     const buffer = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES + 8, 0xee);
-    encodeSegmentHeader(buffer, 4, baseOffset, createdAtMs);
+    encodeSegmentHeader(buffer, 4, baseOffset, createdAtMs, 0xa1b2c3d4);
     return buffer.subarray(4, 4 + SEGMENT_HEADER_SIZE_BYTES);
   }
 
@@ -393,12 +393,12 @@ describe('segment header', () => {
     assert.equal(bytes.readUInt16LE(SEGMENT_HEADER.flags), 0);
     assert.equal(readUint53(bytes, SEGMENT_HEADER.baseOffsetLow), 2 ** 40 + 1);
     assert.equal(readUint53(bytes, SEGMENT_HEADER.createdAtMsLow), 1_700_000_000_000);
-    assert.equal(bytes.readUInt32LE(SEGMENT_HEADER.reserved), 0);
+    assert.equal(bytes.readUInt32LE(SEGMENT_HEADER.nonce), 0xa1b2c3d4);
     assert.equal(bytes.readUInt32LE(SEGMENT_HEADER.crc), crc32(bytes.subarray(0, 28)));
   });
 
   test('decodes an encoded header to ok with its base offset and creation time', () => {
-    assert.deepEqual(decodeSegmentHeader(header(99, 12345)), { kind: 'ok', baseOffset: 99, createdAtMs: 12345 });
+    assert.deepEqual(decodeSegmentHeader(header(99, 12345)), { kind: 'ok', baseOffset: 99, createdAtMs: 12345, nonce: 0xa1b2c3d4 });
   });
 
   test('decodes an all-zero header as zero', () => {

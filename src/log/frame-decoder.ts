@@ -28,6 +28,10 @@ export interface DecodedRecord {
 /** Reusable decoder: fields describe the last decoded frame (no allocation per frame). */
 export class FrameDecoder {
   readonly maxPayloadSizeBytes: number;
+  /** The nonce frames must carry (the segment's), or -1 to accept any. */
+  expectedNonce = -1;
+  /** The nonce of the last decoded frame. */
+  segmentNonce = 0;
   frameSizeBytes = 0;
   firstOffset = 0;
   recordCount = 0;
@@ -77,7 +81,11 @@ export class FrameDecoder {
     }
     const recordCount = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.recordCount);
     const groupDelta = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.groupDelta);
-    if (groupDelta > firstOffset) {
+    const segmentNonce = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.segmentNonce);
+    if (this.expectedNonce >= 0 && segmentNonce !== this.expectedNonce) {
+      return this.#bad(`frame belongs to another segment (nonce ${segmentNonce}, this segment's is ${this.expectedNonce})`);
+    }
+    if (groupDelta > firstOffset || buffer.readUInt32LE(bufferPosition + FRAME_HEADER.reserved) !== 0) {
       return this.#bad('frame header fields are impossible');
     }
     // A valid checksum over a frame the encoder could not have written means a bug, or a forgery; refuse it.
@@ -86,6 +94,7 @@ export class FrameDecoder {
     }
     this.firstOffset = firstOffset;
     this.recordCount = recordCount;
+    this.segmentNonce = segmentNonce;
     this.groupFirstOffset = firstOffset - groupDelta;
     const syncedDelta = buffer.readUInt32LE(bufferPosition + FRAME_HEADER.syncedDelta);
     this.syncedOffset = syncedDelta === SYNCED_DELTA_MAX ? 0 : Math.max(0, firstOffset - syncedDelta);

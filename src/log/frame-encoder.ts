@@ -16,6 +16,7 @@ export function beginFrame(
   timestampMs: number,
   groupDelta: number,
   syncedOffset: number,
+  segmentNonce = 0,
 ): void {
   assert(syncedOffset <= firstOffset, 'nothing at or after a frame is synced before it is written');
   assert(framePosition + FRAME_HEADER_SIZE_BYTES <= buffer.length, 'group buffer has room for the frame header');
@@ -28,6 +29,8 @@ export function beginFrame(
   buffer.writeUInt16LE(0, framePosition + FRAME_HEADER.flags);
   buffer.writeUInt16LE(FRAME_MAGIC, framePosition + FRAME_HEADER.magic);
   buffer.writeUInt32LE(Math.min(firstOffset - syncedOffset, SYNCED_DELTA_MAX), framePosition + FRAME_HEADER.syncedDelta);
+  buffer.writeUInt32LE(segmentNonce, framePosition + FRAME_HEADER.segmentNonce);
+  buffer.writeUInt32LE(0, framePosition + FRAME_HEADER.reserved);
 }
 
 /** Writes one record entry at `bufferPosition`; returns its size (padding included). */

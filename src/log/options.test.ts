@@ -59,7 +59,7 @@ describe('resolveWalOptions', () => {
       segmentMaxAgeMs: 1,
       segmentMaxRecords: 10,
       maxRecordBytes: 1,
-      maxPendingBytes: 56,
+      maxPendingBytes: 64,
       maxOpenFiles: 1,
       preallocate: true,
       repair: true,
@@ -71,7 +71,7 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.segmentMaxAgeMs, 1);
     assert.equal(resolved.segmentMaxRecords, 10);
     assert.equal(resolved.maxRecordBytes, 1);
-    assert.equal(resolved.maxPendingBytes, 56);
+    assert.equal(resolved.maxPendingBytes, 64);
     assert.equal(resolved.maxOpenFiles, 1);
     assert.equal(resolved.preallocate, true);
     assert.equal(resolved.repair, true);

@@ -6,7 +6,8 @@
  * Readers take no lock: they read only acknowledged bytes, which are never
  * rewritten, so they never block appends.
  */
-import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT } from '../constants.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import { decodeSegmentHeader } from './format.js';
 import { CorruptionError } from '../errors.js';
 import { assert } from '../assert.js';
 import type { FileHandle } from '../io/file-system.js';
@@ -124,6 +125,13 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   const limitPosition = segment.sizeBytes;
   const handle = await log.fileCache.acquire(segment.path);
   const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
+  try {
+    if (segment.nonce < 0) segment.nonce = await readNonce(handle, segment.path);
+  } catch (error) {
+    log.fileCache.release(segment.path);
+    throw error;
+  }
+  decoder.expectedNonce = segment.nonce;
   let readPosition = start.filePosition;
   const issue = (): Promise<Block> => {
     const filePosition = readPosition;
@@ -175,6 +183,15 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   } finally {
     log.fileCache.release(segment.path);
   }
+}
+
+/** The segment's nonce, from its header (sealed segments opened after a clean start). */
+async function readNonce(handle: FileHandle, path: string): Promise<number> {
+  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
+  const readBytes = await handle.read(header, 0, header.length, 0);
+  const status = decodeSegmentHeader(header.subarray(0, readBytes));
+  if (status.kind !== 'ok') throw new CorruptionError(path, 0, 'segment header is damaged');
+  return status.nonce;
 }
 
 async function readBlock(handle: FileHandle, filePosition: number, sizeBytes: number): Promise<Block> {

@@ -10,7 +10,7 @@ import { SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { CorruptionError, FormatUnsupportedError } from '../errors.js';
 import type { FileHandle } from '../io/file-system.js';
 import { CLEAN_MARKER_FILE_NAME, readCleanMarker } from './clean-marker.js';
-import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero } from './format.js';
+import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero, newSegmentNonce } from './format.js';
 import type { ResolvedWalOptions } from './options.js';
 import { Segment } from './segment.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
@@ -148,6 +148,7 @@ async function adoptPrepared(options: ResolvedWalOptions, name: string, names: r
 
 async function createFirstSegment(options: ResolvedWalOptions, nowMs: number): Promise<Segment> {
   const segment = new Segment(options.dir, 0, nowMs);
+  segment.nonce = newSegmentNonce();
   const handle = await options.fileSystem.open(segment.path, { write: true, create: true, dsync: options.syncMode === 'always' });
   await writeHeader(handle, segment, options.syncMode === 'always');
   segment.writeHandle = handle;
@@ -157,7 +158,7 @@ async function createFirstSegment(options: ResolvedWalOptions, nowMs: number): P
 
 async function writeHeader(handle: FileHandle, segment: Segment, dsync: boolean): Promise<void> {
   const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
-  encodeSegmentHeader(header, 0, segment.baseOffset, segment.createdAtMs);
+  encodeSegmentHeader(header, 0, segment.baseOffset, segment.createdAtMs, segment.nonce);
   await writeFully(handle, header, 0, header.length, 0);
   if (!dsync) await handle.datasync();
 }
@@ -183,6 +184,7 @@ async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<
     return null;
   }
   active.createdAtMs = status.createdAtMs;
+  active.nonce = status.nonce;
   active.writeHandle = handle;
   active.recordCount = marker.nextOffset - lastBase;
   active.reservedRecordCount = active.recordCount;
@@ -264,6 +266,13 @@ async function trustedPrefix(options: ResolvedWalOptions, bases: number[], index
 /** Makes a segment that was sealed the active one again (its successors were cut). */
 async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): Promise<void> {
   segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.syncMode === 'always' });
+  if (segment.nonce < 0) {
+    const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
+    await segment.writeHandle.read(header, 0, header.length, 0);
+    const status = decodeSegmentHeader(header);
+    if (status.kind !== 'ok') throw new CorruptionError(segment.path, 0, 'segment header is damaged');
+    segment.nonce = status.nonce;
+  }
   segment.sealed = false;
   await options.fileSystem.unlink(segment.indexPath);
   if (segment.sizeBytes < 0) segment.sizeBytes = await segment.writeHandle.sizeBytes();
@@ -296,9 +305,12 @@ async function scanAndFix(
     if (header.kind === 'ok' && header.baseOffset !== base) {
       throw new CorruptionError(segment.path, 0, `segment header names offset ${header.baseOffset}, its file name ${base}`);
     }
-    if (header.kind === 'ok') segment.createdAtMs = header.createdAtMs;
+    if (header.kind === 'ok') {
+      segment.createdAtMs = header.createdAtMs;
+      segment.nonce = header.nonce;
+    }
     const scan = header.kind === 'ok' || content.length >= SEGMENT_HEADER_SIZE_BYTES
-      ? scanSegment(content, base)
+      ? scanSegment(content, base, segment.nonce)
       : null;
     const headerDamaged = header.kind !== 'ok' && scan !== null && scan.recordCount > 0;
     if (headerDamaged) throw new CorruptionError(segment.path, 0, 'segment header is damaged');
@@ -319,7 +331,10 @@ async function scanAndFix(
       // Zeros after the data are preallocated space, not lost bytes.
       totals.truncatedBytes += Math.max(0, nonZeroEnd(content, validSizeBytes) - validSizeBytes);
     }
-    if (validSizeBytes < SEGMENT_HEADER_SIZE_BYTES) await writeHeader(handle, segment, false);
+    if (validSizeBytes < SEGMENT_HEADER_SIZE_BYTES) {
+      segment.nonce = newSegmentNonce();
+      await writeHeader(handle, segment, false);
+    }
     else if (validSizeBytes < content.length) await handle.datasync();
     if (scan !== null && header.kind === 'ok') {
       segment.recordCount = scan.recordCount;

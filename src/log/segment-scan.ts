@@ -26,9 +26,11 @@ export interface ScanResult {
 /**
  * @param content the whole segment file
  * @param baseOffset the segment's base offset (from its name and header)
+ * @param nonce the segment's nonce from its header, or -1 when the header is unreadable (learnt from the first frame)
  */
-export function scanSegment(content: Buffer, baseOffset: number): ScanResult {
+export function scanSegment(content: Buffer, baseOffset: number, nonce: number): ScanResult {
   const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
+  decoder.expectedNonce = nonce;
   const indexOffsetDeltas = [0];
   const indexPositions = [SEGMENT_HEADER_SIZE_BYTES];
   let position = SEGMENT_HEADER_SIZE_BYTES;
@@ -40,6 +42,7 @@ export function scanSegment(content: Buffer, baseOffset: number): ScanResult {
   while (position < content.length) {
     const status = decoder.decode(content, position, content.length, expectedOffset);
     if (status === 'ok') {
+      decoder.expectedNonce = decoder.segmentNonce;
       if (expectedOffset === baseOffset) firstTimestampMs = decoder.timestampMs;
       lastTimestampMs = decoder.lastTimestampMs(content, position);
       const lastIndexedPosition = indexPositions[indexPositions.length - 1] ?? 0;

@@ -16,6 +16,8 @@ export class Segment {
   readonly path: string;
   readonly indexPath: string;
   createdAtMs: number;
+  /** Random per segment, in its header and every frame; -1 until read from the header. */
+  nonce: number;
   /** Records acknowledged in this segment. */
   recordCount: number;
   /** Size of the acknowledged content (header and whole groups). */
@@ -52,6 +54,7 @@ export class Segment {
     this.path = join(dir, segmentFileName(baseOffset));
     this.indexPath = join(dir, indexFileName(baseOffset));
     this.createdAtMs = createdAtMs;
+    this.nonce = -1;
     this.recordCount = 0;
     this.sizeBytes = SEGMENT_HEADER_SIZE_BYTES;
     this.reservedRecordCount = 0;

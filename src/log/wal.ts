@@ -11,13 +11,13 @@
  * thread-pool round trip), and a timer syncs at least every `intervalMs`.
  */
 import { assert } from '../assert.js';
-import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError, WalError, WalIOError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosedError, WalError, WalIOError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
 import { writeFully, writeFullySync } from '../io/write-fully.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
-import { recordEntrySizeBytes } from './format.js';
+import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
@@ -501,7 +501,10 @@ export class Wal implements ReadableLog {
         if (chunkBytes === 0) break;
         readBytes += chunkBytes;
       }
-      const scan = scanSegment(content.subarray(0, readBytes), segment.baseOffset);
+      const header = decodeSegmentHeader(content.subarray(0, Math.min(readBytes, SEGMENT_HEADER_SIZE_BYTES)));
+      if (header.kind !== 'ok') throw new CorruptionError(segment.path, 0, 'segment header is damaged');
+      segment.nonce = header.nonce;
+      const scan = scanSegment(content.subarray(0, readBytes), segment.baseOffset, segment.nonce);
       if (scan.recordCount < segment.recordCount) {
         throw new WalError('LOG_CORRUPT', `Cannot read log: ${segment.path} holds ${scan.recordCount} records, ${segment.recordCount} expected (${scan.damageReason} at byte ${scan.damagePosition})`);
       }
@@ -558,6 +561,7 @@ export class Wal implements ReadableLog {
 
   #rotate(nowMs: number): Segment {
     const segment = new Segment(this.dir, this.#reservedOffset, nowMs);
+    segment.nonce = newSegmentNonce();
     segment.headerPending = true;
     segment.ready = this.#install(segment);
     segment.ready.catch(() => {});

@@ -35,6 +35,7 @@ export class WriteGroup {
   readonly syncedOffset: number;
 
   constructor(segment: Segment, firstOffset: number, syncedOffset: number, buffer: Buffer) {
+    assert(segment.nonce > 0, 'a segment being written knows its nonce');
     this.segment = segment;
     this.firstOffset = firstOffset;
     this.syncedOffset = syncedOffset;
@@ -49,7 +50,7 @@ export class WriteGroup {
     if (segment.headerPending) {
       // A rotated segment's header goes out with its first group: one write, not two.
       this.startFilePosition = 0;
-      encodeSegmentHeader(buffer, 0, segment.baseOffset, segment.createdAtMs);
+      encodeSegmentHeader(buffer, 0, segment.baseOffset, segment.createdAtMs, segment.nonce);
       this.usedBytes = SEGMENT_HEADER_SIZE_BYTES;
       segment.headerPending = false;
     } else {
@@ -85,7 +86,7 @@ export class WriteGroup {
       // The open frame is complete: checksum it now, while the previous
       // group's write is in flight, rather than on the flush's critical path.
       if (openFrameIndex >= 0) this.#sealFrame(openFrameIndex);
-      beginFrame(this.buffer, this.usedBytes, firstOffset, timestampMs, this.recordCount, this.syncedOffset);
+      beginFrame(this.buffer, this.usedBytes, firstOffset, timestampMs, this.recordCount, this.syncedOffset, this.segment.nonce);
       this.framePositions.push(this.usedBytes);
       this.frameRecordCounts.push(0);
       this.frameTimestampMs = timestampMs;

@@ -110,7 +110,7 @@ describe('torn tail', () => {
     const last = frameAt(path.join(template, segment), 7);
     assert.equal(last.offset, 7);
     assert.equal(last.recordCount, 1);
-    assert.equal(last.sizeBytes, 96);
+    assert.equal(last.sizeBytes, FRAME_HEADER_SIZE_BYTES + 56);
     for (let cut = last.position; cut < last.position + last.sizeBytes; cut += 1) {
       const dir = copyLog(template);
       forgetCleanShutdown(dir);

@@ -14,14 +14,11 @@ import { SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
 const DIR = '/log';
 const SEGMENT = `${DIR}/00000000000000000000.wal`;
 /**
- * Known limitation (format v1): a frame's checksum covers its first offset
- * but no segment identity (the header's creation time or a nonce), so frames
- * of an older segment with the same base offset are valid wherever they line
- * up with the new offsets. The engine itself never reuses a file (prepared
- * files are created exclusively and zero-filled), so this needs a file
- * system that exposes stale blocks.
+ * Each segment has a random nonce, in its header and in every frame under
+ * the frame's checksum: frames of an older segment with the same base
+ * offset, even where they line up with the new offsets, carry another nonce
+ * and are refused.
  */
-const STALE_TODO = 'stale frames with matching offsets pass the checksum: no segment identity in the frame CRC';
 
 /** The active segment of a crashed log (no clean marker, no preallocated zeros) holding `records`. */
 async function segmentOf(records: Buffer[], seed: number): Promise<Buffer> {
@@ -82,7 +79,7 @@ test('a reused file holding an older segment\'s frames past the new data yields 
   else assert.equal(outcome.code, 'LOG_CORRUPT');
 });
 
-test('a preallocated file filled with an older segment\'s frames from the start yields no records', { todo: STALE_TODO }, async () => {
+test('a preallocated file filled with an older segment\'s frames from the start yields no records', async () => {
   const old = records(20, 1, (index) => 50 + index);
   const oldSegment = await segmentOf(old, 1);
   const empty = await segmentOf([], 4);
@@ -123,7 +120,6 @@ test('a valid frame written at the wrong position is never returned there', asyn
 
 test(
   'a reused file whose stale frames line up with the new offsets yields only the new records',
-  { todo: STALE_TODO },
   async () => {
     const sizeOf = (index: number): number => 64 + index * 8;
     const old = records(20, 1, sizeOf);
