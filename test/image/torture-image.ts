@@ -20,7 +20,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Wal } from '../../src/index.js';
 import { imageRecord } from './image-record.js';
 
-const IMAGE_SIZE_BYTES = 256 * 1024 * 1024;
+const IMAGE_SIZE_BYTES = 2 * 1024 * 1024 * 1024;
 const CHILD = fileURLToPath(new URL('./image-child.js', import.meta.url));
 
 function run(command: string, args: string[]): { ok: boolean; output: string } {
@@ -42,6 +42,9 @@ async function checkImage(imagePath: string, mountPoint: string, acknowledged: R
   const mounted = run('mount', ['-o', 'loop', imagePath, mountPoint]);
   if (!mounted.ok) return `mount of the copy failed: ${mounted.output}`;
   try {
+    // After a real power cut no process is alive: the writer's LOCK (which
+    // names the child, still running here) is stale by definition.
+    rmSync(join(mountPoint, 'log', 'LOCK'), { force: true });
     const wal = await Wal.open({ dir: join(mountPoint, 'log') });
     try {
       const found = new Map<number, Buffer>();
@@ -88,12 +91,13 @@ async function main(): Promise<void> {
     return;
   }
   let failures = 0;
+  let child: ReturnType<typeof spawn> | null = null;
   try {
-    const child = spawn(process.execPath, [CHILD, join(live, 'log')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [CHILD, join(live, 'log')], { stdio: ['ignore', 'pipe', 'inherit'] });
     const acknowledged = new Map<number, number>();
     let pending = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
@@ -108,15 +112,15 @@ async function main(): Promise<void> {
       const before = new Map(acknowledged);
       const copy = join(work, `copy-${imageIndex}.img`);
       copyFileSync(image, copy);
-      const problem = await checkImage(copy, copyMount, before);
+      const problem = await checkImage(copy, copyMount, before).catch((error: unknown) => `recovery failed: ${String(error)}`);
       rmSync(copy, { force: true });
       if (problem !== null) failures += 1;
       console.log(`image ${imageIndex + 1}/${imageCount}: ${before.size} acknowledged before the copy: ${problem ?? 'all there'}`);
     }
-    child.kill('SIGKILL');
   } finally {
-    await delay(200);
-    run('umount', [live]);
+    child?.kill('SIGKILL');
+    // The child must be gone before the file system can be unmounted.
+    for (let attempt = 0; attempt < 50 && !run('umount', [live]).ok; attempt++) await delay(100);
     rmSync(work, { recursive: true, force: true });
   }
   console.log(`torture:image: ${imageCount} images checked, ${failures} failed (seed ${seed})`);
