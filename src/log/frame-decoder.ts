@@ -66,6 +66,7 @@ export class FrameDecoder {
       return this.#bad(`frame size ${frameSizeBytes} is impossible`);
     }
     const flags = buffer.readUInt16LE(bufferPosition + FRAME_HEADER.flags);
+    // Only codec 0 (stored) exists yet: any flag set is unknown to this version.
     if ((flags & ~FRAME_FLAGS_KNOWN) !== 0 || (flags & FRAME_FLAG_CODEC_MASK) !== 0) {
       return this.#bad(`frame flags 0x${flags.toString(16)} are unknown`);
     }

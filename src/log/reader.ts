@@ -6,8 +6,9 @@
  * Readers take no lock: they read only acknowledged bytes, which are never
  * rewritten, so they never block appends.
  */
-import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
-import { decodeSegmentHeader } from './format.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT } from '../constants.js';
+import { readFully } from '../io/read-fully.js';
+import { readSegmentNonce } from './segment-header-file.js';
 import { CorruptionError } from '../errors.js';
 import { assert } from '../assert.js';
 import type { FileHandle } from '../io/file-system.js';
@@ -126,7 +127,7 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   const handle = await log.fileCache.acquire(segment.path);
   const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
   try {
-    if (segment.nonce < 0) segment.nonce = await readNonce(handle, segment.path);
+    if (segment.nonce < 0) segment.nonce = await readSegmentNonce(handle);
   } catch (error) {
     log.fileCache.release(segment.path);
     throw error;
@@ -185,23 +186,9 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   }
 }
 
-/** The segment's nonce, from its header (sealed segments opened after a clean start). */
-async function readNonce(handle: FileHandle, path: string): Promise<number> {
-  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
-  const readBytes = await handle.read(header, 0, header.length, 0);
-  const status = decodeSegmentHeader(header.subarray(0, readBytes));
-  if (status.kind !== 'ok') throw new CorruptionError(path, 0, 'segment header is damaged');
-  return status.nonce;
-}
-
 async function readBlock(handle: FileHandle, filePosition: number, sizeBytes: number): Promise<Block> {
   const buffer = Buffer.allocUnsafeSlow(HEADROOM_BYTES + Math.max(0, sizeBytes));
-  let readBytes = 0;
-  while (readBytes < sizeBytes) {
-    const chunkBytes = await handle.read(buffer, HEADROOM_BYTES + readBytes, sizeBytes - readBytes, filePosition + readBytes);
-    if (chunkBytes === 0) break;
-    readBytes += chunkBytes;
-  }
+  const readBytes = await readFully(handle, buffer, HEADROOM_BYTES, Math.max(0, sizeBytes), filePosition);
   return { buffer, filePosition, sizeBytes: readBytes };
 }
 

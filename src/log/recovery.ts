@@ -19,6 +19,9 @@ import { PREPARED_FILE_PREFIX } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeFully } from '../io/write-fully.js';
+import { readWhole } from '../io/read-fully.js';
+import { readSegmentHeader, readSegmentNonce } from './segment-header-file.js';
+import type { SegmentHeaderStatus } from './format.js';
 
 /** What `repair: true` cut. */
 export interface RepairSummary {
@@ -42,7 +45,7 @@ export interface RecoverySummary {
   readonly scannedBytes: number;
   /** Bytes cut from the end (torn tail, unfinished write group, preallocated space). */
   readonly truncatedBytes: number;
-  /** Records in the cut bytes that were valid on their own but belonged to an unfinished group. */
+  /** Segments in the log after open. */
   readonly segmentCount: number;
   readonly removedTemporaryFiles: number;
   readonly repaired: RepairSummary | null;
@@ -131,14 +134,12 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
 async function adoptPrepared(options: ResolvedWalOptions, name: string, names: readonly string[]): Promise<number | null> {
   const path = join(options.dir, name);
   const handle = await options.fileSystem.open(path, {});
-  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
+  let status: SegmentHeaderStatus;
   try {
-    const readBytes = await handle.read(header, 0, header.length, 0);
-    if (readBytes < header.length) return null;
+    status = await readSegmentHeader(handle);
   } finally {
     await handle.close();
   }
-  const status = decodeSegmentHeader(header);
   if (status.kind !== 'ok' || names.includes(segmentFileName(status.baseOffset))) return null;
   await options.fileSystem.rename(path, join(options.dir, segmentFileName(status.baseOffset)));
   await options.fileSystem.syncDir(options.dir);
@@ -172,9 +173,7 @@ async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<
   const active = new Segment(options.dir, lastBase, 0);
   const handle = await options.fileSystem.open(active.path, { write: true, dsync: options.syncMode === 'always' });
   const sizeBytes = await handle.sizeBytes();
-  const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
-  await handle.read(header, 0, header.length, 0);
-  const status = decodeSegmentHeader(header);
+  const status = await readSegmentHeader(handle);
   if (status.kind === 'unsupported') {
     await handle.close();
     throw new FormatUnsupportedError(active.path, status.version, FORMAT_VERSION);
@@ -266,13 +265,7 @@ async function trustedPrefix(options: ResolvedWalOptions, bases: number[], index
 /** Makes a segment that was sealed the active one again (its successors were cut). */
 async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): Promise<void> {
   segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.syncMode === 'always' });
-  if (segment.nonce < 0) {
-    const header = Buffer.alloc(SEGMENT_HEADER_SIZE_BYTES);
-    await segment.writeHandle.read(header, 0, header.length, 0);
-    const status = decodeSegmentHeader(header);
-    if (status.kind !== 'ok') throw new CorruptionError(segment.path, 0, 'segment header is damaged');
-    segment.nonce = status.nonce;
-  }
+  if (segment.nonce < 0) segment.nonce = await readSegmentNonce(segment.writeHandle);
   segment.sealed = false;
   await options.fileSystem.unlink(segment.indexPath);
   if (segment.sizeBytes < 0) segment.sizeBytes = await segment.writeHandle.sizeBytes();
@@ -370,18 +363,6 @@ function nonZeroEnd(content: Buffer, startPosition: number): number {
     }
   }
   return startPosition;
-}
-
-async function readWhole(handle: FileHandle): Promise<Buffer> {
-  const sizeBytes = await handle.sizeBytes();
-  const content = Buffer.allocUnsafe(sizeBytes);
-  let readBytes = 0;
-  while (readBytes < sizeBytes) {
-    const chunkBytes = await handle.read(content, readBytes, sizeBytes - readBytes, readBytes);
-    if (chunkBytes === 0) break;
-    readBytes += chunkBytes;
-  }
-  return content.subarray(0, readBytes);
 }
 
 /** Syncs a complete older segment found unsealed (its data may have been unsynced) and writes its index. */

@@ -14,6 +14,7 @@ import { assert } from '../assert.js';
 import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosedError, WalError, WalIOError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
 import { writeFully, writeFullySync } from '../io/write-fully.js';
+import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
@@ -252,7 +253,7 @@ export class Wal implements ReadableLog {
     const nowMs = Date.now();
     const group = this.#groupFor(budgetBytes, 1, nowMs);
     const usedBytesBefore = group.usedBytes;
-    const offset = group.add([payload], entryBytes, nowMs, this.#pool);
+    const offset = group.add(payload, entryBytes, nowMs, this.#pool);
     this.#reserved(group, group.usedBytes - usedBytesBefore, 1);
     await group.promise;
     return { offset };
@@ -492,21 +493,14 @@ export class Wal implements ReadableLog {
   async #indexByScan(segment: Segment): Promise<void> {
     const handle = await this.fileCache.acquire(segment.path);
     try {
-      const fileSizeBytes = await handle.sizeBytes();
-      const limitBytes = segment.sealed ? fileSizeBytes : segment.sizeBytes;
-      const content = Buffer.allocUnsafe(limitBytes);
-      let readBytes = 0;
-      while (readBytes < limitBytes) {
-        const chunkBytes = await handle.read(content, readBytes, limitBytes - readBytes, readBytes);
-        if (chunkBytes === 0) break;
-        readBytes += chunkBytes;
-      }
-      const header = decodeSegmentHeader(content.subarray(0, Math.min(readBytes, SEGMENT_HEADER_SIZE_BYTES)));
+      // The active segment is read only up to what is acknowledged.
+      const content = await readWhole(handle, segment.sealed ? Infinity : segment.sizeBytes);
+      const header = decodeSegmentHeader(content.subarray(0, SEGMENT_HEADER_SIZE_BYTES));
       if (header.kind !== 'ok') throw new CorruptionError(segment.path, 0, 'segment header is damaged');
       segment.nonce = header.nonce;
-      const scan = scanSegment(content.subarray(0, readBytes), segment.baseOffset, segment.nonce);
+      const scan = scanSegment(content, segment.baseOffset, segment.nonce);
       if (scan.recordCount < segment.recordCount) {
-        throw new WalError('LOG_CORRUPT', `Cannot read log: ${segment.path} holds ${scan.recordCount} records, ${segment.recordCount} expected (${scan.damageReason} at byte ${scan.damagePosition})`);
+        throw new CorruptionError(segment.path, scan.damagePosition, `${scan.damageReason}; the segment holds ${scan.recordCount} of its ${segment.recordCount} records`);
       }
       if (segment.sizeBytes < 0) {
         segment.sizeBytes = scan.validSizeBytes;

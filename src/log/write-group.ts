@@ -73,9 +73,10 @@ export class WriteGroup {
   /**
    * Adds records that must share one frame (one append, or one atomic
    * batch); returns the offset of the first and grows `usedBytes`.
+   * @param payloads one record (an append: no array per call on the hot path) or a batch
    * @param entryBytes the records' entry sizes added up
    */
-  add(payloads: readonly Uint8Array[], entryBytes: number, timestampMs: number, pool: BufferPool): number {
+  add(payloads: Uint8Array | readonly Uint8Array[], entryBytes: number, timestampMs: number, pool: BufferPool): number {
     const openFrameIndex = this.framePositions.length - 1;
     const openFrameBytes = openFrameIndex < 0 ? 0 : this.usedBytes - (this.framePositions[openFrameIndex] ?? 0);
     const startsFrame = openFrameIndex < 0 || openFrameBytes + entryBytes > FRAME_SIZE_BYTES_TARGET;
@@ -93,12 +94,16 @@ export class WriteGroup {
       this.usedBytes += FRAME_HEADER_SIZE_BYTES;
     }
     const timestampDeltaMs = clampInt32(timestampMs - this.frameTimestampMs);
-    for (const payload of payloads) {
-      this.usedBytes += encodeRecord(this.buffer, this.usedBytes, payload, timestampDeltaMs);
+    let recordCount = 1;
+    if (payloads instanceof Uint8Array) {
+      this.usedBytes += encodeRecord(this.buffer, this.usedBytes, payloads, timestampDeltaMs);
+    } else {
+      for (const payload of payloads) this.usedBytes += encodeRecord(this.buffer, this.usedBytes, payload, timestampDeltaMs);
+      recordCount = payloads.length;
     }
     const lastFrameIndex = this.frameRecordCounts.length - 1;
-    this.frameRecordCounts[lastFrameIndex] = (this.frameRecordCounts[lastFrameIndex] ?? 0) + payloads.length;
-    this.recordCount += payloads.length;
+    this.frameRecordCounts[lastFrameIndex] = (this.frameRecordCounts[lastFrameIndex] ?? 0) + recordCount;
+    this.recordCount += recordCount;
     this.timestampMs = timestampMs;
     return firstOffset;
   }
@@ -154,8 +159,11 @@ export class BufferPool {
   give(buffer: Buffer): void {
     // Keep two: one filling while one is written. Oversized buffers from a
     // burst are dropped rather than pinned for the log's lifetime.
-    if (this.#free.length < 2 && buffer.length <= 16 * GROUP_BUFFER_SIZE_BYTES_INITIAL * 16) this.#free.push(buffer);
+    if (this.#free.length < 2 && buffer.length <= GROUP_BUFFER_SIZE_BYTES_KEPT_MAX) this.#free.push(buffer);
   }
 }
+
+/** Group buffers larger than this (grown by a burst) are not kept for reuse. */
+const GROUP_BUFFER_SIZE_BYTES_KEPT_MAX = 16 * 1024 * 1024;
 
 function ignore(): void {}
