@@ -14,7 +14,7 @@ import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero, ne
 import type { ResolvedWalOptions } from './options.js';
 import { Segment } from './segment.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
-import { parseIndexFileName, parseSegmentFileName, segmentFileName } from './segment-name.js';
+import { indexFileName, parseIndexFileName, parseSegmentFileName, segmentFileName } from './segment-name.js';
 import { PREPARED_FILE_PREFIX } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -54,8 +54,6 @@ export interface RecoverySummary {
 
 export interface RecoveredLog {
   readonly segments: Segment[];
-  /** Folder changes (marker removal, temp files) that the first write must make durable first. */
-  readonly dirSyncPending: boolean;
   readonly summary: RecoverySummary;
 }
 
@@ -91,8 +89,9 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
     if (indexBase !== null) indexBases.add(indexBase);
   }
   bases.sort((a, b) => a - b);
+  const baseSet = new Set(bases);
   for (const indexBase of indexBases) {
-    if (!bases.includes(indexBase)) await fileSystem.unlink(join(dir, `${String(indexBase).padStart(20, '0')}.idx`));
+    if (!baseSet.has(indexBase)) await fileSystem.unlink(join(dir, indexFileName(indexBase)));
   }
   const totals: ScanTotals = { scannedSegments: 0, scannedBytes: 0, truncatedBytes: 0, repaired: null };
   let clean = false;
@@ -105,11 +104,11 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
     clean = cleanSegments !== null;
     segments = cleanSegments ?? (await openAfterCrash(options, bases, indexBases, totals, nowMs));
   }
-  // The marker's removal must be durable before the log changes; the first
-  // write does that folder sync (dirSyncPending), keeping a clean open cheap.
+  // The marker's removal (and any other change to the folder above) must be
+  // durable before the log changes; the Wal's first write does that folder
+  // sync, keeping a clean open cheap.
   await fileSystem.unlink(join(dir, CLEAN_MARKER_FILE_NAME));
   return {
-    dirSyncPending: true,
     segments,
     summary: {
       clean,

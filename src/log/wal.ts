@@ -171,7 +171,8 @@ export class Wal implements ReadableLog {
     this.#ackSignal = null;
     this.#syncTimer = null;
     this.#syncing = null;
-    this.#dirSyncPending = recovered.dirSyncPending;
+    // Open changed the folder (clean marker removed, temp files, cuts) without syncing it.
+    this.#dirSyncPending = true;
     this.#folderDirty = false;
   }
 
