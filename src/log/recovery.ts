@@ -4,7 +4,7 @@
  * where the log ends). After a crash it scans only segments that may hold
  * unsynced data: those without a valid index, normally just the active one.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assert } from '../assert.js';
 import { SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { CorruptionError, FormatUnsupportedError } from '../errors.js';
@@ -99,6 +99,8 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
   if (bases.length === 0) {
     clean = true;
     segments = [await createFirstSegment(options, nowMs)];
+    // The log's folder may be new: its name lives in the parent folder.
+    await fileSystem.syncDir(dirname(dir));
   } else {
     const cleanSegments = await openClean(options, bases);
     clean = cleanSegments !== null;

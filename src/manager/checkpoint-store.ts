@@ -21,10 +21,11 @@
  * JSON is fine here: a checkpoint is written a few times a second at most,
  * never per record.
  */
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { WalClosedError, WalError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
+import { WalClosedError, WalError, WalIOError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
+import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from '../log/atomic-file.js';
 import { describe } from '../log/options.js';
 import { checkCheckpointName, isValidName, parseLogKey } from './topic-name.js';
@@ -70,6 +71,7 @@ export class CheckpointStore {
   /** Commits and deletes of one name run one after another, so a merge sees the previous commit. */
   readonly #chains = new Map<string, Promise<void>>();
   #closed = false;
+  #failure: WalIOError | null = null;
 
   private constructor(fileSystem: FileSystem, dir: string, host: CheckpointHost, checkpoints: Map<string, CheckpointOffsets>) {
     this.#fileSystem = fileSystem;
@@ -84,6 +86,7 @@ export class CheckpointStore {
    */
   static async open(fileSystem: FileSystem, dir: string, host: CheckpointHost): Promise<CheckpointStore> {
     await fileSystem.mkdir(dir);
+    await fileSystem.syncDir(dirname(dir));
     const checkpoints = new Map<string, CheckpointOffsets>();
     for (const fileName of (await fileSystem.readdir(dir)).sort()) {
       if (fileName.endsWith('.tmp')) {
@@ -95,9 +98,7 @@ export class CheckpointStore {
       const name = fileName.slice(0, -CHECKPOINT_SUFFIX.length);
       if (!isValidName(name)) continue;
       const path = join(dir, fileName);
-      const content = await fileSystem.readFile(path);
-      if (content === null) continue;
-      checkpoints.set(name, decodeCheckpoint(content, path));
+      checkpoints.set(name, decodeCheckpoint(await readCheckpointFile(fileSystem, path), path));
     }
     return new CheckpointStore(fileSystem, dir, host, checkpoints);
   }
@@ -176,7 +177,7 @@ export class CheckpointStore {
 
   #serialize(name: string, work: () => Promise<void>): Promise<void> {
     const previous = this.#chains.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(work);
+    const next = previous.catch(() => {}).then(() => this.#failStop(work));
     this.#chains.set(name, next);
     const cleanUp = (): void => {
       if (this.#chains.get(name) === next) this.#chains.delete(name);
@@ -201,7 +202,25 @@ export class CheckpointStore {
   }
 
   #checkOpen(action: string): void {
+    if (this.#failure !== null) throw this.#failure;
     if (this.#closed) throw new WalClosedError(action);
+  }
+
+  /**
+   * Runs `work`; an I/O error stops the store for good. After a failed
+   * fsync the kernel may have dropped the dirty pages, so a later sync of
+   * the same folder could report success for a lost rename: never retry.
+   */
+  async #failStop(work: () => Promise<void>): Promise<void> {
+    if (this.#failure !== null) throw this.#failure;
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof WalError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#failure = new WalIOError(`Cannot write checkpoints in ${this.#dir}: ${reason}; reopen the manager to continue`, error);
+      throw this.#failure;
+    }
   }
 }
 
@@ -222,11 +241,22 @@ export function encodeCheckpoint(offsets: CheckpointOffsets): Buffer {
   return content;
 }
 
+/** A checkpoint file's bytes, at most one byte past the limit (so an oversized one is seen, never loaded whole). */
+async function readCheckpointFile(fileSystem: FileSystem, path: string): Promise<Buffer> {
+  const handle = await fileSystem.open(path, {});
+  try {
+    return await readWhole(handle, CHECKPOINT_SIZE_BYTES_MAX + 1);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Parses and checks a checkpoint file; throws LOG_CORRUPT naming the file on any damage. */
 export function decodeCheckpoint(content: Buffer, path: string): CheckpointOffsets {
   const damaged = (reason: string): WalError =>
     new WalError('LOG_CORRUPT', `Cannot load checkpoint ${path}: ${reason}; restore it from a backup or delete the file`);
   if (content.length < CHECKPOINT_HEADER_SIZE_BYTES) throw damaged(`it is ${content.length} bytes, shorter than its header`);
+  if (content.length > CHECKPOINT_SIZE_BYTES_MAX) throw damaged(`it is larger than the ${CHECKPOINT_SIZE_BYTES_MAX}-byte limit`);
   if (content.readUInt32LE(0) !== CHECKPOINT_MAGIC) throw damaged('bad magic');
   const version = content.readUInt32LE(4);
   if (version !== CHECKPOINT_VERSION) throw new FormatUnsupportedError(path, version, CHECKPOINT_VERSION);

@@ -104,6 +104,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Partitions created after start, waiting to be opened by the iteration. */
   readonly #added: { topic: string; partition: number }[] = [];
   #unsubscribe: (() => void) | null = null;
+  #forgetSignal: (() => void) | null = null;
   #iterating = false;
   #closed = false;
   #failure: unknown = null;
@@ -131,12 +132,21 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError(`Cannot consume: signal must be an AbortSignal, got ${describe(signal)}`);
     }
-    signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.group = options.group;
     this.#host = host;
     this.#topics = new Set(options.topics);
     this.#from = from;
     this.#batchSize = batchSize;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        void this.close();
+      } else {
+        const onAbort = (): void => void this.close();
+        signal.addEventListener('abort', onAbort, { once: true });
+        // Removed on close, so a long-lived signal does not keep closed consumers alive.
+        this.#forgetSignal = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
   }
 
   /**
@@ -167,6 +177,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.#notify();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    this.#forgetSignal?.();
+    this.#forgetSignal = null;
     if (!this.#iterating) await this.#releaseAll();
     this.#host.closed(this);
   }

@@ -183,3 +183,33 @@ test('a tail on a partition ends when the manager closes', async () => {
   await tailing;
   assert.deepEqual(seen, ['first', 'second']);
 });
+
+test('append() to a log whose options are refused rejects with that INVALID_ARGUMENT, twice, and the manager keeps working', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    fsync: 'os',
+    retentionIntervalMs: 0,
+    logOptions: (topic) => (topic === 'bad' ? ({ dir: 'elsewhere' } as never) : {}),
+  });
+  try {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      await assert.rejects(mgr.append('bad', 0, 'x'), (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT');
+    }
+    assert.equal(await mgr.append('good', 0, 'y'), 0);
+  } finally {
+    await mgr.close();
+  }
+});
+
+test('a bad partition on a new topic changes nothing: the topic is not listed', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  try {
+    await assert.rejects(mgr.append('fresh', -1, 'x'), (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT');
+    assert.deepEqual(mgr.topics(), []);
+    assert.equal(existsSync(join(dir, 'fresh')), false);
+  } finally {
+    await mgr.close();
+  }
+});

@@ -9,7 +9,7 @@
  * The manager's own files live in `dir/~manager/` (its LOCK and the
  * checkpoints); `~` cannot appear in a topic name, so no topic collides.
  */
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
 import { InvalidArgumentError, WalClosedError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
@@ -157,6 +157,9 @@ export class WalManager {
     const { fileSystem, dir } = resolved;
     const metaDir = join(dir, MANAGER_FOLDER_NAME);
     await fileSystem.mkdir(metaDir);
+    // New folders live in their parents: sync them so a power cut keeps them.
+    await fileSystem.syncDir(dir);
+    await fileSystem.syncDir(dirname(dir));
     await acquireLock(fileSystem, metaDir);
     try {
       const topics = await scanTopics(fileSystem, dir, resolved.maxPartitions, resolved.logger);
@@ -198,8 +201,9 @@ export class WalManager {
     const entry = this.#entry(topic, partition, 'append records');
     const pool = this.#pool;
     const acquired = pool.acquire(entry);
+    // A failed open already gave its pin back: only a Wal we got is released.
+    const wal = acquired instanceof Wal ? acquired : await acquired;
     try {
-      const wal = acquired instanceof Wal ? acquired : await acquired;
       if (Array.isArray(data)) return await wal.appendBatch(data);
       return (await wal.append(data as Record_)).offset;
     } finally {
@@ -341,6 +345,7 @@ export class WalManager {
     if (partitions === undefined) {
       // Only checked names are ever keys, so a hit needs no check.
       checkTopicName(topic, action);
+      checkPartition(partition, this.maxPartitions, action);
       partitions = new Map();
       this.#topics.set(topic, partitions);
     }
@@ -491,8 +496,8 @@ export class WalManager {
     try {
       await this.checkpoints.close();
       await this.#pool.closeAll();
-      await this.#fileCache.closeAll();
     } finally {
+      await this.#fileCache.closeAll();
       await releaseLock(this.#fileSystem, this.#metaDir).catch(() => {});
     }
   }
@@ -564,8 +569,9 @@ async function scanTopics(
     let names: string[];
     try {
       names = await fileSystem.readdir(join(dir, topic));
-    } catch {
-      continue; // a file, not a topic folder
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') continue; // a file, not a topic folder
+      throw error;
     }
     const partitions = new Map<number, LogEntry>();
     for (const name of names) {
