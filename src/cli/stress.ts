@@ -194,7 +194,9 @@ async function checkEmptyDir(dir: string): Promise<void> {
   try {
     names = await readdir(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new InvalidArgumentError(`Cannot run stress test: --dir ${dir} is a file; give a new or empty folder`);
     throw error;
   }
   if (names.length > 0) {

@@ -92,6 +92,14 @@ test('a --dir that is not empty is refused with code 2 and left alone', () => {
   assert.deepEqual(readdirSync(busy), ['keep.txt']);
 });
 
+test('a --dir that is a file is refused with code 2 and a message asking for a folder', () => {
+  const file = join(mkdtempSync(join(root, 'file-')), 'not-a-folder');
+  writeFileSync(file, 'mine');
+  const result = runCli(['stress', '--duration', '100ms', '--dir', file]);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /is a file; give a new or empty folder/);
+});
+
 test('flag parsers accept the documented spellings', () => {
   assert.equal(parseDuration('10s'), 10_000);
   assert.equal(parseDuration('500ms'), 500);
