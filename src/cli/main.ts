@@ -50,6 +50,7 @@ interface StressFlags {
   rotateRecords: number;
   duration: number;
   fsync: StressOptions['fsync'] & {};
+  syncStream: StressOptions['syncStream'] & {};
   dir?: string;
   json?: boolean;
 }
@@ -70,6 +71,11 @@ function buildProgram(): Command {
     .addOption(new Option('--rotate-records <count>', 'rotate segments every this many records').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)).default(100))
     .addOption(new Option('--duration <time>', 'how long to append: 500ms, 10s, 2m').argParser(flag(parseDuration)).default(10_000, '10s'))
     .addOption(new Option('--fsync <policy>', 'always | os | batch:<intervalMs>').argParser(flag(parseFsync)).default('always'))
+    .addOption(
+      new Option('--sync-stream <stream>', "under 'always': one journal shared by all partitions, or each log its own O_DSYNC writes")
+        .choices(['shared', 'per-log'])
+        .default('shared'),
+    )
     .option('--dir <path>', 'folder for the logs, new or empty, kept afterwards (default: a temp folder, removed)')
     .option('--json', 'print the report as JSON on stdout')
     .action(async (flags: StressFlags) => {
@@ -101,6 +107,7 @@ async function stress(flags: StressFlags): Promise<number> {
       rotateRecords: flags.rotateRecords,
       durationMs: flags.duration,
       fsync: flags.fsync,
+      syncStream: flags.syncStream,
       ...(flags.dir === undefined ? {} : { dir: flags.dir }),
       ...(bar === null ? {} : { onProgress }),
     });
@@ -116,7 +123,7 @@ async function stress(flags: StressFlags): Promise<number> {
 function formatReport(report: StressReport): string {
   const { config } = report;
   const rows: [string, string][] = [
-    ['workload', `${config.producers} producers, ${config.partitions} partitions, ${config.recordBytes} B records, rotate every ${config.rotateRecords}, fsync ${config.fsync}`],
+    ['workload', `${config.producers} producers, ${config.partitions} partitions, ${config.recordBytes} B records, rotate every ${config.rotateRecords}, fsync ${config.fsync}${config.fsync === 'always' ? `, ${config.syncStream} sync stream` : ''}`],
     ['duration', `${(report.elapsedMs / 1000).toFixed(1)} s`],
     ['records', report.records.toLocaleString('en-US')],
     ['throughput', `${report.recordsPerSecond.toLocaleString('en-US')} records/s, ${report.megabytesPerSecond.toFixed(1)} MB/s`],

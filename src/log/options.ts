@@ -61,6 +61,12 @@ export interface WalOptions {
 export interface ResolvedWalOptions {
   readonly dir: string;
   readonly syncMode: 'always' | 'batch' | 'os';
+  /**
+   * Segment files are opened O_DSYNC, so every write is durable when it
+   * returns: 'always' on its own. False under the other policies, and under
+   * 'always' when a shared journal makes the writes durable instead.
+   */
+  readonly dsyncWrites: boolean;
   readonly batchIntervalMs: number;
   readonly segmentBytes: number;
   readonly segmentMaxAgeMs: number;
@@ -111,6 +117,7 @@ export function resolveWalOptions(options: unknown, extraKnown: ReadonlySet<stri
   return {
     dir: raw['dir'],
     syncMode,
+    dsyncWrites: syncMode === 'always',
     batchIntervalMs,
     segmentBytes: integerOption(raw, 'segmentBytes', SEGMENT_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_MIN, 2 ** 32 - 1),
     segmentMaxAgeMs: integerOption(raw, 'segmentMaxAgeMs', SEGMENT_AGE_MS_DEFAULT_MAX, 1, Number.MAX_SAFE_INTEGER),

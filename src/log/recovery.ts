@@ -151,8 +151,8 @@ async function adoptPrepared(options: ResolvedWalOptions, name: string, names: r
 async function createFirstSegment(options: ResolvedWalOptions, nowMs: number): Promise<Segment> {
   const segment = new Segment(options.dir, 0, nowMs);
   segment.nonce = newSegmentNonce();
-  const handle = await options.fileSystem.open(segment.path, { write: true, create: true, dsync: options.syncMode === 'always' });
-  await writeHeader(handle, segment, options.syncMode === 'always');
+  const handle = await options.fileSystem.open(segment.path, { write: true, create: true, dsync: options.dsyncWrites });
+  await writeHeader(handle, segment, options.dsyncWrites);
   segment.writeHandle = handle;
   segment.allocatedBytes = SEGMENT_HEADER_SIZE_BYTES;
   return segment;
@@ -172,7 +172,7 @@ async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<
   if (marker === null || lastBase === undefined || marker.activeBaseOffset !== lastBase) return null;
   if (marker.nextOffset < lastBase) return null;
   const active = new Segment(options.dir, lastBase, 0);
-  const handle = await options.fileSystem.open(active.path, { write: true, dsync: options.syncMode === 'always' });
+  const handle = await options.fileSystem.open(active.path, { write: true, dsync: options.dsyncWrites });
   const sizeBytes = await handle.sizeBytes();
   const status = await readSegmentHeader(handle);
   if (status.kind === 'unsupported') {
@@ -265,7 +265,7 @@ async function trustedPrefix(options: ResolvedWalOptions, bases: number[], index
 
 /** Makes a segment that was sealed the active one again (its successors were cut). */
 async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): Promise<void> {
-  segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.syncMode === 'always' });
+  segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.dsyncWrites });
   if (segment.nonce < 0) segment.nonce = await readSegmentNonce(segment.writeHandle);
   segment.sealed = false;
   await options.fileSystem.unlink(segment.indexPath);
@@ -289,7 +289,7 @@ async function scanAndFix(
 ): Promise<{ segment: Segment; stop: boolean }> {
   const { fileSystem } = options;
   const segment = new Segment(options.dir, base, nowMs);
-  const handle = await fileSystem.open(segment.path, { write: true, dsync: options.syncMode === 'always' });
+  const handle = await fileSystem.open(segment.path, { write: true, dsync: options.dsyncWrites });
   try {
     const content = await readWhole(handle);
     totals.scannedSegments += 1;

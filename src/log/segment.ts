@@ -33,6 +33,8 @@ export class Segment {
   /** Zeros being written ahead, from `allocatingFromPosition`; groups reaching there wait. */
   allocating: Promise<void> | null;
   allocatingFromPosition: number;
+  /** A shared journal's checkpoint syncing this file (Wal.syncFiles); closing waits for it. */
+  filesSync: Promise<void> | null;
   /** Synced, trimmed, indexed: never written again. */
   sealed: boolean;
   /** The write handle while this segment is active (or being sealed). */
@@ -64,6 +66,7 @@ export class Segment {
     this.allocatedBytes = 0;
     this.allocating = null;
     this.allocatingFromPosition = 0;
+    this.filesSync = null;
     this.sealed = false;
     this.writeHandle = null;
     this.ready = null;

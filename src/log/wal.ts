@@ -31,6 +31,8 @@ import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
 import { SegmentPreparer } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
+import { isWriteJournal } from './write-journal.js';
+import type { WriteJournal } from './write-journal.js';
 import { PREALLOCATE_GROUP_SIZE_BYTES_MAX, PREALLOCATE_STEP_BYTES_MAX, PREALLOCATE_STEP_BYTES_MIN, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 
 export type { WalRecord } from './reader.js';
@@ -85,7 +87,9 @@ interface Signal {
   readonly resolve: () => void;
 }
 
-const WAL_OPTIONS_EXTRA = new Set(['fileCache']);
+const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal']);
+/** Sealed segments synced at once by a journal checkpoint (the thread pool runs 4). */
+const SEALED_SYNC_CONCURRENCY = 8;
 
 /**
  * A durable, segmented, group-committed write-ahead log in one folder.
@@ -107,6 +111,7 @@ export class Wal implements ReadableLog {
   readonly maxRecordBytes: number;
   readonly #options: ResolvedWalOptions;
   readonly #fileSystem: FileSystem;
+  readonly #journal: WriteJournal | null;
   readonly #ownsFileCache: boolean;
   readonly #segments: Segment[];
   readonly #preparer: SegmentPreparer;
@@ -132,8 +137,11 @@ export class Wal implements ReadableLog {
   #dirSyncPending: boolean;
   /** A segment file was created or renamed since the last sync (non-'always' policies). */
   #folderDirty: boolean;
+  #closeRun: Promise<void> | null;
+  /** Sealed segments whose data only the journal holds durably so far. */
+  readonly #unsyncedSealedPaths: string[];
 
-  private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, recovered: RecoveredLog) {
+  private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, journal: WriteJournal | null, recovered: RecoveredLog) {
     const { segments, summary: recovery } = recovered;
     const active = segments[segments.length - 1];
     assert(active !== undefined, 'a log has an active segment');
@@ -141,6 +149,7 @@ export class Wal implements ReadableLog {
     this.recovery = recovery;
     this.#options = options;
     this.#fileSystem = options.fileSystem;
+    this.#journal = journal;
     this.#ownsFileCache = fileCache === null;
     this.fileCache = fileCache ?? new FileCache(options.fileSystem, options.maxOpenFiles);
     this.maxRecordBytes = options.maxRecordBytes;
@@ -148,7 +157,7 @@ export class Wal implements ReadableLog {
     this.#preparer = new SegmentPreparer(
       options.fileSystem,
       options.dir,
-      options.syncMode === 'always',
+      options.dsyncWrites,
       options.preallocate ? Math.min(options.segmentBytes, PREALLOCATE_STEP_BYTES_MIN) : 0,
     );
     this.#pool = new BufferPool(options.maxPendingBytes);
@@ -174,6 +183,8 @@ export class Wal implements ReadableLog {
     // Open changed the folder (clean marker removed, temp files, cuts) without syncing it.
     this.#dirSyncPending = true;
     this.#folderDirty = false;
+    this.#closeRun = null;
+    this.#unsyncedSealedPaths = [];
   }
 
   /**
@@ -185,12 +196,22 @@ export class Wal implements ReadableLog {
    * @example
    * const wal = await Wal.open({ dir: './data/log', fsync: { batch: { intervalMs: 5 } } });
    */
-  static async open(options: WalOptions & { readonly fileCache?: FileCache }): Promise<Wal> {
-    const resolved = resolveWalOptions(options, WAL_OPTIONS_EXTRA);
+  static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal }): Promise<Wal> {
+    let resolved = resolveWalOptions(options, WAL_OPTIONS_EXTRA);
     const fileCache = (options as { fileCache?: unknown }).fileCache;
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
       throw new InvalidArgumentError(`Cannot open log: option "fileCache" must be a FileCache, got ${describe(fileCache)}`);
     }
+    const journalOption = (options as { journal?: unknown }).journal;
+    if (journalOption !== undefined && !isWriteJournal(journalOption)) {
+      throw new InvalidArgumentError(`Cannot open log: option "journal" must be a WriteJournal, got ${describe(journalOption)}`);
+    }
+    // Only 'always' waits for durability before acknowledging; the other
+    // policies acknowledge after the write and need no journal.
+    const journal = journalOption !== undefined && resolved.syncMode === 'always' ? journalOption : null;
+    // Preallocation makes a log's own fdatasyncs cheaper; a journaled log
+    // rarely syncs, and zeros written ahead would only double its writeback.
+    if (journal !== null) resolved = { ...resolved, dsyncWrites: false, preallocate: false };
     try {
       await resolved.fileSystem.mkdir(resolved.dir);
       await acquireLock(resolved.fileSystem, resolved.dir);
@@ -200,7 +221,7 @@ export class Wal implements ReadableLog {
     try {
       const recovered = await recoverLog(resolved, Date.now());
       const { summary } = recovered;
-      const wal = new Wal(resolved, fileCache ?? null, recovered);
+      const wal = new Wal(resolved, fileCache ?? null, journal, recovered);
       if (!summary.clean) resolved.logger.info({ dir: resolved.dir, recovery: summary }, 'recovered log');
       wal.#preparer.start();
       return wal;
@@ -375,6 +396,57 @@ export class Wal implements ReadableLog {
   }
 
   /**
+   * Makes the log's own files hold every acknowledged record durably. Under
+   * a shared journal (WalManager) acknowledgements rest on the journal; the
+   * journal calls this before it forgets their writes. A no-op for a log
+   * whose writes are durable when they return.
+   * @internal
+   */
+  async syncFiles(): Promise<void> {
+    if (this.#options.dsyncWrites) return;
+    if (this.#closeRun !== null) {
+      // A clean close syncs everything; a failed one leaves the journal needed.
+      await this.#closeRun;
+      if (this.#failure !== null) throw this.#failure;
+      return;
+    }
+    this.#checkWritable('sync log files');
+    const segment = this.#writingSegment;
+    await this.#sealChain;
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closeRun !== null) return this.syncFiles();
+    try {
+      await this.#syncSealedFiles();
+    } catch (error) {
+      this.#fail(error, 'sync sealed segments');
+      throw this.#failure;
+    }
+    if (this.#folderDirty) {
+      this.#folderDirty = false;
+      await this.#fileSystem.syncDir(this.dir);
+    }
+    if (segment !== this.#writingSegment) {
+      // It rotated meanwhile: its seal syncs it.
+      await this.#sealChain;
+      if (this.#failure !== null) throw this.#failure;
+      return;
+    }
+    if (this.#closeRun !== null) return this.syncFiles();
+    const handle = segment.writeHandle;
+    assert(handle !== null, 'the segment being written has a handle');
+    const synced = handle.datasync();
+    segment.filesSync = synced;
+    try {
+      await synced;
+    } catch (error) {
+      this.#fail(error, 'sync log files');
+      throw this.#failure;
+    } finally {
+      if (segment.filesSync === synced) segment.filesSync = null;
+    }
+  }
+
+  /**
    * Deletes whole segments whose records are all below `offset` (retention).
    * The active segment is never deleted, so `firstOffset` may stay below `offset`.
    * @param offset keep every record at or after this offset
@@ -433,7 +505,12 @@ export class Wal implements ReadableLog {
    * WalClosedError. Closing a failed log releases it without the clean mark,
    * so the next open runs recovery.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    if (this.#closeRun === null) this.#closeRun = this.#close();
+    return this.#closeRun;
+  }
+
+  async #close(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return;
     const failed = this.#state === 'failed';
     this.#state = 'closing';
@@ -578,7 +655,7 @@ export class Wal implements ReadableLog {
     segment.writeHandle = handle;
     segment.allocatedBytes = allocatedBytes;
     segment.ready = null;
-    if (this.#options.syncMode === 'always') {
+    if (this.#options.dsyncWrites) {
       segment.nameSynced = this.#fileSystem.syncDir(this.dir);
       segment.nameSynced.catch((error: unknown) => this.#fail(error, 'sync folder after rotation'));
     } else {
@@ -627,10 +704,13 @@ export class Wal implements ReadableLog {
           const waitFor = this.#preallocate(segment, group);
           if (waitFor !== null) await waitFor;
         }
-        if (this.#options.syncMode === 'always') {
+        if (this.#options.dsyncWrites) {
           await writeFully(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         } else {
           writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
+          if (this.#journal !== null) {
+            await this.#journal.recordWrite(this.dir, segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
+          }
         }
         if (openChangesSynced !== null) await openChangesSynced;
         // A failure elsewhere (sealing, preallocation) may have stopped the
@@ -758,6 +838,29 @@ export class Wal implements ReadableLog {
     if (this.#failure !== null) throw this.#failure;
   }
 
+  /** Syncs the segments sealed without a sync (journaled logs); a segment retention deleted meanwhile needs none. */
+  async #syncSealedFiles(): Promise<void> {
+    const paths = this.#unsyncedSealedPaths.splice(0);
+    for (let start = 0; start < paths.length; start += SEALED_SYNC_CONCURRENCY) {
+      await Promise.all(paths.slice(start, start + SEALED_SYNC_CONCURRENCY).map((path) => this.#syncFile(path)));
+    }
+  }
+
+  async #syncFile(path: string): Promise<void> {
+    let handle;
+    try {
+      handle = await this.#fileSystem.open(path, {});
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
   #startSeal(previous: Segment, next: Segment): void {
     this.#writingSegment = next;
     if (this.#options.preallocate) {
@@ -777,7 +880,10 @@ export class Wal implements ReadableLog {
     if (this.#failure !== null) return;
     if (segment.allocating !== null) await segment.allocating;
     if (this.#failure !== null) return;
-    if (this.#options.syncMode !== 'always') await handle.datasync();
+    // Under a journal the journal holds this segment's writes until its
+    // checkpoint syncs the file (syncFiles): one sync per checkpoint, not per rotation.
+    if (this.#journal !== null) this.#unsyncedSealedPaths.push(segment.path);
+    else if (!this.#options.dsyncWrites) await handle.datasync();
     if (this.#failure !== null) return;
     if (segment.allocatedBytes > segment.sizeBytes) {
       // Not synced: the data before it is, and zeros that reappear after a
@@ -792,6 +898,8 @@ export class Wal implements ReadableLog {
     });
     segment.sealed = true;
     segment.writeHandle = null;
+    // A journal checkpoint may be syncing this file: let it finish first.
+    await segment.filesSync?.catch(() => {});
     await handle.close();
   }
 
@@ -800,7 +908,8 @@ export class Wal implements ReadableLog {
     const handle = active.writeHandle;
     assert(handle !== null, 'the active segment has a handle at close');
     if (active.allocating !== null) await active.allocating;
-    if (this.#options.syncMode !== 'always') await handle.datasync();
+    await this.#syncSealedFiles();
+    if (!this.#options.dsyncWrites) await handle.datasync();
     if (active.allocatedBytes > active.sizeBytes || (await handle.sizeBytes()) !== active.sizeBytes) {
       await handle.truncate(active.sizeBytes);
       await handle.datasync();
@@ -822,6 +931,7 @@ export class Wal implements ReadableLog {
       await segment.allocating?.catch(() => {});
       await segment.ready?.catch(() => {});
       await segment.nameSynced?.catch(() => {});
+      await segment.filesSync?.catch(() => {});
     }
   }
 

@@ -48,7 +48,11 @@ export class LogPool {
   readonly #openWal: WalOpener;
   /** Entries whose Wal is open or opening (the bounded set). */
   readonly #open = new Set<LogEntry>();
+  /** Closes in flight (evictions): a journal checkpoint waits for them. */
+  readonly #closings = new Set<Promise<void>>();
   #tick = 0;
+  /** Logs whose close failed since the pool opened: their files may lack acknowledged writes. */
+  #failedCloseCount = 0;
   #closed = false;
 
   constructor(maxOpenLogs: number, openWal: WalOpener) {
@@ -79,6 +83,24 @@ export class LogPool {
     assert(entry.useCount > 0, 'released entry was acquired');
     entry.useCount -= 1;
     if (entry.useCount === 0 && this.#open.size > this.maxOpenLogs) this.#evict();
+  }
+
+  /** Logs whose close failed (their files may lack writes a shared journal still holds). */
+  get failedCloseCount(): number {
+    return this.#failedCloseCount;
+  }
+
+  /**
+   * Runs `sync` on every open log and waits for every close in flight, so
+   * that every write acknowledged before the call is in a synced file.
+   * @throws the first failure (of a sync, or of a close in flight)
+   */
+  async syncAll(sync: (wal: Wal) => Promise<void>): Promise<void> {
+    const work: Promise<void>[] = [...this.#closings];
+    for (const entry of this.#open) if (entry.wal !== null) work.push(sync(entry.wal));
+    const results = await Promise.allSettled(work);
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+    if (this.#failedCloseCount > 0) throw new Error(`${this.#failedCloseCount} log(s) failed to close cleanly`);
   }
 
   /** Closes every log (waiting for each to flush); the pool opens nothing afterwards. */
@@ -146,8 +168,15 @@ export class LogPool {
       if (opened !== null) await opened.close();
     })();
     entry.closing = closing;
-    return closing.finally(() => {
-      if (entry.closing === closing) entry.closing = null;
-    });
+    this.#closings.add(closing);
+    return closing
+      .catch((error: unknown) => {
+        this.#failedCloseCount += 1;
+        throw error;
+      })
+      .finally(() => {
+        this.#closings.delete(closing);
+        if (entry.closing === closing) entry.closing = null;
+      });
   }
 }

@@ -21,6 +21,8 @@ import { Wal } from '../log/wal.js';
 import type { ReadOptions, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { CheckpointStore } from './checkpoint-store.js';
+import { replayJournal } from './journal-replay.js';
+import { JOURNAL_CHECKPOINT_BYTES_DEFAULT, SharedJournal } from './shared-journal.js';
 import { Consumer } from './consumer.js';
 import type { ConsumeOptions, ConsumerHost } from './consumer.js';
 import { LogEntry, LogPool } from './log-pool.js';
@@ -56,6 +58,14 @@ export interface ManagedLogOptions extends Omit<WalOptions, 'dir' | 'maxOpenFile
   readonly retention?: RetentionPolicy;
 }
 
+/**
+ * How the logs under `fsync: 'always'` make their writes durable:
+ * `'shared'`, one journal whose group commit covers all partitions (one
+ * flush for many partitions' records); `'per-log'`, each log's own O_DSYNC
+ * writes. docs/manager.md has the measurements behind the default.
+ */
+export type SyncStream = 'shared' | 'per-log';
+
 /** Options of {@link WalManager.open}; every {@link ManagedLogOptions} is a default for all logs. */
 export interface WalManagerOptions extends ManagedLogOptions {
   /** The manager's folder; created if missing. */
@@ -70,6 +80,10 @@ export interface WalManagerOptions extends ManagedLogOptions {
   readonly logOptions?: (topic: string, partition: number) => ManagedLogOptions;
   /** Period of the background retention task; 0 turns it off (call enforceRetention()). @default 60000 */
   readonly retentionIntervalMs?: number;
+  /** Shared journal or per-log durability for logs under `fsync: 'always'`. @default 'shared' */
+  readonly syncStream?: SyncStream;
+  /** Bytes the shared journal takes between checkpoints (syncs of every open log's files). @default 128 MiB */
+  readonly journalCheckpointBytes?: number;
 }
 
 /** What {@link WalManager.enforceRetention} did. */
@@ -82,7 +96,20 @@ export interface RetentionReport {
 
 type Record_ = Uint8Array | string;
 
-const MANAGER_ONLY_OPTIONS = new Set(['dir', 'maxPartitions', 'maxOpenLogs', 'maxOpenFiles', 'logOptions', 'retentionIntervalMs', 'retention']);
+const MANAGER_ONLY_OPTIONS = new Set([
+  'dir',
+  'maxPartitions',
+  'maxOpenLogs',
+  'maxOpenFiles',
+  'logOptions',
+  'retentionIntervalMs',
+  'retention',
+  'syncStream',
+  'journalCheckpointBytes',
+]);
+
+/** The shared journal's folder inside `~manager`. */
+export const JOURNAL_FOLDER_NAME = 'journal';
 
 /**
  * Many logs keyed by topic and partition, with checkpoints, retention and consumers.
@@ -112,6 +139,7 @@ export class WalManager {
   readonly #fileCache: FileCache;
   readonly #consumers = new Set<Consumer>();
   readonly #partitionListeners = new Set<(topic: string, partition: number) => void>();
+  #journal: SharedJournal | null = null;
   #retentionTimer: NodeJS.Timeout | null = null;
   #retentionRun: Promise<RetentionReport> | null = null;
   #closing: Promise<void> | null = null;
@@ -162,6 +190,9 @@ export class WalManager {
     await fileSystem.syncDir(dirname(dir));
     await acquireLock(fileSystem, metaDir);
     try {
+      const journalDir = join(metaDir, JOURNAL_FOLDER_NAME);
+      // Whatever the stream now, a journal left by a crash holds acknowledged writes.
+      await replayJournal(fileSystem, dir, journalDir, resolved.logger);
       const topics = await scanTopics(fileSystem, dir, resolved.maxPartitions, resolved.logger);
       return await WalManager.#finishOpen(resolved, topics, join(metaDir, 'checkpoints'), fileSystem);
     } catch (error) {
@@ -331,6 +362,23 @@ export class WalManager {
       topics,
       checkpoints: () => store,
     });
+    if (resolved.syncStream === 'shared') {
+      const pool = manager.#pool;
+      try {
+        await fileSystem.mkdir(join(resolved.dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME));
+        manager.#journal = await SharedJournal.open({
+          fileSystem,
+          managerDir: resolved.dir,
+          journalDir: join(resolved.dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME),
+          logger: resolved.logger,
+          checkpointBytes: resolved.journalCheckpointBytes,
+          host: { syncLogFiles: () => pool.syncAll((wal) => wal.syncFiles()) },
+        });
+      } catch (error) {
+        await store.close().catch(() => {});
+        throw error;
+      }
+    }
     manager.#startRetentionTimer(resolved.retentionIntervalMs);
     return manager;
   }
@@ -370,6 +418,7 @@ export class WalManager {
       ...walOverrides,
       dir: join(topicDir, String(entry.partition)),
       fileCache: this.#fileCache,
+      ...(this.#journal === null ? {} : { journal: this.#journal }),
     });
     if (entry.isNew) {
       // Wal.open syncs the log's own folder; the new names of the topic and
@@ -495,7 +544,14 @@ export class WalManager {
     await this.#retentionRun?.catch(() => {});
     try {
       await this.checkpoints.close();
-      await this.#pool.closeAll();
+      let logsClosed = false;
+      try {
+        await this.#pool.closeAll();
+        logsClosed = this.#pool.failedCloseCount === 0;
+      } finally {
+        // Only when every log closed cleanly do their files hold everything the journal does.
+        await this.#journal?.close(logsClosed);
+      }
     } finally {
       await this.#fileCache.closeAll();
       await releaseLock(this.#fileSystem, this.#metaDir).catch(() => {});
@@ -509,6 +565,8 @@ interface ResolvedManagerOptions {
   readonly maxOpenLogs: number;
   readonly maxOpenFiles: number;
   readonly retentionIntervalMs: number;
+  readonly syncStream: SyncStream;
+  readonly journalCheckpointBytes: number;
   readonly fileSystem: FileSystem;
   readonly logger: Logger;
   readonly walDefaults: Omit<WalOptions, 'dir'>;
@@ -529,6 +587,10 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
   if (typeof raw['dir'] !== 'string' || raw['dir'].length === 0) {
     throw new InvalidArgumentError(`Cannot open manager: option "dir" must be a non-empty string, got ${describe(raw['dir'])}`);
   }
+  const syncStream = raw['syncStream'] ?? 'shared';
+  if (syncStream !== 'shared' && syncStream !== 'per-log') {
+    throw new InvalidArgumentError(`Cannot open manager: option "syncStream" must be 'shared' or 'per-log', got ${describe(syncStream)}`);
+  }
   const logOptions = raw['logOptions'];
   if (logOptions !== undefined && typeof logOptions !== 'function') {
     throw new InvalidArgumentError(`Cannot open manager: option "logOptions" must be a function, got ${describe(logOptions)}`);
@@ -539,6 +601,8 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
     maxOpenLogs: integerOption(raw, 'maxOpenLogs', OPEN_LOGS_DEFAULT_MAX, 1, 1_000_000),
     maxOpenFiles: integerOption(raw, 'maxOpenFiles', SHARED_OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
     retentionIntervalMs: integerOption(raw, 'retentionIntervalMs', RETENTION_INTERVAL_MS_DEFAULT, 0, 2 ** 31 - 1),
+    syncStream,
+    journalCheckpointBytes: integerOption(raw, 'journalCheckpointBytes', JOURNAL_CHECKPOINT_BYTES_DEFAULT, 1, Number.MAX_SAFE_INTEGER),
     fileSystem: walResolved.fileSystem,
     logger: walResolved.logger,
     walDefaults: { ...walDefaults, fileSystem: walResolved.fileSystem } as Omit<WalOptions, 'dir'>,

@@ -49,6 +49,7 @@ test('stress --json runs for the given time and reports zero failed writes and a
     rotateRecords: 50,
     durationMs: 2000,
     fsync: 'always',
+    syncStream: 'shared',
     producerToPartition: 'i % partitions',
   });
   assert.ok(readdirSync(dir).includes('stress'), '--dir is kept');

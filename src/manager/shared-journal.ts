@@ -1,0 +1,141 @@
+/**
+ * The shared fsync stream of a WalManager under 'always' (docs/manager.md):
+ * every partition log writes its groups into its own segment files without
+ * syncing them and records the same bytes here; one group commit of this
+ * journal (one O_DSYNC write) makes the groups of all partitions durable
+ * together. After a power cut, {@link replayJournal} writes the journaled
+ * bytes into the partition files again before any of them opens.
+ *
+ * The journal is itself a {@link Wal} (`~manager/journal/`). It only grows
+ * until a checkpoint: once it holds `checkpointBytes` since the last one,
+ * the manager syncs every open log's own files, and the journal segments
+ * wholly before that moment are deleted.
+ */
+import { relative, sep } from 'node:path';
+import { assert } from '../assert.js';
+import type { FileSystem } from '../io/file-system.js';
+import { Wal } from '../log/wal.js';
+import type { WriteJournal } from '../log/write-journal.js';
+import type { Logger } from '../logger.js';
+import { encodeJournalEntry } from './journal-entry.js';
+import { removeJournal } from './journal-replay.js';
+
+/** Journal bytes between checkpoints (syncs of every open log's files). */
+export const JOURNAL_CHECKPOINT_BYTES_DEFAULT = 128 * 1024 * 1024;
+/** Journal segment size: checkpoints delete whole segments. */
+const JOURNAL_SEGMENT_BYTES = 32 * 1024 * 1024;
+/** Journal records hold at most this many bytes of a write; larger writes go as an atomic batch of pieces. */
+const JOURNAL_PIECE_BYTES_MAX = 4 * 1024 * 1024;
+/** The partitions bound what is pending (each its own maxPendingBytes); the journal adds no second bound. */
+const JOURNAL_PENDING_BYTES_MAX = 2 ** 31;
+
+/** What the journal needs from its manager. */
+export interface JournalHost {
+  /** Makes every write acknowledged so far durable in the logs' own files (open logs synced, closing ones waited for). */
+  syncLogFiles(): Promise<void>;
+}
+
+export interface SharedJournalInit {
+  readonly fileSystem: FileSystem;
+  /** The manager's folder: log keys are paths relative to it. */
+  readonly managerDir: string;
+  readonly journalDir: string;
+  readonly logger: Logger;
+  readonly host: JournalHost;
+  readonly checkpointBytes?: number;
+}
+
+export class SharedJournal implements WriteJournal {
+  readonly #wal: Wal;
+  readonly #init: SharedJournalInit;
+  readonly #checkpointBytes: number;
+  #bytesSinceCheckpoint = 0;
+  #checkpointRun: Promise<void> | null = null;
+  #checkpointCount = 0;
+
+  private constructor(wal: Wal, init: SharedJournalInit) {
+    this.#wal = wal;
+    this.#init = init;
+    this.#checkpointBytes = init.checkpointBytes ?? JOURNAL_CHECKPOINT_BYTES_DEFAULT;
+  }
+
+  /** Opens an empty journal (replay removed any earlier one). */
+  static async open(init: SharedJournalInit): Promise<SharedJournal> {
+    const wal = await Wal.open({
+      dir: init.journalDir,
+      fsync: 'always',
+      fileSystem: init.fileSystem,
+      logger: init.logger,
+      segmentBytes: JOURNAL_SEGMENT_BYTES,
+      maxPendingBytes: JOURNAL_PENDING_BYTES_MAX,
+    });
+    assert(wal.nextOffset === wal.firstOffset || wal.recovery.clean, 'the journal opens empty or clean');
+    return new SharedJournal(wal, init);
+  }
+
+  /** Checkpoints completed so far. */
+  get checkpointCount(): number {
+    return this.#checkpointCount;
+  }
+
+  recordWrite(dir: string, segmentBaseOffset: number, filePosition: number, bytes: Uint8Array): Promise<void> {
+    const key = relative(this.#init.managerDir, dir).split(sep).join('/');
+    assert(!key.startsWith('..') && key.length > 0, 'journaled logs live in the manager folder');
+    this.#bytesSinceCheckpoint += bytes.length;
+    if (this.#bytesSinceCheckpoint >= this.#checkpointBytes && this.#checkpointRun === null) this.#startCheckpoint();
+    if (bytes.length <= JOURNAL_PIECE_BYTES_MAX) {
+      return this.#wal.append(encodeJournalEntry(key, segmentBaseOffset, filePosition, bytes)).then(ignore);
+    }
+    const pieces: Buffer[] = [];
+    for (let start = 0; start < bytes.length; start += JOURNAL_PIECE_BYTES_MAX) {
+      const end = Math.min(bytes.length, start + JOURNAL_PIECE_BYTES_MAX);
+      pieces.push(encodeJournalEntry(key, segmentBaseOffset, filePosition + start, bytes.subarray(start, end)));
+    }
+    // One batch: after a crash the whole write is journaled or none of it.
+    return this.#wal.appendBatch(pieces).then(ignore);
+  }
+
+  /** Runs a checkpoint now (tests; the journal starts its own as it grows). */
+  async checkpoint(): Promise<void> {
+    while (this.#checkpointRun !== null) await this.#checkpointRun;
+    this.#startCheckpoint();
+    await this.#checkpointRun;
+  }
+
+  /**
+   * Closes the journal. With `logsSynced` (every log closed cleanly, so
+   * their files hold everything) the journal is removed; otherwise it stays
+   * for the next open to replay.
+   */
+  async close(logsSynced: boolean): Promise<void> {
+    await this.#checkpointRun;
+    await this.#wal.close();
+    if (logsSynced) await removeJournal(this.#init.fileSystem, this.#init.journalDir);
+  }
+
+  #startCheckpoint(): void {
+    this.#bytesSinceCheckpoint = 0;
+    const run = this.#checkpoint()
+      .catch((error: unknown) => {
+        // The journal keeps every entry since the last good checkpoint, so a
+        // failed one loses nothing; a failed log stays failed on its own.
+        this.#init.logger.warn({ err: error }, 'journal checkpoint failed; the journal keeps its entries');
+      })
+      .finally(() => {
+        this.#checkpointRun = null;
+      });
+    this.#checkpointRun = run;
+  }
+
+  async #checkpoint(): Promise<void> {
+    // Each log writes its group into its file before it journals it, so every
+    // entry below this offset is in some log's file (page cache) by now.
+    const coveredOffset = this.#wal.nextOffset;
+    await this.#init.host.syncLogFiles();
+    await this.#wal.truncateBefore(coveredOffset);
+    this.#checkpointCount += 1;
+    this.#init.logger.debug({ journal: this.#init.journalDir, coveredOffset, checkpointCount: this.#checkpointCount }, 'journal checkpoint');
+  }
+}
+
+function ignore(): void {}
