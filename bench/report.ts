@@ -150,8 +150,8 @@ export function s1Table(rows: readonly StressRow[]): string {
 
 export function sweepTable(rows: readonly StressRow[]): string {
   return markdownTable(
-    ['partitions', ...STRESS_FIGURE_HEADER, 'result'],
-    rows.map((row) => [String(row.partitions), ...stressFigures(row), stressResultText(row)]),
+    ['partitions', 'sync stream', ...STRESS_FIGURE_HEADER, 'result'],
+    rows.map((row) => [String(row.partitions), row.syncStream, ...stressFigures(row), stressResultText(row)]),
   );
 }
 

@@ -11,6 +11,7 @@
  * verified empty).
  */
 import type { FsyncPolicy } from '../src/log/options.js';
+import type { SyncStream } from '../src/manager/wal-manager.js';
 import type { StressReport } from '../src/cli/stress.js';
 import { formatFsync, runStress } from '../src/cli/stress.js';
 import type { MeasurementSummary, RunMeasurement } from './measurement.js';
@@ -30,10 +31,19 @@ export interface StressCase {
   readonly title: string;
   readonly fsync: FsyncPolicy;
   readonly partitions: number;
+  /** @default 'shared' (the manager's default) */
+  readonly syncStream?: SyncStream;
 }
 
 export const S1_CASES: readonly StressCase[] = [
   { id: 'S1/always', title: "S1 16 producers, 4 partitions, 1 KiB, rotate 100, 'always'", fsync: 'always', partitions: 4 },
+  {
+    id: 'S1/always-per-log',
+    title: "S1 16 producers, 4 partitions, 1 KiB, rotate 100, 'always', per-log sync stream",
+    fsync: 'always',
+    partitions: 4,
+    syncStream: 'per-log',
+  },
   {
     id: 'S1/batch5',
     title: 'S1 16 producers, 4 partitions, 1 KiB, rotate 100, batch 5 ms',
@@ -44,12 +54,15 @@ export const S1_CASES: readonly StressCase[] = [
 
 export const SWEEP_PARTITION_COUNTS: readonly number[] = [1, 4, 16, 64];
 
-export const SWEEP_CASES: readonly StressCase[] = SWEEP_PARTITION_COUNTS.map((partitions) => ({
-  id: `P/${partitions}`,
-  title: `P ${partitions} partition${partitions === 1 ? '' : 's'}, 16 producers, 1 KiB, rotate 100, 'always'`,
-  fsync: 'always',
-  partitions,
-}));
+export const SWEEP_CASES: readonly StressCase[] = (['shared', 'per-log'] as const).flatMap((syncStream) =>
+  SWEEP_PARTITION_COUNTS.map((partitions) => ({
+    id: syncStream === 'shared' ? `P/${partitions}` : `P/${partitions}/per-log`,
+    title: `P ${partitions} partition${partitions === 1 ? '' : 's'}, 16 producers, 1 KiB, rotate 100, 'always', ${syncStream} sync stream`,
+    fsync: 'always',
+    partitions,
+    syncStream,
+  })),
+);
 
 /** The sweep's check compares these two partition counts ("must not fall from 1 to 16"). */
 export const SWEEP_CHECK_FROM = 'P/1';
@@ -57,7 +70,7 @@ export const SWEEP_CHECK_TO = 'P/16';
 
 /** One run of `stressCase` for `durationMs`, in a fresh scratch folder, as a RunMeasurement with the stress figures in `details`. */
 export async function runStressCase(stressCase: StressCase, durationMs: number): Promise<RunMeasurement> {
-  const dir = await makeScratchDir(stressCase.id.replace('/', '-'));
+  const dir = await makeScratchDir(stressCase.id.replaceAll('/', '-'));
   try {
     const report = await runStress({
       producers: PRODUCER_COUNT,
@@ -66,6 +79,7 @@ export async function runStressCase(stressCase: StressCase, durationMs: number):
       rotateRecords: ROTATE_RECORDS,
       durationMs,
       fsync: stressCase.fsync,
+      syncStream: stressCase.syncStream ?? 'shared',
       dir,
     });
     return toMeasurement(report);
@@ -117,6 +131,7 @@ export interface StressSummary {
   readonly title: string;
   readonly fsync: string;
   readonly partitions: number;
+  readonly syncStream: SyncStream;
   readonly measurement: MeasurementSummary;
   /** Median over runs of min/max records per producer. */
   readonly fairness: number;
@@ -137,6 +152,7 @@ export function summarizeStress(stressCase: StressCase, runs: readonly RunMeasur
     title: stressCase.title,
     fsync: formatFsync(stressCase.fsync),
     partitions: stressCase.partitions,
+    syncStream: stressCase.syncStream ?? 'shared',
     measurement: summarizeRuns(runs),
     fairness: median(numbers('fairness')),
     fairnessMin: Math.min(...numbers('fairness')),

@@ -1,13 +1,14 @@
 /**
  * WalManager: many logs keyed by topic and partition (the Kafka model), in
- * `dir/<topic>/<partition>/`, each its own {@link Wal} with its own group
- * commit (see docs/manager.md for why partitions do not share one fsync
- * stream). Logs open lazily on first use, with recovery, and an LRU
+ * `dir/<topic>/<partition>/`, each its own {@link Wal}. Under 'always' the
+ * logs share one fsync stream by default, a journal whose group commit
+ * covers all of them ({@link SharedJournal}; docs/manager.md has the
+ * measurements). Logs open lazily on first use, with recovery, and an LRU
  * ({@link LogPool}) bounds how many are open at once; one {@link FileCache}
  * bounds the read handles of all of them together.
  *
- * The manager's own files live in `dir/~manager/` (its LOCK and the
- * checkpoints); `~` cannot appear in a topic name, so no topic collides.
+ * The manager's own files live in `dir/~manager/` (its LOCK, the
+ * checkpoints and the journal); `~` cannot appear in a topic name, so no topic collides.
  */
 import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
