@@ -44,6 +44,7 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.maxOpenFiles, OPEN_FILES_DEFAULT_MAX);
     assert.equal(resolved.preallocate, true, 'preallocation is on by default for synced appends');
     assert.equal(resolveWalOptions({ dir: '/tmp/x', fsync: 'os' }).preallocate, false, 'and off under fsync os');
+    assert.equal(resolveWalOptions({ dir: '/tmp/x', fsync: { batch: { intervalMs: 5 } } }).preallocate, false, 'and under batch');
     assert.equal(resolved.repair, false);
     assert.ok(resolved.fileSystem instanceof NodeFileSystem);
     assert.equal(typeof resolved.logger, 'object');

@@ -46,7 +46,7 @@ export interface WalOptions {
   readonly maxOpenFiles?: number;
   /**
    * Fill each new segment with zeros ahead of use so that a synced append does
-   * not change the file's size (a cheaper sync). @default true, except under fsync 'os' (see docs/performance.md)
+   * not change the file's size (a cheaper sync). @default true under fsync 'always', false otherwise (docs/decisions.md)
    */
   readonly preallocate?: boolean;
   /** On corruption, cut the log at the first bad frame instead of failing. @default false */
@@ -125,7 +125,9 @@ export function resolveWalOptions(options: unknown, extraKnown: ReadonlySet<stri
     maxRecordBytes,
     maxPendingBytes,
     maxOpenFiles: integerOption(raw, 'maxOpenFiles', OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
-    preallocate: booleanOption(raw, 'preallocate', syncMode !== 'os'),
+    // Measured (docs/decisions.md): a large win under 'always', a loss under
+    // batch and 'os', where writes are not synced one by one.
+    preallocate: booleanOption(raw, 'preallocate', syncMode === 'always'),
     repair: booleanOption(raw, 'repair', false),
     fileSystem: objectOption<FileSystem>(raw, 'fileSystem') ?? new NodeFileSystem(),
     logger: objectOption<Logger>(raw, 'logger') ?? silentLogger,

@@ -67,7 +67,7 @@ function makeWorkload(seed: number): Workload {
     fsync,
     segmentBytes: 4096 + random.below(3) * 4096,
     ...(random.chance(0.5) ? { segmentMaxRecords: 3 + random.below(20) } : {}),
-    ...(random.chance(0.3) ? { preallocate: policy !== 'os' ? false : true } : {}),
+    ...(random.chance(0.3) ? { preallocate: policy !== 'always' } : {}),
   };
   const operations: Operation[] = [];
   let serial = 0;
