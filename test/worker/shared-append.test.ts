@@ -1,0 +1,145 @@
+/**
+ * Producers in worker threads append to a log owned by the main thread
+ * through shared memory (DESIGN "Multi-core"): real workers, a real Wal, a
+ * ring small enough that records wrap around it and producers wait for
+ * space, and every record read back against what its worker sent.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { WalError } from '../../src/errors.js';
+import { Wal } from '../../src/log/wal.js';
+import type { FsyncPolicy } from '../../src/log/options.js';
+import { SharedAppendChannel } from '../../src/worker/shared-append-channel.js';
+import { SharedAppender } from '../../src/worker/shared-appender.js';
+import { recordFor } from './append-worker.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tidewal-shared-append-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let folderCount = 0;
+function freshDir(): string {
+  folderCount += 1;
+  return join(root, `s${folderCount}`);
+}
+
+interface WorkerResult {
+  readonly workerId?: number;
+  readonly offsets?: number[];
+  readonly error?: string;
+}
+
+async function runWorkers(fsync: FsyncPolicy, workerCount: number, count: number, ringBytes: number): Promise<void> {
+  const wal = await Wal.open({ dir: freshDir(), fsync });
+  const channels: SharedAppendChannel[] = [];
+  try {
+    const results = await Promise.all(
+      Array.from({ length: workerCount }, async (_, workerId) => {
+        const channel = SharedAppendChannel.open(wal, { ringBytes });
+        channels.push(channel);
+        const worker = new Worker(new URL('./append-worker.js', import.meta.url), {
+          workerData: { handle: channel.handle, workerId, count, concurrency: 8 },
+        });
+        const [message] = (await once(worker, 'message')) as [WorkerResult];
+        await once(worker, 'exit');
+        return message;
+      }),
+    );
+    for (const channel of channels) await channel.close();
+    const byOffset = new Map<number, Buffer>();
+    for (const result of results) {
+      assert.equal(result.error, undefined, `a worker failed: ${result.error}`);
+      const offsets = result.offsets ?? [];
+      assert.equal(offsets.length, count);
+      offsets.forEach((offset, index) => {
+        assert.ok(Number.isSafeInteger(offset) && offset >= 0, `worker ${result.workerId} record ${index} got offset ${offset}`);
+        assert.equal(byOffset.has(offset), false, `offset ${offset} given twice`);
+        byOffset.set(offset, recordFor(result.workerId ?? -1, index));
+      });
+    }
+    assert.equal(byOffset.size, workerCount * count);
+    assert.equal(wal.nextOffset, workerCount * count, 'offsets are dense');
+    let readCount = 0;
+    for await (const record of wal.read()) {
+      assert.deepEqual(record.data, byOffset.get(record.offset), `record ${record.offset} holds what its worker sent`);
+      readCount += 1;
+    }
+    assert.equal(readCount, workerCount * count);
+  } finally {
+    for (const channel of channels) await channel.close();
+    await wal.close();
+  }
+}
+
+test("four worker threads append through shared memory: every record acknowledged once, dense offsets, bytes equal ('os')", async () => {
+  // A 16 KiB ring against records up to 3 KiB: entries wrap and producers wait for space.
+  await runWorkers('os', 4, 1500, 16 * 1024);
+});
+
+test("worker threads through shared memory under 'always': acknowledged means durable, records read back exactly", async () => {
+  await runWorkers('always', 2, 300, 64 * 1024);
+});
+
+test('a bad record is refused in the producer with INVALID_ARGUMENT, before anything is shared', async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os', maxRecordBytes: 5000 });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 8192 });
+  const appender = SharedAppender.attach(channel.handle);
+  try {
+    for (const bad of [Buffer.alloc(0), '', 42, null, { length: 3 }, Buffer.alloc(5001), Buffer.alloc(4090)]) {
+      await assert.rejects(appender.append(bad as never), (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT');
+    }
+    assert.equal((await appender.append('fine')).offset, 0);
+    assert.equal(wal.nextOffset, 1, 'only the good record reached the log');
+  } finally {
+    appender.close();
+    await channel.close();
+    await wal.close();
+  }
+});
+
+test('bad channel options and bad handles are INVALID_ARGUMENT', async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  try {
+    for (const ringBytes of [0, 4095, 4100, 1.5, 2 ** 31, '4096']) {
+      assert.throws(() => SharedAppendChannel.open(wal, { ringBytes: ringBytes as never }), { code: 'INVALID_ARGUMENT', message: /ringBytes/ });
+    }
+    assert.throws(() => SharedAppendChannel.open(null as never), { code: 'INVALID_ARGUMENT' });
+    for (const handle of [null, {}, { version: 1 }, { version: 2, control: new SharedArrayBuffer(32) }]) {
+      assert.throws(() => SharedAppender.attach(handle as never), { code: 'INVALID_ARGUMENT', message: /handle/ });
+    }
+  } finally {
+    await wal.close();
+  }
+});
+
+test('closing the channel settles what was published and rejects later appends with WAL_CLOSED', async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 8192 });
+  const appender = SharedAppender.attach(channel.handle);
+  try {
+    const first = appender.append('one');
+    const second = appender.append('two');
+    assert.deepEqual(await Promise.all([first, second]), [{ offset: 0 }, { offset: 1 }]);
+    await channel.close();
+    await assert.rejects(appender.append('three'), { code: 'WAL_CLOSED' });
+    assert.equal(wal.nextOffset, 2);
+  } finally {
+    appender.close();
+    await wal.close();
+  }
+});
+
+test("a log closed under the channel rejects the producer's appends with WAL_CLOSED", async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 8192 });
+  const appender = SharedAppender.attach(channel.handle);
+  assert.equal((await appender.append('before')).offset, 0);
+  await wal.close();
+  await assert.rejects(appender.append('after'), { code: 'WAL_CLOSED' });
+  appender.close();
+  await channel.close();
+  assert.equal(channel.settledCount, 2);
+});
