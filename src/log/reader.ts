@@ -122,6 +122,8 @@ interface Block {
  */
 export async function* readSegment(log: ReadableLog, segment: Segment, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
   await log.ensureIndexed(segment);
+  // A segment just rotated in may still carry its temp name.
+  if (segment.named !== null) await segment.named;
   const start = segment.seek(from);
   const limitPosition = segment.sizeBytes;
   const handle = await log.fileCache.acquire(segment.path);

@@ -9,6 +9,16 @@ import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully } from '../io/write-fully.js';
 
 export const PREPARED_FILE_PREFIX = 'prepared-';
+/**
+ * Most files kept prepared at once. One is enough for large segments; when
+ * rotation comes faster than a file can be created (S1 rotates every 100
+ * records; under load a create took ~4 ms here), a wait adds a second.
+ * Each holds a descriptor: 2 keeps a log at 3 (docs/manager.md counts
+ * them); 4 measured no better than 2 in S1.
+ */
+export const PREPARED_FILES_MAX = 2;
+/** A take that waited longer than this makes the preparer keep one more file ready. */
+const TAKE_WAIT_MS_DEEPEN = 0.5;
 
 /** A prepared file and how many bytes of zeros it already holds. */
 export interface PreparedFile {
@@ -21,7 +31,10 @@ export class SegmentPreparer {
   readonly #dir: string;
   readonly #dsync: boolean;
   #sequence: number;
-  #prepared: Promise<PreparedFile> | null;
+  /** Files prepared or being prepared, oldest first. */
+  readonly #prepared: Promise<PreparedFile>[];
+  /** How many files to keep prepared (1 to PREPARED_FILES_MAX). */
+  #depth: number;
   /** Zeros to write into the next prepared file; 0 turns preallocation off. */
   preallocateBytes: number;
 
@@ -30,38 +43,42 @@ export class SegmentPreparer {
     this.#dir = dir;
     this.#dsync = dsync;
     this.#sequence = 0;
-    this.#prepared = null;
+    this.#prepared = [];
+    this.#depth = 1;
     this.preallocateBytes = preallocateBytes;
   }
 
-  /** Starts preparing a file if none is ready or under way. */
+  /** Starts preparing files until `depth` are ready or under way. */
   start(): void {
-    if (this.#prepared !== null) return;
-    this.#prepared = this.#prepare(this.preallocateBytes);
-    // The failure is reported by take(); this only keeps it from being unhandled meanwhile.
-    this.#prepared.catch(() => {});
+    while (this.#prepared.length < this.#depth) {
+      const prepared = this.#prepare(this.preallocateBytes);
+      // The failure is reported by take(); this only keeps it from being unhandled meanwhile.
+      prepared.catch(() => {});
+      this.#prepared.push(prepared);
+    }
   }
 
-  /** Hands over the prepared file (waiting if it is not ready) and starts the next. */
+  /** Hands over the oldest prepared file (waiting if it is not ready) and starts the next. */
   async take(): Promise<PreparedFile> {
     this.start();
-    const prepared = this.#prepared;
-    this.#prepared = null;
-    if (prepared === null) throw new Error('segment preparer has no file under way');
+    const prepared = this.#prepared.shift();
+    if (prepared === undefined) throw new Error('segment preparer has no file under way');
+    const startedMs = performance.now();
     const file = await prepared;
+    if (performance.now() - startedMs > TAKE_WAIT_MS_DEEPEN) this.#depth = Math.min(PREPARED_FILES_MAX, this.#depth + 1);
     this.start();
     return file;
   }
 
-  /** Closes and removes a prepared file that was never used. */
+  /** Closes and removes the prepared files that were never used. */
   async close(): Promise<void> {
-    const prepared = this.#prepared;
-    this.#prepared = null;
-    if (prepared === null) return;
-    const file = await prepared.catch(() => null);
-    if (file === null) return;
-    await file.handle.close();
-    await this.#fileSystem.unlink(file.handle.path);
+    const prepared = this.#prepared.splice(0);
+    for (const pending of prepared) {
+      const file = await pending.catch(() => null);
+      if (file === null) continue;
+      await file.handle.close();
+      await this.#fileSystem.unlink(file.handle.path);
+    }
   }
 
   async #prepare(preallocateBytes: number): Promise<PreparedFile> {

@@ -39,8 +39,14 @@ export class Segment {
   sealed: boolean;
   /** The write handle while this segment is active (or being sealed). */
   writeHandle: FileHandle | null;
-  /** Resolves once `writeHandle` is set and the file exists durably under its name. */
+  /** Resolves once `writeHandle` is set: groups may be written into the file. */
   ready: Promise<void> | null;
+  /**
+   * The rename from the prepared file's temp name, while in flight. Writes
+   * and acknowledgements do not wait for it; anything that opens the file
+   * by its name (readers, sealing, close, syncs of the folder) does.
+   */
+  named: Promise<void> | null;
   /** Resolves once the folder sync after the rename is done: the name is durable. */
   nameSynced: Promise<void> | null;
   /** The header is not on disk yet: the segment's first write group carries it. */
@@ -70,6 +76,7 @@ export class Segment {
     this.sealed = false;
     this.writeHandle = null;
     this.ready = null;
+    this.named = null;
     this.nameSynced = null;
     this.headerPending = false;
     this.indexOffsetDeltas = [0];

@@ -904,6 +904,8 @@ describe('Wal bad input', () => {
       await wal.appendBatch(['a', 'b']);
       await wal.appendBatch(['c', 'd']);
       await wal.append('e');
+      // segments() waits for the rotated segment's rename, which acknowledgements do not.
+      await wal.segments();
       const before = walFiles(dir);
       await rejectsWith(() => wal.truncateBefore(value as number), 'INVALID_ARGUMENT');
       assert.deepEqual(walFiles(dir), before);

@@ -43,9 +43,9 @@ import {
 export const MANAGER_FOLDER_NAME = '~manager';
 
 /**
- * Default bound on open logs. Each open log holds about two descriptors
- * (active segment, prepared next segment), so 256 logs stay well inside the
- * common 1024-descriptor soft limit, with room for readers and sockets.
+ * Default bound on open logs. Each open log holds two or three descriptors
+ * (active segment, one or two prepared next segments), so 256 logs and the
+ * shared read handles stay inside the common 1024-descriptor soft limit.
  */
 export const OPEN_LOGS_DEFAULT_MAX = 256;
 /** Default size of the read-handle cache shared by every log. */

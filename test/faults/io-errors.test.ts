@@ -502,7 +502,8 @@ describe('I/O faults', () => {
     // Sealing segment 0 trims its preallocated tail and fails; meanwhile the
     // first write to segment 1 is slow, so it is still in flight at the failure.
     faulty.arm({ call: 'truncate', code: 'EIO', path: '00000000000000000000.wal' });
-    faulty.arm({ call: 'write', delayMs: 200, path: '00000000000000000001.wal' });
+    // Segment 1 is the first prepared file; its writes start before its rename.
+    faulty.arm({ call: 'write', delayMs: 200, path: `prepared-${process.pid}-1.tmp` });
     await expectWalFailed(wal.append(Buffer.alloc(3000, 2)), 'the append whose rotation failed');
     await settle(wal.close(), 'close()');
     await wait(300);

@@ -43,8 +43,10 @@ async function runWorkers(fsync: FsyncPolicy, workerCount: number, count: number
         const worker = new Worker(new URL('./append-worker.js', import.meta.url), {
           workerData: { handle: channel.handle, workerId, count, concurrency: 8 },
         });
+        // Both listeners before any await: 'exit' may follow 'message' in the same turn.
+        const exited = once(worker, 'exit');
         const [message] = (await once(worker, 'message')) as [WorkerResult];
-        await once(worker, 'exit');
+        await exited;
         return message;
       }),
     );
