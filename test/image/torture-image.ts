@@ -8,7 +8,11 @@
  * and every record acknowledged before the copy began must be there with
  * its bytes. Needs root (mount, losetup); skips with the reason otherwise.
  *
- * Usage: node build/test/image/torture-image.js [--images N] [--seed S]
+ * With --manager the child writes 4 partitions of a WalManager with the
+ * shared journal instead (rotation every 100 records, journal checkpoints),
+ * so the copies also test the journal's replay on a real file system.
+ *
+ * Usage: node build/test/image/torture-image.js [--images N] [--seed S] [--manager]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,11 +21,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Wal } from '../../src/index.js';
+import { Wal, WalManager } from '../../src/index.js';
 import { imageRecord } from './image-record.js';
+
+/** Acknowledged records: key `partition/offset` (partition 0 for a lone log) -> the record's seed. */
+type Acknowledged = ReadonlyMap<string, number>;
 
 const IMAGE_SIZE_BYTES = 2 * 1024 * 1024 * 1024;
 const CHILD = fileURLToPath(new URL('./image-child.js', import.meta.url));
+const MANAGER_CHILD = fileURLToPath(new URL('./image-manager-child.js', import.meta.url));
+const IMAGE_TOPIC = 'image';
 
 function run(command: string, args: string[]): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { encoding: 'utf8' });
@@ -38,10 +47,51 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-async function checkImage(imagePath: string, mountPoint: string, acknowledged: ReadonlyMap<number, number>): Promise<string | null> {
+/** Every acknowledged record of `partition` must be in `found` with its bytes. */
+function compare(found: ReadonlyMap<number, Buffer>, acknowledged: Acknowledged, partition: number, range: string): string | null {
+  for (const [key, seed] of acknowledged) {
+    const [keyPartition, keyOffset] = key.split('/').map(Number);
+    if (keyPartition !== partition || keyOffset === undefined) continue;
+    const data = found.get(keyOffset);
+    if (data === undefined) return `acknowledged offset ${keyOffset} of partition ${partition} missing (log holds ${range})`;
+    if (!data.equals(imageRecord(seed))) return `offset ${keyOffset} of partition ${partition} holds other bytes than were acknowledged`;
+  }
+  return null;
+}
+
+async function checkManager(dir: string, acknowledged: Acknowledged): Promise<string | null> {
+  // After a real power cut no process is alive: every LOCK is stale.
+  for (const lock of ['~manager/LOCK', '~manager/journal/LOCK', ...[0, 1, 2, 3].map((partition) => `${IMAGE_TOPIC}/${partition}/LOCK`)]) {
+    rmSync(join(dir, lock), { force: true });
+  }
+  let replayed = 'no journal to replay';
+  const note = (object: object, message?: string): void => {
+    if (message === 'replayed the shared journal') {
+      const { entryCount, replayedBytes, createdFileCount } = (object as { replay: { entryCount: number; replayedBytes: number; createdFileCount: number } }).replay;
+      replayed = `replayed ${entryCount} journal entries, ${replayedBytes} bytes, ${createdFileCount} files recreated`;
+    }
+  };
+  const logger = { debug: note, info: note, warn: note, error: note };
+  const manager = await WalManager.open({ dir, retentionIntervalMs: 0, logger });
+  try {
+    for (const partition of manager.partitions(IMAGE_TOPIC)) {
+      const found = new Map<number, Buffer>();
+      for await (const record of manager.read(IMAGE_TOPIC, partition)) found.set(record.offset, Buffer.from(record.data));
+      const problem = compare(found, acknowledged, partition, `${found.size} records`);
+      if (problem !== null) return problem;
+    }
+    console.log(`  ${replayed}`);
+    return null;
+  } finally {
+    await manager.close();
+  }
+}
+
+async function checkImage(imagePath: string, mountPoint: string, acknowledged: Acknowledged, managerMode: boolean): Promise<string | null> {
   const mounted = run('mount', ['-o', 'loop', imagePath, mountPoint]);
   if (!mounted.ok) return `mount of the copy failed: ${mounted.output}`;
   try {
+    if (managerMode) return await checkManager(join(mountPoint, 'log'), acknowledged);
     // After a real power cut no process is alive: the writer's LOCK (which
     // names the child, still running here) is stale by definition.
     rmSync(join(mountPoint, 'log', 'LOCK'), { force: true });
@@ -49,12 +99,7 @@ async function checkImage(imagePath: string, mountPoint: string, acknowledged: R
     try {
       const found = new Map<number, Buffer>();
       for await (const record of wal.read()) found.set(record.offset, Buffer.from(record.data));
-      for (const [offset, seed] of acknowledged) {
-        const data = found.get(offset);
-        if (data === undefined) return `acknowledged offset ${offset} missing (log holds [${wal.firstOffset}, ${wal.nextOffset}))`;
-        if (!data.equals(imageRecord(seed))) return `offset ${offset} holds other bytes than were acknowledged`;
-      }
-      return null;
+      return compare(found, acknowledged, 0, `[${wal.firstOffset}, ${wal.nextOffset})`);
     } finally {
       await wal.close();
     }
@@ -64,11 +109,14 @@ async function checkImage(imagePath: string, mountPoint: string, acknowledged: R
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { images: { type: 'string', default: '20' }, seed: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { images: { type: 'string', default: '20' }, seed: { type: 'string' }, manager: { type: 'boolean', default: false } },
+  });
+  const managerMode = values.manager === true;
   const imageCount = Number(values.images);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   const random = mulberry32(seed);
-  console.log(`torture:image seed ${seed} (replay with --seed ${seed}), ${imageCount} images`);
+  console.log(`torture:image${managerMode ? ' --manager' : ''} seed ${seed} (replay with --seed ${seed}), ${imageCount} images`);
   for (const tool of ['mkfs.ext4', 'mount', 'umount']) {
     if (!run('which', [tool]).ok) {
       console.log(`skipped: ${tool} is not installed`);
@@ -93,8 +141,8 @@ async function main(): Promise<void> {
   let failures = 0;
   let child: ReturnType<typeof spawn> | null = null;
   try {
-    child = spawn(process.execPath, [CHILD, join(live, 'log')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const acknowledged = new Map<number, number>();
+    child = spawn(process.execPath, [managerMode ? MANAGER_CHILD : CHILD, join(live, 'log')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const acknowledged = new Map<string, number>();
     let pending = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
@@ -102,8 +150,8 @@ async function main(): Promise<void> {
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
-        const [kind, given, recordSeed] = line.split(' ');
-        if (kind === 'A') acknowledged.set(Number(given), Number(recordSeed));
+        const [kind, given, recordSeed, partition] = line.split(' ');
+        if (kind === 'A') acknowledged.set(`${partition ?? 0}/${given}`, Number(recordSeed));
       }
     });
     await delay(500);
@@ -112,7 +160,7 @@ async function main(): Promise<void> {
       const before = new Map(acknowledged);
       const copy = join(work, `copy-${imageIndex}.img`);
       copyFileSync(image, copy);
-      const problem = await checkImage(copy, copyMount, before).catch((error: unknown) => `recovery failed: ${String(error)}`);
+      const problem = await checkImage(copy, copyMount, before, managerMode).catch((error: unknown) => `recovery failed: ${String(error)}`);
       rmSync(copy, { force: true });
       if (problem !== null) failures += 1;
       console.log(`image ${imageIndex + 1}/${imageCount}: ${before.size} acknowledged before the copy: ${problem ?? 'all there'}`);
