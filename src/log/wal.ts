@@ -31,6 +31,8 @@ import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
 import { SegmentPreparer } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
+import { syncFilesAt } from './sync-files.js';
+import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
 import type { WriteJournal } from './write-journal.js';
 import { PREALLOCATE_GROUP_SIZE_BYTES_MAX, PREALLOCATE_STEP_BYTES_MAX, PREALLOCATE_STEP_BYTES_MIN, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
@@ -82,14 +84,8 @@ interface SpaceWaiter {
   readonly reject: (error: Error) => void;
 }
 
-interface Signal {
-  readonly promise: Promise<void>;
-  readonly resolve: () => void;
-}
 
 const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal']);
-/** Sealed segments synced at once by a journal checkpoint (the thread pool runs 4). */
-const SEALED_SYNC_CONCURRENCY = 8;
 
 /**
  * A durable, segmented, group-committed write-ahead log in one folder.
@@ -131,7 +127,8 @@ export class Wal implements ReadableLog {
   #flushScheduled: boolean;
   #writingSegment: Segment;
   #sealChain: Promise<void>;
-  #ackSignal: Signal | null;
+  /** Tails wait here for the next acknowledgement. */
+  readonly #acks: Wakeup;
   #syncTimer: NodeJS.Timeout | null;
   #syncing: Promise<void> | null;
   #dirSyncPending: boolean;
@@ -179,7 +176,7 @@ export class Wal implements ReadableLog {
     this.#flushScheduled = false;
     this.#writingSegment = active;
     this.#sealChain = Promise.resolve();
-    this.#ackSignal = null;
+    this.#acks = new Wakeup();
     this.#syncTimer = null;
     this.#syncing = null;
     // Open changed the folder (clean marker removed, temp files, cuts) without syncing it.
@@ -789,11 +786,7 @@ export class Wal implements ReadableLog {
     this.#pool.give(group.buffer);
     group.resolve();
     this.#admitWaiters();
-    const signal = this.#ackSignal;
-    if (signal !== null) {
-      this.#ackSignal = null;
-      signal.resolve();
-    }
+    this.#acks.wake();
   }
 
   #waitForSpace(frameBytes: number): Promise<void> {
@@ -867,27 +860,9 @@ export class Wal implements ReadableLog {
     await Promise.all([...this.#renamesInFlight].map((named) => named.catch(() => {})));
   }
 
-  /** Syncs the segments sealed without a sync (journaled logs); a segment retention deleted meanwhile needs none. */
+  /** Syncs the segments sealed without a sync (journaled logs). */
   async #syncSealedFiles(): Promise<void> {
-    const paths = this.#unsyncedSealedPaths.splice(0);
-    for (let start = 0; start < paths.length; start += SEALED_SYNC_CONCURRENCY) {
-      await Promise.all(paths.slice(start, start + SEALED_SYNC_CONCURRENCY).map((path) => this.#syncFile(path)));
-    }
-  }
-
-  async #syncFile(path: string): Promise<void> {
-    let handle;
-    try {
-      handle = await this.#fileSystem.open(path, {});
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    await syncFilesAt(this.#fileSystem, this.#unsyncedSealedPaths.splice(0));
   }
 
   #startSeal(previous: Segment, next: Segment): void {
@@ -1029,35 +1004,13 @@ export class Wal implements ReadableLog {
         }
         continue;
       }
-      await this.#nextAck(signal);
+      await this.#acks.next(signal);
     }
   }
 
   /** Resolves at the next acknowledgement, close, failure or abort. */
-  #nextAck(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#ackSignal === null) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((resolveSignal) => {
-        resolve = resolveSignal;
-      });
-      this.#ackSignal = { promise, resolve };
-    }
-    const ack = this.#ackSignal.promise;
-    if (signal === undefined) return ack;
-    return new Promise<void>((resolve) => {
-      const onAbort = (): void => resolve();
-      signal.addEventListener('abort', onAbort, { once: true });
-      void ack.then(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
-  }
-
   #wakeTails(): void {
-    const signal = this.#ackSignal;
-    this.#ackSignal = null;
-    signal?.resolve();
+    this.#acks.wake();
   }
 }
 
