@@ -33,6 +33,11 @@ async function main(): Promise<void> {
     retentionIntervalMs: 0,
     // Fewer open logs than partitions in some runs, so eviction and reopen happen under the kill too.
     maxOpenLogs: random() % 2 === 0 ? 4 : 64,
+    // Both fsync streams, switching between restarts: a journal a kill left
+    // behind is replayed whichever stream opens next. Small checkpoints in
+    // some runs, so the kill also lands in journal checkpoints.
+    syncStream: random() % 3 === 0 ? 'per-log' : 'shared',
+    journalCheckpointBytes: random() % 2 === 0 ? 32 * 1024 : 128 * 1024 * 1024,
   });
   const next: number[] = [];
   for (let partition = 0; partition < PARTITION_COUNT; partition += 1) {
