@@ -73,6 +73,7 @@ test('bad flags exit with code 2 and a clear message', () => {
     [['stress', '--fsync', 'batch:'], /fsync must be/],
     [['stress', '--duration', 'soon'], /duration must look like 500ms, 10s or 2m/],
     [['stress', '--record-bytes', '8'], /--record-bytes.*\[16,/],
+    [['stress', '--sync-stream', 'both'], /--sync-stream.*'both' is invalid\. Allowed choices are shared, per-log/],
     [['stress', '--bogus'], /unknown option '--bogus'/],
     [['nonsense'], /unknown command 'nonsense'/],
   ];
@@ -115,4 +116,12 @@ test('runStress can be called from code', async () => {
   const report = await runStress({ producers: 3, partitions: 2, durationMs: 200, fsync: 'os', rotateRecords: 10 });
   assert.equal(report.ok, true, JSON.stringify(report.verification));
   assert.deepEqual(report.partitionRecords.reduce((sum, count) => sum + count, 0), report.records);
+});
+
+test("runStress with the per-log stream under 'always' verifies every record and reports the stream", async () => {
+  const report = await runStress({ producers: 4, partitions: 2, durationMs: 300, fsync: 'always', syncStream: 'per-log', rotateRecords: 10 });
+  assert.equal(report.ok, true, JSON.stringify(report.verification));
+  assert.equal(report.config.syncStream, 'per-log');
+  assert.ok(report.records > 0);
+  assert.equal(report.verification.recordsChecked, report.records);
 });
