@@ -60,6 +60,22 @@ test("the shared stream journals 'always' logs, removes the journal on a clean c
   await other.append('t', 0, 'a');
   assert.deepEqual(journalSegments(perLog), []);
   await other.close();
+
+  // Under 'os' nothing waits for a flush: the journal is not even opened,
+  // until a log whose own options ask for 'always' opens.
+  const unsynced = freshDir();
+  const mixed = await WalManager.open({
+    dir: unsynced,
+    fsync: 'os',
+    retentionIntervalMs: 0,
+    logOptions: (topic) => (topic === 'durable' ? { fsync: 'always' } : {}),
+  });
+  await mixed.append('t', 0, 'a');
+  assert.equal(existsSync(join(unsynced, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME)), false);
+  await mixed.append('durable', 0, 'b');
+  assert.equal(journalSegments(unsynced).length, 1, "the first 'always' log opens the journal");
+  await mixed.close();
+  assert.deepEqual(journalSegments(unsynced), []);
 });
 
 test('a copy taken while the manager runs (a crash) opens by replaying the journal, with every record', async () => {

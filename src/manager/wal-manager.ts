@@ -140,7 +140,10 @@ export class WalManager {
   readonly #fileCache: FileCache;
   readonly #consumers = new Set<Consumer>();
   readonly #partitionListeners = new Set<(topic: string, partition: number) => void>();
-  #journal: SharedJournal | null = null;
+  readonly #syncStream: SyncStream;
+  readonly #journalCheckpointBytes: number;
+  /** The shared journal, opened with the first log under 'always' (null: none yet, or per-log). */
+  #journal: Promise<SharedJournal> | null = null;
   #retentionTimer: NodeJS.Timeout | null = null;
   #retentionRun: Promise<RetentionReport> | null = null;
   #closing: Promise<void> | null = null;
@@ -155,6 +158,8 @@ export class WalManager {
     walDefaults: Omit<WalOptions, 'dir'>;
     retentionDefault: RetentionPolicy | undefined;
     logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
+    syncStream: SyncStream;
+    journalCheckpointBytes: number;
     topics: Map<string, Map<number, LogEntry>>;
     checkpoints: (host: WalManager) => CheckpointStore;
   }) {
@@ -168,6 +173,8 @@ export class WalManager {
     this.#logOptions = init.logOptions;
     this.#topics = init.topics;
     this.#fileCache = init.fileCache;
+    this.#syncStream = init.syncStream;
+    this.#journalCheckpointBytes = init.journalCheckpointBytes;
     this.#pool = new LogPool(init.maxOpenLogs, (entry) => this.#openWal(entry));
     this.checkpoints = init.checkpoints(this);
   }
@@ -363,23 +370,6 @@ export class WalManager {
       topics,
       checkpoints: () => store,
     });
-    if (resolved.syncStream === 'shared') {
-      const pool = manager.#pool;
-      try {
-        await fileSystem.mkdir(join(resolved.dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME));
-        manager.#journal = await SharedJournal.open({
-          fileSystem,
-          managerDir: resolved.dir,
-          journalDir: join(resolved.dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME),
-          logger: resolved.logger,
-          checkpointBytes: resolved.journalCheckpointBytes,
-          host: { syncLogFiles: () => pool.syncAll((wal) => wal.syncFiles()) },
-        });
-      } catch (error) {
-        await store.close().catch(() => {});
-        throw error;
-      }
-    }
     manager.#startRetentionTimer(resolved.retentionIntervalMs);
     return manager;
   }
@@ -414,12 +404,14 @@ export class WalManager {
     const walOverrides: Record<string, unknown> = { ...overrides };
     delete walOverrides['retention'];
     const topicDir = join(this.dir, entry.topic);
+    const fsync = 'fsync' in walOverrides ? walOverrides['fsync'] : this.#walDefaults.fsync;
+    const journaled = this.#syncStream === 'shared' && (fsync === undefined || fsync === 'always');
     const wal = await Wal.open({
       ...this.#walDefaults,
       ...walOverrides,
       dir: join(topicDir, String(entry.partition)),
       fileCache: this.#fileCache,
-      ...(this.#journal === null ? {} : { journal: this.#journal }),
+      ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
     if (entry.isNew) {
       // Wal.open syncs the log's own folder; the new names of the topic and
@@ -434,6 +426,30 @@ export class WalManager {
       entry.isNew = false;
     }
     return wal;
+  }
+
+  /** Opens the shared journal once, when the first log under 'always' opens (a failed open is retried by the next). */
+  #sharedJournal(): Promise<SharedJournal> {
+    if (this.#journal === null) {
+      const pool = this.#pool;
+      const journalDir = join(this.dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME);
+      const opening = (async () => {
+        await this.#fileSystem.mkdir(journalDir);
+        return SharedJournal.open({
+          fileSystem: this.#fileSystem,
+          managerDir: this.dir,
+          journalDir,
+          logger: this.#logger,
+          checkpointBytes: this.#journalCheckpointBytes,
+          host: { syncLogFiles: () => pool.syncAll((wal) => wal.syncFiles()) },
+        });
+      })();
+      this.#journal = opening;
+      opening.catch(() => {
+        if (this.#journal === opening) this.#journal = null;
+      });
+    }
+    return this.#journal;
   }
 
   /** The caller's per-log overrides, checked (they may not move the log or replace the shared cache). */
@@ -551,7 +567,8 @@ export class WalManager {
         logsClosed = this.#pool.failedCloseCount === 0;
       } finally {
         // Only when every log closed cleanly do their files hold everything the journal does.
-        await this.#journal?.close(logsClosed);
+        const journal = await this.#journal?.catch(() => null);
+        await journal?.close(logsClosed);
       }
     } finally {
       await this.#fileCache.closeAll();
