@@ -218,9 +218,9 @@ interface RunResult {
   readonly latencyUs: StressReport['latencyUs'];
 }
 
-/** The producers' phase: append until the deadline, measuring every append. */
-async function produce(dir: string, config: StressConfig, options: StressOptions): Promise<RunResult> {
-  const manager = await WalManager.open({
+/** The manager both phases use: the configured policy and rotation, every partition open at once, no background retention. */
+function openManager(dir: string, config: StressConfig): Promise<WalManager> {
+  return WalManager.open({
     dir,
     fsync: config.fsync,
     syncStream: config.syncStream,
@@ -228,6 +228,11 @@ async function produce(dir: string, config: StressConfig, options: StressOptions
     retentionIntervalMs: 0,
     maxOpenLogs: Math.max(256, config.partitions),
   });
+}
+
+/** The producers' phase: append until the deadline, measuring every append. */
+async function produce(dir: string, config: StressConfig, options: StressOptions): Promise<RunResult> {
+  const manager = await openManager(dir, config);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_US_MAX, numberOfSignificantValueDigits: 3 });
   const acked = new Array<number>(config.producers).fill(0);
   const failures: string[] = [];
@@ -310,13 +315,7 @@ interface Verification {
 /** Reopens the logs (as a restart would) and checks every record of every partition. */
 async function verify(dir: string, config: StressConfig, acked: readonly number[]): Promise<Verification> {
   const startMs = performance.now();
-  const manager = await WalManager.open({
-    dir,
-    fsync: config.fsync,
-    syncStream: config.syncStream,
-    segmentMaxRecords: config.rotateRecords,
-    retentionIntervalMs: 0,
-  });
+  const manager = await openManager(dir, config);
   const errors: string[] = [];
   const report = (message: string): void => {
     if (errors.length < VERIFICATION_ERRORS_MAX) errors.push(message);
