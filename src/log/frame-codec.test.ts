@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { beginFrame, encodeRecord, sealFrame } from './frame-encoder.js';
 import { FrameDecoder } from './frame-decoder.js';
 import type { DecodedRecord } from './frame-decoder.js';

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-store.js';
 import { WalManager } from './wal-manager.js';
+import { freshFolders } from '../../test/temp-folders.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tidewal-checkpoint-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let folderCount = 0;
-function freshDir(): string {
-  folderCount += 1;
-  return join(root, `c${folderCount}`);
-}
+const freshDir = freshFolders('tidewal-checkpoint-');
 const checkpointDir = (dir: string): string => join(dir, '~manager', 'checkpoints');
 
 test('a committed checkpoint survives a reopen exactly', async () => {

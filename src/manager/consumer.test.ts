@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { ConsumerRecord } from './consumer.js';
 import { WalManager } from './wal-manager.js';
+import { freshFolders } from '../../test/temp-folders.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tidewal-consumer-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let folderCount = 0;
-function freshDir(): string {
-  folderCount += 1;
-  return join(root, `k${folderCount}`);
-}
+const freshDir = freshFolders('tidewal-consumer-');
 
 function label(record: ConsumerRecord): string {
   return `${record.topic}/${record.partition}@${record.offset}`;

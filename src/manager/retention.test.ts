@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { SegmentInfo } from '../log/wal.js';
 import { guardOffsetFor, retentionCutOffset } from './retention.js';
 import { WalManager } from './wal-manager.js';
+import { freshFolders } from '../../test/temp-folders.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tidewal-retention-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let folderCount = 0;
-function freshDir(): string {
-  folderCount += 1;
-  return join(root, `r${folderCount}`);
-}
+const freshDir = freshFolders('tidewal-retention-');
 
 /** Segments of 10 records and 1000 bytes each; the last is active. */
 function segments(count: number, lastTimestampMs: (index: number) => number = () => 1): SegmentInfo[] {

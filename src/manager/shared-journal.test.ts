@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { WalError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decodeJournalEntry, encodeJournalEntry, JOURNAL_ENTRY_HEADER_BYTES } from './journal-entry.js';
 import { JOURNAL_FOLDER_NAME, MANAGER_FOLDER_NAME, WalManager } from './wal-manager.js';
+import { freshFolders } from '../../test/temp-folders.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tidewal-journal-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let folderCount = 0;
-function freshDir(): string {
-  folderCount += 1;
-  return join(root, `j${folderCount}`);
-}
+const freshDir = freshFolders('tidewal-journal-');
 
 function journalSegments(dir: string): string[] {
   const journalDir = join(dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME);

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { WalError } from '../errors.js';
 import { WalManager } from './wal-manager.js';
+import { freshFolders } from '../../test/temp-folders.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tidewal-manager-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let folderCount = 0;
-function freshDir(): string {
-  folderCount += 1;
-  return join(root, `m${folderCount}`);
-}
+const freshDir = freshFolders('tidewal-manager-');
 
 function recordFor(topic: string, partition: number, index: number): string {
   return `${topic}:${partition}:${index}`;

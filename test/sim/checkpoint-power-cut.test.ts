@@ -10,7 +10,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimulatedFileSystem } from '../../src/io/simulated-file-system.js';
+import type { SimulatedFileSystem } from '../../src/io/simulated-file-system.js';
+import { sweepCuts } from './cut-sweep.js';
 import { MANAGER_FOLDER_NAME, WalManager } from '../../src/manager/wal-manager.js';
 
 const DIR = '/data';
@@ -83,28 +84,7 @@ async function check(rebooted: SimulatedFileSystem, outcome: Outcome): Promise<v
 }
 
 test('a power cut at every step of checkpoint commits and deletes leaves old or new, never a mix', { timeout: 5 * 60_000 }, async () => {
-  const replay = process.env['TIDEWAL_SIM_SEED'];
-  const [seedText, stepText] = replay === undefined || replay === '' ? [] : replay.split(':');
-  const seeds = seedText === undefined ? [1, 2, 3, 4] : [Number(seedText)];
-  const failures: string[] = [];
-  let cuts = 0;
-  for (const seed of seeds) {
-    const dry = new SimulatedFileSystem({ seed });
-    const dryOutcome = await run(dry);
-    if (dryOutcome.unexpected !== null) throw dryOutcome.unexpected;
-    const steps = stepText === undefined ? Array.from({ length: dry.stepCount + 1 }, (_, index) => index + 1) : [Number(stepText)];
-    for (const cutStep of steps) {
-      cuts += 1;
-      const fileSystem = new SimulatedFileSystem({ seed, cutAtStep: cutStep });
-      const outcome = await run(fileSystem);
-      try {
-        if (outcome.unexpected !== null) throw outcome.unexpected;
-        await check(fileSystem.afterCut ?? fileSystem.powerCut(), outcome);
-      } catch (error) {
-        failures.push(`TIDEWAL_SIM_SEED=${seed}:${cutStep}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-      }
-    }
-  }
-  console.log(`checkpoint crash points: ${cuts} cuts over seeds ${seeds.join(',')}`);
+  const { seeds, cutCount, failures } = await sweepCuts({ seeds: [1, 2, 3, 4], run, check });
+  console.log(`checkpoint crash points: ${cutCount} cuts over seeds ${seeds.join(',')}`);
   assert.deepEqual(failures, []);
 });

@@ -14,7 +14,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimulatedFileSystem } from '../../src/io/simulated-file-system.js';
+import type { SimulatedFileSystem } from '../../src/io/simulated-file-system.js';
+import { sweepCuts } from './cut-sweep.js';
 import { MANAGER_FOLDER_NAME, WalManager } from '../../src/manager/wal-manager.js';
 import type { WalManagerOptions } from '../../src/manager/wal-manager.js';
 
@@ -114,31 +115,17 @@ async function check(rebooted: SimulatedFileSystem, outcome: Outcome): Promise<v
 }
 
 test('a power cut at every step of a journaled manager loses no acknowledged record', { timeout: 10 * 60_000 }, async () => {
-  const replay = process.env['TIDEWAL_SIM_SEED'];
-  const [seedText, stepText] = replay === undefined || replay === '' ? [] : replay.split(':');
-  const seeds = seedText === undefined ? [1, 2] : [Number(seedText)];
-  const failures: string[] = [];
-  let cuts = 0;
+  const acknowledgedCount = (outcome: Outcome): number => outcome.acknowledged.reduce((sum, map) => sum + map.size, 0);
   let acknowledgedChecked = 0;
-  for (const seed of seeds) {
-    const dry = new SimulatedFileSystem({ seed });
-    const dryOutcome = await run(dry);
-    if (dryOutcome.unexpected !== null) throw dryOutcome.unexpected;
-    assert.equal(dryOutcome.acknowledged.reduce((sum, map) => sum + map.size, 0), PARTITIONS * ROUNDS * 3, 'the uncut run acknowledges every record');
-    const steps = stepText === undefined ? Array.from({ length: dry.stepCount + 1 }, (_, index) => index + 1) : [Number(stepText)];
-    for (const cutStep of steps) {
-      cuts += 1;
-      const fileSystem = new SimulatedFileSystem({ seed, cutAtStep: cutStep });
-      const outcome = await run(fileSystem);
-      acknowledgedChecked += outcome.acknowledged.reduce((sum, map) => sum + map.size, 0);
-      try {
-        if (outcome.unexpected !== null) throw outcome.unexpected;
-        await check(fileSystem.afterCut ?? fileSystem.powerCut(), outcome);
-      } catch (error) {
-        failures.push(`TIDEWAL_SIM_SEED=${seed}:${cutStep}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-      }
-    }
-  }
-  console.log(`journal power cuts: ${cuts} cuts over seeds ${seeds.join(',')}, ${acknowledgedChecked} acknowledged records checked`);
+  const { seeds, cutCount, failures } = await sweepCuts({
+    seeds: [1, 2],
+    run,
+    check,
+    checkUncut: (outcome) => assert.equal(acknowledgedCount(outcome), PARTITIONS * ROUNDS * 3, 'the uncut run acknowledges every record'),
+    onCut: (outcome) => {
+      acknowledgedChecked += acknowledgedCount(outcome);
+    },
+  });
+  console.log(`journal power cuts: ${cutCount} cuts over seeds ${seeds.join(',')}, ${acknowledgedChecked} acknowledged records checked`);
   assert.deepEqual(failures.slice(0, 5), []);
 });

@@ -6,10 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { WalError } from '../../src/errors.js';
 import { Wal } from '../../src/log/wal.js';
@@ -17,14 +14,9 @@ import type { FsyncPolicy } from '../../src/log/options.js';
 import { SharedAppendChannel } from '../../src/worker/shared-append-channel.js';
 import { SharedAppender } from '../../src/worker/shared-appender.js';
 import { recordFor } from './append-worker.js';
+import { freshFolders } from '../temp-folders.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tidewal-shared-append-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let folderCount = 0;
-function freshDir(): string {
-  folderCount += 1;
-  return join(root, `s${folderCount}`);
-}
+const freshDir = freshFolders('tidewal-shared-append-');
 
 interface WorkerResult {
   readonly workerId?: number;

@@ -1,0 +1,61 @@
+/**
+ * The loop of the "power cut at every step" tests: run a workload once
+ * uncut to count its I/O steps, then once per step with the power cut
+ * there, and check what the rebooted file system holds.
+ *
+ * Replay one cut with TIDEWAL_SIM_SEED=<seed>:<step> (or <seed> for all of its cuts).
+ */
+import { SimulatedFileSystem } from '../../src/io/simulated-file-system.js';
+
+/** What a workload reports: `unexpected` is an error that was not caused by the cut. */
+export interface CutOutcome {
+  readonly unexpected: unknown;
+}
+
+export interface CutSweep<Outcome extends CutOutcome> {
+  /** Seeds swept unless TIDEWAL_SIM_SEED names one. */
+  readonly seeds: readonly number[];
+  /** The workload; it must stop quietly when the file system dies. */
+  run(fileSystem: SimulatedFileSystem): Promise<Outcome>;
+  /** Throws when the rebooted state breaks a promise. */
+  check(rebooted: SimulatedFileSystem, outcome: Outcome): Promise<void>;
+  /** Sees the uncut run's outcome (to assert the workload did its work). */
+  checkUncut?(outcome: Outcome): void;
+  /** Sees every cut run's outcome (to count what was checked). */
+  onCut?(outcome: Outcome): void;
+}
+
+export interface CutSweepResult {
+  readonly seeds: readonly number[];
+  readonly cutCount: number;
+  /** One line per failed cut, naming the TIDEWAL_SIM_SEED that replays it. */
+  readonly failures: string[];
+}
+
+export async function sweepCuts<Outcome extends CutOutcome>(sweep: CutSweep<Outcome>): Promise<CutSweepResult> {
+  const replay = process.env['TIDEWAL_SIM_SEED'];
+  const [seedText, stepText] = replay === undefined || replay === '' ? [] : replay.split(':');
+  const seeds = seedText === undefined ? sweep.seeds : [Number(seedText)];
+  const failures: string[] = [];
+  let cutCount = 0;
+  for (const seed of seeds) {
+    const uncut = new SimulatedFileSystem({ seed });
+    const uncutOutcome = await sweep.run(uncut);
+    if (uncutOutcome.unexpected !== null) throw uncutOutcome.unexpected;
+    sweep.checkUncut?.(uncutOutcome);
+    const steps = stepText === undefined ? Array.from({ length: uncut.stepCount + 1 }, (_, index) => index + 1) : [Number(stepText)];
+    for (const cutStep of steps) {
+      cutCount += 1;
+      const fileSystem = new SimulatedFileSystem({ seed, cutAtStep: cutStep });
+      const outcome = await sweep.run(fileSystem);
+      sweep.onCut?.(outcome);
+      try {
+        if (outcome.unexpected !== null) throw outcome.unexpected;
+        await sweep.check(fileSystem.afterCut ?? fileSystem.powerCut(), outcome);
+      } catch (error) {
+        failures.push(`TIDEWAL_SIM_SEED=${seed}:${cutStep}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      }
+    }
+  }
+  return { seeds, cutCount, failures };
+}
