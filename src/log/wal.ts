@@ -404,47 +404,39 @@ export class Wal implements ReadableLog {
    */
   async syncFiles(): Promise<void> {
     if (this.#options.dsyncWrites) return;
+    if (this.#closeRun === null) {
+      this.#checkWritable('sync log files');
+      // Started before any await: a seal that begins meanwhile waits for this
+      // sync before it closes the file (Segment.filesSync).
+      const active = this.#writingSegment;
+      const handle = active.writeHandle;
+      assert(handle !== null, 'the segment being written has a handle');
+      const activeSynced = handle.datasync();
+      active.filesSync = activeSynced;
+      try {
+        await activeSynced;
+        // Every seal started so far has listed its file by now, including
+        // one of `active` if it rotated meanwhile (seals do not sync under a journal).
+        await this.#sealChain;
+        await this.#syncSealedFiles();
+        await this.#renamesDone();
+        if (this.#failure !== null) throw this.#failure;
+        if (this.#folderDirty) {
+          this.#folderDirty = false;
+          await this.#fileSystem.syncDir(this.dir);
+        }
+      } catch (error) {
+        this.#fail(error, 'sync log files');
+        throw this.#failure;
+      } finally {
+        if (active.filesSync === activeSynced) active.filesSync = null;
+      }
+    }
+    // A close under way syncs the rest (it may have taken sealed files off
+    // the list); a failed one leaves the journal needed.
     if (this.#closeRun !== null) {
-      // A clean close syncs everything; a failed one leaves the journal needed.
       await this.#closeRun;
       if (this.#failure !== null) throw this.#failure;
-      return;
-    }
-    this.#checkWritable('sync log files');
-    const segment = this.#writingSegment;
-    await this.#sealChain;
-    if (this.#failure !== null) throw this.#failure;
-    if (this.#closeRun !== null) return this.syncFiles();
-    try {
-      await this.#syncSealedFiles();
-    } catch (error) {
-      this.#fail(error, 'sync sealed segments');
-      throw this.#failure;
-    }
-    await this.#renamesDone();
-    if (this.#failure !== null) throw this.#failure;
-    if (this.#folderDirty) {
-      this.#folderDirty = false;
-      await this.#fileSystem.syncDir(this.dir);
-    }
-    if (segment !== this.#writingSegment) {
-      // It rotated meanwhile: its seal syncs it.
-      await this.#sealChain;
-      if (this.#failure !== null) throw this.#failure;
-      return;
-    }
-    if (this.#closeRun !== null) return this.syncFiles();
-    const handle = segment.writeHandle;
-    assert(handle !== null, 'the segment being written has a handle');
-    const synced = handle.datasync();
-    segment.filesSync = synced;
-    try {
-      await synced;
-    } catch (error) {
-      this.#fail(error, 'sync log files');
-      throw this.#failure;
-    } finally {
-      if (segment.filesSync === synced) segment.filesSync = null;
     }
   }
 
