@@ -9,7 +9,7 @@
 import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT } from '../constants.js';
 import { readFully } from '../io/read-fully.js';
 import { readSegmentNonce } from './segment-header-file.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, WalIOError } from '../errors.js';
 import { assert } from '../assert.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { FileCache } from './file-cache.js';
@@ -123,7 +123,11 @@ interface Block {
 export async function* readSegment(log: ReadableLog, segment: Segment, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
   await log.ensureIndexed(segment);
   // A segment just rotated in may still carry its temp name.
-  if (segment.named !== null) await segment.named;
+  if (segment.named !== null) {
+    await segment.named.catch((error: unknown) => {
+      throw new WalIOError(`Cannot read records: ${segment.path} was never renamed into place; the log stopped, reopen it to recover`, error);
+    });
+  }
   const start = segment.seek(from);
   const limitPosition = segment.sizeBytes;
   const handle = await log.fileCache.acquire(segment.path);

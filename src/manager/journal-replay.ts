@@ -78,8 +78,7 @@ export async function replayJournal(
         const entry = decodeJournalEntry(record.data, `record ${record.offset} in ${journalDir}`);
         let folder = folders.get(entry.logKey);
         if (folder === undefined) {
-          const { topic, partition } = parseLogKey(entry.logKey, PARTITIONS_LIMIT, 'replay the journal');
-          folder = await readLogFolder(fileSystem, join(managerDir, topic, String(partition)));
+          folder = await readLogFolder(fileSystem, logDirOf(managerDir, entry.logKey, `record ${record.offset} in ${journalDir}`));
           folders.set(entry.logKey, folder);
         }
         const name = segmentFileName(entry.segmentBaseOffset);
@@ -132,6 +131,19 @@ export async function removeJournal(fileSystem: FileSystem, journalDir: string):
   const names = (await listOrEmpty(fileSystem, journalDir)).sort();
   for (const name of names) await fileSystem.unlink(join(journalDir, name));
   if (names.length > 0) await fileSystem.syncDir(journalDir);
+}
+
+/** The folder a journal entry's key names; a key that is no log's is damage, not a bad argument. */
+function logDirOf(managerDir: string, key: string, where: string): string {
+  try {
+    const { topic, partition } = parseLogKey(key, PARTITIONS_LIMIT, 'replay the journal');
+    return join(managerDir, topic, String(partition));
+  } catch {
+    throw new WalError(
+      'LOG_CORRUPT',
+      `Cannot replay the manager's journal: ${where} names ${JSON.stringify(key)}, which is not a log; move the journal folder aside to open without it`,
+    );
+  }
 }
 
 async function readLogFolder(fileSystem: FileSystem, dir: string): Promise<LogFolder> {

@@ -9,7 +9,7 @@
  * shrinks back as they are released (the same rule as FileCache).
  */
 import { assert } from '../assert.js';
-import { WalClosedError } from '../errors.js';
+import { WalClosedError, WalError } from '../errors.js';
 import type { Wal } from '../log/wal.js';
 
 /** One partition's slot. Created for every known partition; `wal` is set while it is open. */
@@ -100,7 +100,9 @@ export class LogPool {
     for (const entry of this.#open) if (entry.wal !== null) work.push(sync(entry.wal));
     const results = await Promise.allSettled(work);
     for (const result of results) if (result.status === 'rejected') throw result.reason;
-    if (this.#failedCloseCount > 0) throw new Error(`${this.#failedCloseCount} log(s) failed to close cleanly`);
+    if (this.#failedCloseCount > 0) {
+      throw new WalError('WAL_FAILED', `${this.#failedCloseCount} log(s) failed to close cleanly; reopen the manager to recover them from its journal`);
+    }
   }
 
   /** Closes every log (waiting for each to flush); the pool opens nothing afterwards. */

@@ -3,6 +3,7 @@ import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WalError } from '../errors.js';
+import { Wal } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { decodeJournalEntry, encodeJournalEntry, JOURNAL_ENTRY_HEADER_BYTES } from './journal-entry.js';
 import { JOURNAL_FOLDER_NAME, MANAGER_FOLDER_NAME, WalManager } from './wal-manager.js';
@@ -140,4 +141,15 @@ test('journal checkpoints run as the journal grows, with evictions closing logs,
   // 60 rounds x 3 logs x 8 KB is about 1.4 MB of journal: a checkpoint every 64 KiB.
   assert.ok(checkpoints >= 5, `checkpoints ran: ${checkpoints}`);
   assert.deepEqual(logger.messages.filter((entry) => /failed/.test(entry.message ?? '')), []);
+});
+
+test('a journal entry that names no log fails the open with LOG_CORRUPT, not INVALID_ARGUMENT', async () => {
+  const dir = freshDir();
+  const journal = await Wal.open({ dir: join(dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME), fsync: 'always' });
+  await journal.append(encodeJournalEntry('../outside/0', 0, 0, Buffer.from('bytes')));
+  await journal.close();
+  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), (error: unknown) => {
+    return error instanceof WalError && error.code === 'LOG_CORRUPT' && /not a log/.test(error.message);
+  });
+  assert.equal(existsSync(join(dir, '..', 'outside')), false, 'nothing was written outside the manager folder');
 });
