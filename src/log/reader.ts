@@ -10,7 +10,6 @@ import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES
 import { readFully } from '../io/read-fully.js';
 import { readSegmentNonce } from './segment-header-file.js';
 import { CorruptionError, WalIOError } from '../errors.js';
-import { assert } from '../assert.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { FileCache } from './file-cache.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -152,14 +151,17 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   try {
     let offset = start.offset;
     let leftover: Buffer = Buffer.alloc(0);
+    let dataEndPosition = start.filePosition;
     // Two reads in flight: the thread pool copies the next blocks from the
     // page cache (or the disk reads them) while this thread verifies one.
     const pending: Promise<Block>[] = [issue()];
     if (readPosition < limitPosition) pending.push(issue());
     while (offset < to) {
       const next = pending.shift();
-      assert(next !== undefined, 'a block is in flight while records remain');
+      // Every block was read and records remain: the file is shorter than its index says.
+      if (next === undefined) throw new CorruptionError(segment.path, dataEndPosition - leftover.length, 'segment ends before its last record');
       const block = await next;
+      dataEndPosition = block.filePosition + block.sizeBytes;
       const blockFilePosition = block.filePosition - leftover.length;
       if (block.sizeBytes === 0) throw new CorruptionError(segment.path, blockFilePosition, 'segment ends before its last record');
       let bytes: Buffer;

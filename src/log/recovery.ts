@@ -17,7 +17,7 @@ import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
 import { indexFileName, parseIndexFileName, parseSegmentFileName, segmentFileName } from './segment-name.js';
 import { PREPARED_FILE_PREFIX } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeCacheFile, writeFileAtomic } from './atomic-file.js';
 import { writeFully } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
 import { readSegmentHeader, readSegmentNonce } from './segment-header-file.js';
@@ -371,7 +371,7 @@ async function sealRecovered(options: ResolvedWalOptions, segment: Segment, hand
   await handle.datasync();
   await handle.close();
   segment.sealed = true;
-  await writeFileAtomic(options.fileSystem, options.dir, segment.indexPath.slice(options.dir.length + 1), encodeSegmentIndex(segment), { durable: false });
+  await writeCacheFile(options.fileSystem, options.dir, segment.indexPath.slice(options.dir.length + 1), encodeSegmentIndex(segment));
 }
 
 /** Copies bytes that are about to be cut to a `.broken` file beside the segment. */

@@ -35,6 +35,8 @@ export class Segment {
   allocatingFromPosition: number;
   /** A shared journal's checkpoint syncing this file (Wal.syncFiles); closing waits for it. */
   filesSync: Promise<void> | null;
+  /** Under batch: rotated away and not yet covered by a sync; its seal waits for one before closing the file. */
+  syncPending: boolean;
   /** Synced, trimmed, indexed: never written again. */
   sealed: boolean;
   /** The write handle while this segment is active (or being sealed). */
@@ -73,6 +75,7 @@ export class Segment {
     this.allocating = null;
     this.allocatingFromPosition = 0;
     this.filesSync = null;
+    this.syncPending = false;
     this.sealed = false;
     this.writeHandle = null;
     this.ready = null;

@@ -15,7 +15,7 @@ import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosed
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully, writeFullySync } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeCacheFile } from './atomic-file.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
 import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
@@ -35,7 +35,13 @@ import { syncFilesAt } from './sync-files.js';
 import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
 import type { WriteJournal } from './write-journal.js';
-import { PREALLOCATE_GROUP_SIZE_BYTES_MAX, PREALLOCATE_STEP_BYTES_MAX, PREALLOCATE_STEP_BYTES_MIN, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
+import {
+  PREALLOCATE_GROUP_SIZE_BYTES_MAX,
+  PREALLOCATE_STEP_BYTES_MAX,
+  PREALLOCATE_STEP_BYTES_MIN,
+  SEALS_IN_FLIGHT_MAX,
+  SEGMENT_HEADER_SIZE_BYTES,
+} from '../constants.js';
 
 export type { WalRecord } from './reader.js';
 
@@ -139,6 +145,10 @@ export class Wal implements ReadableLog {
   readonly #renamesInFlight: Set<Promise<void>>;
   /** Sealed segments whose data only the journal holds durably so far. */
   readonly #unsyncedSealedPaths: string[];
+  /** Under batch: segments rotated away that no sync has covered yet; the next sync covers them. */
+  #rotatedUnsynced: Segment[];
+  /** Seals started and not finished, oldest first (each holds its segment's descriptor). */
+  readonly #sealsInFlight: Promise<void>[];
 
   private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, journal: WriteJournal | null, recovered: RecoveredLog) {
     const { segments, summary: recovery } = recovered;
@@ -184,6 +194,8 @@ export class Wal implements ReadableLog {
     this.#folderDirty = false;
     this.#closeRun = null;
     this.#unsyncedSealedPaths = [];
+    this.#rotatedUnsynced = [];
+    this.#sealsInFlight = [];
     this.#renamesInFlight = new Set();
   }
 
@@ -705,7 +717,13 @@ export class Wal implements ReadableLog {
           this.#dirSyncPending = false;
         }
         if (segment.ready !== null) await segment.ready;
-        if (segment !== this.#writingSegment) this.#startSeal(this.#writingSegment, segment);
+        if (segment !== this.#writingSegment) {
+          // Rotation outpacing sealing would hold a descriptor per segment behind: wait for the oldest seal.
+          const oldestSeal = this.#sealsInFlight.length >= SEALS_IN_FLIGHT_MAX ? this.#sealsInFlight[0] : undefined;
+          if (oldestSeal !== undefined) await oldestSeal;
+          if (this.#failure !== null) break;
+          this.#startSeal(this.#writingSegment, segment);
+        }
         const handle = segment.writeHandle;
         assert(handle !== null, 'the segment being written has a handle');
         assert(group.startFilePosition === segment.sizeBytes || group.startFilePosition === 0, 'groups are written back to back');
@@ -817,22 +835,38 @@ export class Wal implements ReadableLog {
     }, this.#options.batchIntervalMs);
   }
 
-  /** Makes every acknowledged record durable (sealed segments first, then the active one). */
+  /**
+   * Makes every acknowledged record durable: the segments rotated away since
+   * the last sync and the active one are synced together, not waiting for
+   * their seals (index writes), so durability never lags behind sealing.
+   */
   async #syncData(): Promise<void> {
     while (this.#syncing !== null) await this.#syncing;
-    if (this.#durableOffset >= this.#ackedOffset) return;
+    if (this.#durableOffset >= this.#ackedOffset && this.#rotatedUnsynced.length === 0) return;
     const target = this.#ackedOffset;
     const segment = this.#writingSegment;
+    // Their seals wait for this sync before closing their handles (Segment.syncPending).
+    const rotated = this.#rotatedUnsynced;
+    this.#rotatedUnsynced = [];
     this.#syncing = (async () => {
       try {
-        await this.#sealChain;
+        // Under 'os' sealing syncs each segment; its chain must be done first.
+        if (this.#options.syncMode !== 'batch') await this.#sealChain;
         await this.#renamesDone();
         if (this.#failure !== null) return;
         if (this.#folderDirty) {
           this.#folderDirty = false;
           await this.#fileSystem.syncDir(this.dir);
         }
-        if (segment.writeHandle !== null) await segment.writeHandle.datasync();
+        const handles = rotated.map((rotatedSegment) => rotatedSegment.writeHandle);
+        if (segment.writeHandle !== null) handles.push(segment.writeHandle);
+        await Promise.all(
+          handles.map((handle) => {
+            assert(handle !== null, 'a segment waiting for its sync keeps its handle');
+            return handle.datasync();
+          }),
+        );
+        for (const rotatedSegment of rotated) rotatedSegment.syncPending = false;
         this.#durableOffset = Math.max(this.#durableOffset, target);
       } catch (error) {
         // The kernel may mark dirty pages clean after a failed fsync, so a
@@ -859,12 +893,22 @@ export class Wal implements ReadableLog {
 
   #startSeal(previous: Segment, next: Segment): void {
     this.#writingSegment = next;
+    if (this.#options.syncMode === 'batch') {
+      previous.syncPending = true;
+      this.#rotatedUnsynced.push(previous);
+    }
     if (this.#options.preallocate) {
       // Steady loads make segments of similar sizes: prepare the next one as large as this one.
       const estimateBytes = Math.max(PREALLOCATE_STEP_BYTES_MIN, previous.sizeBytes);
       this.#preparer.preallocateBytes = Math.min(this.#options.segmentBytes, PREALLOCATE_STEP_BYTES_MAX, estimateBytes);
     }
-    this.#sealChain = this.#sealChain.then(() => this.#seal(previous)).catch((error: unknown) => this.#fail(error, 'seal segment'));
+    const sealed = this.#sealChain.then(() => this.#seal(previous)).catch((error: unknown) => this.#fail(error, 'seal segment'));
+    this.#sealChain = sealed;
+    this.#sealsInFlight.push(sealed);
+    void sealed.finally(() => {
+      const finished = this.#sealsInFlight.shift();
+      assert(finished === sealed, 'seals finish in order');
+    });
   }
 
   /** Syncs a full segment, trims preallocated space, writes its index, closes it. */
@@ -879,7 +923,11 @@ export class Wal implements ReadableLog {
     // Under a journal the journal holds this segment's writes until its
     // checkpoint syncs the file (syncFiles): one sync per checkpoint, not per rotation.
     if (this.#journal !== null) this.#unsyncedSealedPaths.push(segment.path);
-    else if (!this.#options.dsyncWrites) await handle.datasync();
+    else if (this.#options.syncMode === 'os') await handle.datasync();
+    // Under batch the next sync covers this file with the active one. It
+    // must be done before the index is written: an index that outlived a
+    // power cut would vouch for data that did not.
+    while (segment.syncPending && this.#failure === null) await this.#syncData().catch(() => {});
     if (this.#failure !== null) return;
     if (segment.allocatedBytes > segment.sizeBytes) {
       // Not synced: the data before it is, and zeros that reappear after a
@@ -892,9 +940,7 @@ export class Wal implements ReadableLog {
     if (this.#failure !== null) return;
     // The index is a cache verified by its checksum: it needs no fsync, and
     // losing it to a power cut costs a scan, never data.
-    await writeFileAtomic(this.#fileSystem, this.dir, segment.indexPath.slice(this.dir.length + 1), encodeSegmentIndex(segment), {
-      durable: false,
-    });
+    await writeCacheFile(this.#fileSystem, this.dir, segment.indexPath.slice(this.dir.length + 1), encodeSegmentIndex(segment));
     segment.sealed = true;
     segment.writeHandle = null;
     // A journal checkpoint may be syncing this file: let it finish first.

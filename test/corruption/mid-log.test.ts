@@ -268,6 +268,23 @@ describe('corruption in a sealed segment', () => {
     }
   });
 
+  test('a sealed segment cut short of what its index says fails read() with LOG_CORRUPT at the cut', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    const segment = segmentPath(dir, 10);
+    const cut = frameAt(segment, 15);
+    fs.truncateSync(segment, cut.position);
+    const wal = await open(dir, { segmentMaxRecords: 10 });
+    assert.equal(wal.nextOffset, 30, 'a clean open trusts the index');
+    const seen: Buffer[] = [];
+    await assert.rejects(async () => {
+      for await (const record of wal.read({ from: 10 })) seen.push(Buffer.from(record.data));
+    }, (error: unknown) => assertCorruption(error, segment, cut.position));
+    assertSameRecords(seen, all.slice(10, 15), 'records before the cut');
+    assertSameRecords(await readAll(wal, 20), all.slice(20), 'read after the damaged segment');
+    await wal.close();
+  });
+
   test('a read that reaches damage fails rather than skipping the record', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
