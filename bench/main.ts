@@ -21,7 +21,7 @@ import { runEngineRead, runReferenceRead } from './read-workload.js';
 import { runCleanReopen, runReopenAfterKill } from './reopen-workload.js';
 import type { ReferenceEntry } from './report.js';
 import { formatReport, writeReport } from './report.js';
-import { dropPageCache, getScratchRoot, makeScratchDir, removeScratchDir, setScratchRoot } from './scratch.js';
+import { dropPageCache, getScratchRoot, makeScratchDir, removeDeferredScratchDirs, removeScratchDir, setScratchRoot } from './scratch.js';
 import type { StressCase, StressRow, StressSection } from './stress-workloads.js';
 import { S1_CASES, SWEEP_CASES, checkSweep, judgeStressRow, runStressCase, summarizeStress } from './stress-workloads.js';
 import type { Comparison } from './targets.js';
@@ -353,9 +353,15 @@ async function main(): Promise<void> {
   );
   const runLog = new RunLog();
   const notes: string[] = [];
-  await runAppendWorkloads(args, runLog);
-  const stress = await runStressWorkloads(args, runLog);
-  const bigLog = await runLogWorkloads(args, runLog, notes);
+  let stress: Awaited<ReturnType<typeof runStressWorkloads>>;
+  let bigLog: BigLog | null;
+  try {
+    await runAppendWorkloads(args, runLog);
+    stress = await runStressWorkloads(args, runLog);
+    bigLog = await runLogWorkloads(args, runLog, notes);
+  } finally {
+    await removeDeferredScratchDirs();
+  }
   const rows = buildComparisons(rowSpecs(args, bigLog), runLog).map(judge);
   const report = {
     startedAt,

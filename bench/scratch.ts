@@ -1,7 +1,15 @@
 /**
  * Scratch folders for benchmark data and the page-cache switch. Folders live
- * under os.tmpdir() (or --dir), which must be on the disk being measured, and
- * are removed after each workload so runs do not fill the disk.
+ * under os.tmpdir() (or --dir), which must be on the disk being measured.
+ *
+ * They are removed at the end of the benchmark, not after each workload,
+ * while the disk has room: on ext4 without a journal (this machine's disk)
+ * creating a file walks past every inode of its block group freed in the
+ * last 60-360 s (the kernel's `recently_deleted()` check), so deleting one
+ * workload's thousands of segment files slowed the file creation of the
+ * next, and results depended on workload order. Measured: S1 under batch
+ * fell from about 160,000 to about 100,000 records/s right after another
+ * run's folder was deleted (docs/performance.md).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,8 +33,24 @@ export async function makeScratchDir(label: string): Promise<string> {
   return fs.promises.mkdtemp(path.join(scratchRoot, `tidewal-bench-${label}-`));
 }
 
+/** Below this much free space a scratch folder is removed at once rather than at the end. */
+const DEFERRED_REMOVAL_FREE_BYTES_MIN = 20 * 1024 * 1024 * 1024;
+
+const removalsDeferred: string[] = [];
+
+/** Removes `dir` at the end of the benchmark ({@link removeDeferredScratchDirs}), or now if the disk is filling. */
 export async function removeScratchDir(dir: string): Promise<void> {
+  const stats = await fs.promises.statfs(dir);
+  if (stats.bavail * stats.bsize >= DEFERRED_REMOVAL_FREE_BYTES_MIN) {
+    removalsDeferred.push(dir);
+    return;
+  }
   await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+/** Removes every scratch folder whose removal was deferred. */
+export async function removeDeferredScratchDirs(): Promise<void> {
+  for (const dir of removalsDeferred.splice(0)) await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
 /**

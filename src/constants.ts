@@ -52,8 +52,8 @@ export const SEGMENT_AGE_MS_DEFAULT_MAX = 7 * 24 * 60 * 60 * 1000;
 export const INDEX_INTERVAL_BYTES = 64 * 1024;
 /**
  * Segments rotated away and not yet sealed, at most: each holds its write
- * descriptor until sealed, so a log whose rotation outpaces sealing (index
- * file creation is slow on a busy ext4) waits here instead of piling them up.
+ * descriptor until sealed (under batch, until a sync covers it), so a log
+ * whose rotation outpaces sealing waits here instead of piling them up.
  */
 export const SEALS_IN_FLIGHT_MAX = 4;
 /** Readers fetch sealed data in blocks this large (sequential, few syscalls). */

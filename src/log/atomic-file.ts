@@ -32,27 +32,3 @@ export async function writeFileAtomic(
   await fileSystem.rename(temporaryPath, join(dir, name));
   if (options.durable) await fileSystem.syncDir(dir);
 }
-
-/**
- * Writes a cache file verified by its own checksum (a segment index): a new
- * one is written in place, with no temp file, rename or sync, because a torn
- * write fails its checksum and costs only a rebuild; an existing one (stale,
- * left by a crash or a repair) is replaced through writeFileAtomic, so a
- * reader never sees a mix of two versions. Measured: the rename was a third
- * of the metadata work of each rotation under S1 load (docs/decisions.md).
- */
-export async function writeCacheFile(fileSystem: FileSystem, dir: string, name: string, content: Buffer): Promise<void> {
-  let handle;
-  try {
-    handle = await fileSystem.open(join(dir, name), { write: true, exclusive: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    await writeFileAtomic(fileSystem, dir, name, content, { durable: false });
-    return;
-  }
-  try {
-    await writeFully(handle, content, 0, content.length, 0);
-  } finally {
-    await handle.close();
-  }
-}

@@ -1,25 +1,29 @@
 /**
  * Sealing under fsync batch, on the real file system with one kind of call
- * held at a gate: index files can be made to wait, as they do when file
- * creation is slow, to show that durability never waits for them and that
- * rotation stops piling up unsealed segments.
+ * held at a gate: index trailers (the only thread-pool writes to segment
+ * files under batch; groups are written with writeSync) can be made to
+ * wait, as slow I/O would, to show that durability never waits for them and
+ * that rotation stops piling up unsealed segments.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Wal } from './wal.js';
 import { SEALS_IN_FLIGHT_MAX } from '../constants.js';
+import { decodeIndexTrailer } from './segment-index.js';
+import { segmentFileName } from './segment-name.js';
 import type { FileHandle, FileSystem, OpenOptions } from '../io/file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
 const freshFolder = freshFolders('tidewal-batch-seal-');
 
-/** The real file system, except that opens of index files wait until `release()`. */
+/** The real file system, except that thread-pool writes to segment files wait until `release()`. */
 class IndexGateFileSystem implements FileSystem {
   readonly #inner = new NodeFileSystem();
-  #opened: Promise<void>;
+  #released: Promise<void>;
   #release: () => void = () => {};
   /** Paths fdatasync'd so far, in order. */
   readonly syncedPaths: string[] = [];
@@ -27,7 +31,12 @@ class IndexGateFileSystem implements FileSystem {
   openWriteHandles = 0;
 
   constructor() {
-    this.#opened = new Promise((resolve) => {
+    this.#released = Promise.resolve();
+  }
+
+  /** From now on, thread-pool writes to segment files wait (open writes a header that way: hold after it). */
+  hold(): void {
+    this.#released = new Promise((resolve) => {
       this.#release = resolve;
     });
   }
@@ -37,7 +46,6 @@ class IndexGateFileSystem implements FileSystem {
   }
 
   async open(path: string, options: OpenOptions): Promise<FileHandle> {
-    if (path.endsWith('.idx')) await this.#opened;
     const handle = await this.#inner.open(path, options);
     if (options.write !== true) return handle;
     this.openWriteHandles += 1;
@@ -50,7 +58,10 @@ class IndexGateFileSystem implements FileSystem {
         handle.path = value;
       },
       read: (...args) => handle.read(...args),
-      write: (...args) => handle.write(...args),
+      async write(...args) {
+        if (handle.path.endsWith('.wal')) await gate.#released;
+        return handle.write(...args);
+      },
       writeSync: (...args) => handle.writeSync(...args),
       async datasync() {
         await handle.datasync();
@@ -90,24 +101,31 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([promise, sleep(ms).then(() => 'timeout' as const)]);
 }
 
-function indexFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((name) => name.endsWith('.idx'));
+/** Base offsets of the segments in `dir` that carry a valid index trailer. */
+function indexedSegments(dir: string): number[] {
+  return fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.wal'))
+    .map((name) => Number(name.slice(0, -'.wal'.length)))
+    .filter((base) => decodeIndexTrailer(fs.readFileSync(path.join(dir, segmentFileName(base))), base) !== null)
+    .sort((a, b) => a - b);
 }
 
 describe('Wal sealing under fsync batch', () => {
-  test('sync() makes rotated segments durable without waiting for their index files', async () => {
+  test('sync() makes rotated segments durable without waiting for their index trailers', async () => {
     const dir = freshFolder();
     const gate = new IndexGateFileSystem();
     // The timer never fires during the test: only sync() and sealing sync.
     const wal = await Wal.open({ dir, fsync: { batch: { intervalMs: 60_000 } }, segmentMaxRecords: 1, fileSystem: gate });
+    gate.hold();
     try {
       for (const record of ['a', 'b', 'c']) await wal.append(record);
       const synced = await within(wal.sync(), 5_000);
-      assert.notEqual(synced, 'timeout', 'sync() waited for the index files held at the gate');
+      assert.notEqual(synced, 'timeout', 'sync() waited for the index trailers held at the gate');
       assert.equal(wal.durableOffset, 3);
-      assert.deepEqual(indexFiles(dir), [], 'no index was written: the gate still holds them');
+      assert.deepEqual(indexedSegments(dir), [], 'no index trailer was written: the gate still holds them');
       for (const baseOffset of [0, 1, 2]) {
-        const name = `${String(baseOffset).padStart(20, '0')}.wal`;
+        const name = segmentFileName(baseOffset);
         assert.ok(
           gate.syncedPaths.some((syncedPath) => syncedPath.endsWith(name)),
           `${name} was fdatasync'd (synced: ${gate.syncedPaths.join(', ')})`,
@@ -117,7 +135,7 @@ describe('Wal sealing under fsync batch', () => {
       gate.release();
       await wal.close();
     }
-    assert.deepEqual(indexFiles(dir).sort(), ['00000000000000000000.idx', '00000000000000000001.idx']);
+    assert.deepEqual(indexedSegments(dir), [0, 1]);
     const reopened = await Wal.open({ dir });
     const records: string[] = [];
     for await (const record of reopened.read({ from: 0 })) records.push(record.data.toString());
@@ -129,6 +147,7 @@ describe('Wal sealing under fsync batch', () => {
     const dir = freshFolder();
     const gate = new IndexGateFileSystem();
     const wal = await Wal.open({ dir, fsync: { batch: { intervalMs: 5 } }, segmentMaxRecords: 1, fileSystem: gate });
+    gate.hold();
     try {
       // Record k opens segment k and starts the seal of segment k-1.
       for (let index = 0; index <= SEALS_IN_FLIGHT_MAX; index += 1) assert.equal((await wal.append(`r${index}`)).offset, index);

@@ -31,7 +31,7 @@ export interface ReadableLog {
   readonly maxRecordBytes: number;
   /** The segment holding `offset`; throws OffsetOutOfRangeError when it was removed. */
   segmentFor(offset: number, action: string): Segment;
-  /** Loads a sealed segment's size and sparse index (index file or scan). */
+  /** Loads a sealed segment's size and sparse index (index trailer or scan). */
   ensureIndexed(segment: Segment): Promise<void>;
 }
 

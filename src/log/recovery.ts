@@ -13,11 +13,11 @@ import { CLEAN_MARKER_FILE_NAME, readCleanMarker } from './clean-marker.js';
 import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero, newSegmentNonce } from './format.js';
 import type { ResolvedWalOptions } from './options.js';
 import { Segment } from './segment.js';
-import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
-import { indexFileName, parseIndexFileName, parseSegmentFileName, segmentFileName } from './segment-name.js';
+import { encodeIndexTrailer, readIndexTrailer } from './segment-index.js';
+import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import { PREPARED_FILE_PREFIX } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
-import { writeCacheFile, writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { writeFully } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
 import { readSegmentHeader, readSegmentNonce } from './segment-header-file.js';
@@ -71,7 +71,6 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
   const names = await fileSystem.readdir(dir);
   let removedTemporaryFiles = 0;
   const bases: number[] = [];
-  const indexBases = new Set<number>();
   for (const name of names) {
     if (name.endsWith('.tmp')) {
       const adoptedBase = name.startsWith(PREPARED_FILE_PREFIX) ? await adoptPrepared(options, name, names) : null;
@@ -85,14 +84,8 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
     }
     const base = parseSegmentFileName(name);
     if (base !== null) bases.push(base);
-    const indexBase = parseIndexFileName(name);
-    if (indexBase !== null) indexBases.add(indexBase);
   }
   bases.sort((a, b) => a - b);
-  const baseSet = new Set(bases);
-  for (const indexBase of indexBases) {
-    if (!baseSet.has(indexBase)) await fileSystem.unlink(join(dir, indexFileName(indexBase)));
-  }
   const totals: ScanTotals = { scannedSegments: 0, scannedBytes: 0, truncatedBytes: 0, repaired: null };
   let clean = false;
   let segments: Segment[];
@@ -104,7 +97,7 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
   } else {
     const cleanSegments = await openClean(options, bases);
     clean = cleanSegments !== null;
-    segments = cleanSegments ?? (await openAfterCrash(options, bases, indexBases, totals, nowMs));
+    segments = cleanSegments ?? (await openAfterCrash(options, bases, totals, nowMs));
   }
   // The marker's removal (and any other change to the folder above) must be
   // durable before the log changes; the Wal's first write does that folder
@@ -214,11 +207,10 @@ function sealedSegments(options: ResolvedWalOptions, bases: number[], nextBase: 
 async function openAfterCrash(
   options: ResolvedWalOptions,
   bases: number[],
-  indexBases: Set<number>,
   totals: ScanTotals,
   nowMs: number,
 ): Promise<Segment[]> {
-  const segments = await trustedPrefix(options, bases, indexBases);
+  const segments = await trustedPrefix(options, bases);
   const lastTrusted = segments[segments.length - 1];
   let expectedBase = lastTrusted?.nextOffset ?? bases[0] ?? 0;
   const untrusted = bases.slice(segments.length);
@@ -234,7 +226,7 @@ async function openAfterCrash(
       await moveAside(options, totals, untrusted.slice(untrustedIndex));
       break;
     }
-    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later.length === 0);
+    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later[0] ?? null);
     segments.push(segment);
     expectedBase = segment.nextOffset;
     if (stop) {
@@ -248,14 +240,14 @@ async function openAfterCrash(
   return segments;
 }
 
-/** The leading segments that a valid index proves sealed; never the last segment. */
-async function trustedPrefix(options: ResolvedWalOptions, bases: number[], indexBases: Set<number>): Promise<Segment[]> {
+/** The leading segments that a valid index trailer proves sealed; never the last segment. */
+async function trustedPrefix(options: ResolvedWalOptions, bases: number[]): Promise<Segment[]> {
   // Sealing runs in order, so the newest segment with a valid index has only
-  // sealed segments before it.
+  // sealed segments before it. At most SEALS_IN_FLIGHT_MAX seals are behind,
+  // so this reads few trailers (all of them only when every one is damaged).
   for (let baseIndex = bases.length - 2; baseIndex >= 0; baseIndex--) {
     const base = bases[baseIndex];
     assert(base !== undefined, 'base index in range');
-    if (!indexBases.has(base)) continue;
     const sealed = await loadSealedSegment(options, base);
     if (sealed === null || sealed.nextOffset !== bases[baseIndex + 1]) continue;
     return [...sealedSegments(options, bases.slice(0, baseIndex), base), sealed];
@@ -268,8 +260,15 @@ async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): P
   segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.dsyncWrites });
   if (segment.nonce < 0) segment.nonce = await readSegmentNonce(segment.writeHandle);
   segment.sealed = false;
-  await options.fileSystem.unlink(segment.indexPath);
-  if (segment.sizeBytes < 0) segment.sizeBytes = await segment.writeHandle.sizeBytes();
+  if (segment.sizeBytes < 0) {
+    const index = await readIndexTrailer(segment.writeHandle, segment.baseOffset);
+    segment.sizeBytes = index?.sizeBytes ?? (await segment.writeHandle.sizeBytes());
+  }
+  // Appends go where the index trailer was: cut it, durably, before any frame lands there.
+  if ((await segment.writeHandle.sizeBytes()) > segment.sizeBytes) {
+    await segment.writeHandle.truncate(segment.sizeBytes);
+    await segment.writeHandle.datasync();
+  }
   segment.allocatedBytes = segment.sizeBytes;
   segment.reservedSizeBytes = segment.sizeBytes;
   segment.reservedRecordCount = segment.recordCount;
@@ -285,7 +284,7 @@ async function scanAndFix(
   base: number,
   totals: ScanTotals,
   nowMs: number,
-  isLast: boolean,
+  nextBase: number | null,
 ): Promise<{ segment: Segment; stop: boolean }> {
   const { fileSystem } = options;
   const segment = new Segment(options.dir, base, nowMs);
@@ -340,8 +339,11 @@ async function scanAndFix(
     segment.allocatedBytes = segment.sizeBytes;
     segment.reservedSizeBytes = segment.sizeBytes;
     segment.reservedRecordCount = segment.recordCount;
-    const stop = validSizeBytes < content.length && (scan?.tail ?? 'torn') !== 'clean';
-    if (isLast || stop) {
+    // Bytes after the last frame of a segment whose records reach the next
+    // segment are no lost data (a torn index trailer, zeros): later segments still follow.
+    const reachesNext = nextBase !== null && segment.nextOffset === nextBase && header.kind === 'ok';
+    const stop = validSizeBytes < content.length && (scan?.tail ?? 'torn') !== 'clean' && !reachesNext;
+    if (nextBase === null || stop) {
       segment.writeHandle = handle;
       return { segment, stop };
     }
@@ -368,10 +370,15 @@ function nonZeroEnd(content: Buffer, startPosition: number): number {
 
 /** Syncs a complete older segment found unsealed (its data may have been unsynced) and writes its index. */
 async function sealRecovered(options: ResolvedWalOptions, segment: Segment, handle: FileHandle): Promise<void> {
-  await handle.datasync();
-  await handle.close();
+  try {
+    await handle.datasync();
+    // After the sync: the trailer must not vouch for data that is not durable.
+    const trailer = encodeIndexTrailer(segment);
+    await writeFully(handle, trailer, 0, trailer.length, segment.sizeBytes);
+  } finally {
+    await handle.close();
+  }
   segment.sealed = true;
-  await writeCacheFile(options.fileSystem, options.dir, segment.indexPath.slice(options.dir.length + 1), encodeSegmentIndex(segment));
 }
 
 /** Copies bytes that are about to be cut to a `.broken` file beside the segment. */
@@ -394,7 +401,6 @@ async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases:
     }
     const dataBytes = nonZeroEnd(content, 0);
     totals.truncatedBytes += dataBytes;
-    await options.fileSystem.unlink(segment.indexPath);
     if (dataBytes === 0) {
       // An unfinished rotation: the file never received its first write.
       await options.fileSystem.unlink(segment.path);
@@ -409,7 +415,13 @@ async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases:
 
 async function loadSealedSegment(options: ResolvedWalOptions, base: number): Promise<Segment | null> {
   const segment = new Segment(options.dir, base, 0);
-  const index = decodeSegmentIndex(await options.fileSystem.readFile(segment.indexPath), base);
+  const handle = await options.fileSystem.open(segment.path, {});
+  let index;
+  try {
+    index = await readIndexTrailer(handle, base);
+  } finally {
+    await handle.close();
+  }
   if (index === null) return null;
   segment.recordCount = index.recordCount;
   segment.reservedRecordCount = index.recordCount;

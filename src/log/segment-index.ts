@@ -1,10 +1,18 @@
 /**
- * The index file of a sealed segment (docs/FORMAT.md). It is a cache: the
- * segment's data was synced before it was written, so a valid index proves
- * the segment complete, and a missing or damaged one only costs a scan.
+ * The index of a sealed segment, kept in a trailer at the end of the
+ * segment's own file (docs/FORMAT.md): the index bytes, then their length
+ * and a magic number, so that it is found from the file's end. It is a
+ * cache: the segment's data was synced before it was written, so a valid
+ * trailer proves the segment complete, and a missing or damaged one only
+ * costs a scan. In the file and not beside it, because creating a second
+ * file per rotation doubled the slowest part of rotation (file creation,
+ * docs/decisions.md).
  */
 import { crc32 } from 'node:zlib';
 import type { Segment } from './segment.js';
+import type { FileHandle } from '../io/file-system.js';
+import { readFully } from '../io/read-fully.js';
+import { SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { readUint53, writeUint53 } from './format.js';
 
 const MAGIC = 0x58444954; // "TIDX"
@@ -12,6 +20,11 @@ const VERSION = 1;
 const HEADER_SIZE_BYTES = 52;
 const ENTRY_SIZE_BYTES = 8;
 const CRC_SIZE_BYTES = 4;
+const TRAILER_MAGIC = 0x52544954; // "TITR"
+/** After the index bytes: their length (u32) and TRAILER_MAGIC (u32). */
+const FOOTER_SIZE_BYTES = 8;
+/** Far beyond any real index (one 8-byte entry per 64 KiB of a segment of at most 2 GiB): a larger length is damage. */
+const INDEX_SIZE_BYTES_MAX = 1024 * 1024;
 
 export interface SegmentIndexFile {
   readonly baseOffset: number;
@@ -69,4 +82,54 @@ export function decodeSegmentIndex(buffer: Buffer | null, expectedBaseOffset: nu
     offsetDeltas,
     positions,
   };
+}
+
+/** The trailer written after the last frame of a sealed segment: the index, its length, the magic. */
+export function encodeIndexTrailer(segment: Segment): Buffer {
+  const index = encodeSegmentIndex(segment);
+  const footer = Buffer.alloc(FOOTER_SIZE_BYTES);
+  footer.writeUInt32LE(index.length, 0);
+  footer.writeUInt32LE(TRAILER_MAGIC, 4);
+  return Buffer.concat([index, footer]);
+}
+
+/**
+ * Reads the index from the trailer of a sealed segment's file, or null when
+ * there is none or it does not check out (then the caller scans). Checks
+ * that the data the index describes ends exactly where the trailer starts.
+ */
+export async function readIndexTrailer(handle: FileHandle, expectedBaseOffset: number): Promise<SegmentIndexFile | null> {
+  const fileSizeBytes = await handle.sizeBytes();
+  if (fileSizeBytes < SEGMENT_HEADER_SIZE_BYTES + TRAILER_SIZE_BYTES_MIN) return null;
+  const footer = Buffer.alloc(FOOTER_SIZE_BYTES);
+  if ((await readFully(handle, footer, 0, FOOTER_SIZE_BYTES, fileSizeBytes - FOOTER_SIZE_BYTES)) !== FOOTER_SIZE_BYTES) return null;
+  const indexPosition = indexPositionFromFooter(footer, 0, fileSizeBytes);
+  if (indexPosition === null) return null;
+  const indexSizeBytes = fileSizeBytes - FOOTER_SIZE_BYTES - indexPosition;
+  const bytes = Buffer.alloc(indexSizeBytes);
+  if ((await readFully(handle, bytes, 0, indexSizeBytes, indexPosition)) !== indexSizeBytes) return null;
+  return checkedIndex(bytes, expectedBaseOffset, indexPosition);
+}
+
+/** The same check on a whole segment file in memory: the index, or null. */
+export function decodeIndexTrailer(file: Buffer, expectedBaseOffset: number): SegmentIndexFile | null {
+  if (file.length < SEGMENT_HEADER_SIZE_BYTES + TRAILER_SIZE_BYTES_MIN) return null;
+  const indexPosition = indexPositionFromFooter(file, file.length - FOOTER_SIZE_BYTES, file.length);
+  if (indexPosition === null) return null;
+  return checkedIndex(file.subarray(indexPosition, file.length - FOOTER_SIZE_BYTES), expectedBaseOffset, indexPosition);
+}
+
+const TRAILER_SIZE_BYTES_MIN = HEADER_SIZE_BYTES + CRC_SIZE_BYTES + FOOTER_SIZE_BYTES;
+
+/** Where the index starts, from the footer at `footerPosition` of a file of `fileSizeBytes`; null when the footer is not one. */
+function indexPositionFromFooter(bytes: Buffer, footerPosition: number, fileSizeBytes: number): number | null {
+  const indexSizeBytes = bytes.readUInt32LE(footerPosition);
+  if (bytes.readUInt32LE(footerPosition + 4) !== TRAILER_MAGIC || indexSizeBytes > INDEX_SIZE_BYTES_MAX) return null;
+  const indexPosition = fileSizeBytes - FOOTER_SIZE_BYTES - indexSizeBytes;
+  return indexPosition < SEGMENT_HEADER_SIZE_BYTES ? null : indexPosition;
+}
+
+function checkedIndex(bytes: Buffer, expectedBaseOffset: number, indexPosition: number): SegmentIndexFile | null {
+  const index = decodeSegmentIndex(bytes, expectedBaseOffset);
+  return index !== null && index.sizeBytes === indexPosition ? index : null;
 }

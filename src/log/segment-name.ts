@@ -4,24 +4,15 @@ import { OFFSET_MAX } from '../constants.js';
 
 const DIGITS = 20;
 const SEGMENT_PATTERN = /^(\d{20})\.wal$/;
-const INDEX_PATTERN = /^(\d{20})\.idx$/;
 
 export function segmentFileName(baseOffset: number): string {
   assert(Number.isSafeInteger(baseOffset) && baseOffset >= 0, 'base offset is a safe non-negative integer');
   return `${String(baseOffset).padStart(DIGITS, '0')}.wal`;
 }
 
-export function indexFileName(baseOffset: number): string {
-  return `${String(baseOffset).padStart(DIGITS, '0')}.idx`;
-}
-
 /** The base offset a segment file name carries, or null for any other name. */
 export function parseSegmentFileName(name: string): number | null {
   return parseOffset(SEGMENT_PATTERN.exec(name));
-}
-
-export function parseIndexFileName(name: string): number | null {
-  return parseOffset(INDEX_PATTERN.exec(name));
 }
 
 function parseOffset(match: RegExpExecArray | null): number | null {

@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import { assert } from '../assert.js';
 import { INDEX_INTERVAL_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import type { FileHandle } from '../io/file-system.js';
-import { indexFileName, segmentFileName } from './segment-name.js';
+import { segmentFileName } from './segment-name.js';
 
 export class Segment {
   readonly baseOffset: number;
   readonly path: string;
-  readonly indexPath: string;
   createdAtMs: number;
   /** Random per segment, in its header and every frame; -1 until read from the header. */
   nonce: number;
@@ -62,7 +61,6 @@ export class Segment {
   constructor(dir: string, baseOffset: number, createdAtMs: number) {
     this.baseOffset = baseOffset;
     this.path = join(dir, segmentFileName(baseOffset));
-    this.indexPath = join(dir, indexFileName(baseOffset));
     this.createdAtMs = createdAtMs;
     this.nonce = -1;
     this.recordCount = 0;
@@ -124,7 +122,7 @@ export class Segment {
     return { filePosition: this.indexPositions[low] ?? SEGMENT_HEADER_SIZE_BYTES, offset: this.baseOffset + (this.indexOffsetDeltas[low] ?? 0) };
   }
 
-  /** Replaces the sparse index (from an index file or a scan). */
+  /** Replaces the sparse index (from an index trailer or a scan). */
   setIndex(offsetDeltas: readonly number[], positions: readonly number[]): void {
     assert(offsetDeltas.length === positions.length && offsetDeltas.length > 0, 'index arrays match');
     this.indexOffsetDeltas.length = 0;

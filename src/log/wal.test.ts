@@ -15,6 +15,7 @@ import type { WalOptions } from './options.js';
 import { InvalidArgumentError, LockedError, OffsetOutOfRangeError, WalClosedError, WalError } from '../errors.js';
 import type { FileHandle, FileSystem, OpenOptions } from '../io/file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
+import { decodeIndexTrailer } from './segment-index.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -437,7 +438,8 @@ describe('Wal offsets, sync and rotation', () => {
       if (index < segments.length - unsealedCount) assert.equal(segment.sealed, true, `segment ${segment.baseOffset} is sealed`);
       if (index === segments.length - 1) assert.equal(segment.sealed, false, 'the active segment is not sealed');
       if (segment.sealed) {
-        assert.equal(segment.sizeBytes, fs.statSync(segment.path).size, 'a sealed segment is trimmed to its size');
+        const file = fs.readFileSync(segment.path);
+        assert.equal(decodeIndexTrailer(file, segment.baseOffset)?.sizeBytes, segment.sizeBytes, 'a sealed segment is trimmed to its data and its index trailer');
         assert.ok(segment.sizeBytes <= 4096, 'a sealed segment stays within segmentBytes');
       }
       expectedBase = segment.nextOffset;

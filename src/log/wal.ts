@@ -15,7 +15,6 @@ import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosed
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully, writeFullySync } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
-import { writeCacheFile } from './atomic-file.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
 import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
@@ -27,7 +26,7 @@ import type { ReadableLog, WalRecord } from './reader.js';
 import { recoverLog } from './recovery.js';
 import type { RecoveredLog, RecoverySummary } from './recovery.js';
 import { Segment } from './segment.js';
-import { decodeSegmentIndex, encodeSegmentIndex } from './segment-index.js';
+import { encodeIndexTrailer, readIndexTrailer } from './segment-index.js';
 import { SegmentPreparer } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
@@ -475,7 +474,6 @@ export class Wal implements ReadableLog {
       this.#segments.shift();
       this.fileCache.forget(oldest.path);
       await this.#fileSystem.unlink(oldest.path);
-      await this.#fileSystem.unlink(oldest.indexPath);
       removed += 1;
     }
     if (removed > 0) await this.#fileSystem.syncDir(this.dir);
@@ -563,7 +561,13 @@ export class Wal implements ReadableLog {
   async ensureIndexed(segment: Segment): Promise<void> {
     if (segment.indexComplete && segment.sizeBytes >= 0) return;
     if (segment.sealed) {
-      const index = decodeSegmentIndex(await this.#fileSystem.readFile(segment.indexPath), segment.baseOffset);
+      const handle = await this.fileCache.acquire(segment.path);
+      let index;
+      try {
+        index = await readIndexTrailer(handle, segment.baseOffset);
+      } finally {
+        this.fileCache.release(segment.path);
+      }
       if (index !== null && index.recordCount === segment.recordCount) {
         segment.sizeBytes = index.sizeBytes;
         segment.reservedSizeBytes = index.sizeBytes;
@@ -935,12 +939,13 @@ export class Wal implements ReadableLog {
       await handle.truncate(segment.sizeBytes);
       if (this.#failure !== null) return;
     }
-    // The index is named after the segment: its rename comes first.
+    // Retention deletes sealed segments by name: the rename must have landed.
     if (segment.named !== null) await segment.named.catch(() => {});
     if (this.#failure !== null) return;
-    // The index is a cache verified by its checksum: it needs no fsync, and
-    // losing it to a power cut costs a scan, never data.
-    await writeCacheFile(this.#fileSystem, this.dir, segment.indexPath.slice(this.dir.length + 1), encodeSegmentIndex(segment));
+    // The index trailer is a cache verified by its checksum: it needs no
+    // fsync of its own, and losing it to a power cut costs a scan, never data.
+    const trailer = encodeIndexTrailer(segment);
+    await writeFully(handle, trailer, 0, trailer.length, segment.sizeBytes);
     segment.sealed = true;
     segment.writeHandle = null;
     // A journal checkpoint may be syncing this file: let it finish first.

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FrameDecoder } from '../../src/log/frame-decoder.js';
 import { RECORD_HEADER } from '../../src/log/format.js';
+import { decodeIndexTrailer } from '../../src/log/segment-index.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
@@ -92,10 +93,12 @@ export function scanFrames(filePath: string): { frames: FrameLocation[]; badPosi
   const baseOffset = bytes.length >= 16 ? bytes.readUInt32LE(8) + bytes.readUInt32LE(12) * 2 ** 32 : 0;
   let position = SEGMENT_HEADER_SIZE_BYTES;
   let expectedOffset = baseOffset;
-  while (position < bytes.length) {
-    const status = decoder.decode(bytes, position, bytes.length, expectedOffset);
+  // A sealed segment's frames end where its index trailer starts.
+  const dataEnd = decodeIndexTrailer(bytes, baseOffset)?.sizeBytes ?? bytes.length;
+  while (position < dataEnd) {
+    const status = decoder.decode(bytes, position, dataEnd, expectedOffset);
     if (status === 'zero') {
-      const rest = bytes.subarray(position);
+      const rest = bytes.subarray(position, dataEnd);
       return { frames, badPosition: rest.every((byte) => byte === 0) ? null : position, zeroAt: position };
     }
     if (status !== 'ok') return { frames, badPosition: position, zeroAt: null };

@@ -15,6 +15,7 @@ import { Wal } from '../../src/log/wal.js';
 import type { WalOptions } from '../../src/log/options.js';
 import { CorruptionError, FormatUnsupportedError, WalError } from '../../src/errors.js';
 import { FRAME_HEADER, RECORD_HEADER, SEGMENT_HEADER } from '../../src/log/format.js';
+import { decodeIndexTrailer } from '../../src/log/segment-index.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../../src/constants.js';
 import {
   brokenFiles,
@@ -70,6 +71,14 @@ async function buildLog(dir: string, count: number, sizeBytes: (index: number) =
   }
   await wal.close();
   return records;
+}
+
+/** Where a sealed segment's index trailer starts: the end of its frames. */
+function indexTrailerStart(segment: string): number {
+  const base = Number(path.basename(segment, '.wal'));
+  const index = decodeIndexTrailer(fs.readFileSync(segment), base);
+  assert.ok(index !== null, `${segment} has a valid index trailer`);
+  return index.sizeBytes;
 }
 
 function assertCorruption(error: unknown, file: string, filePosition: number): true {
@@ -268,14 +277,15 @@ describe('corruption in a sealed segment', () => {
     }
   });
 
-  test('a sealed segment cut short of what its index says fails read() with LOG_CORRUPT at the cut', async () => {
+  test('a sealed segment cut short under an open log, or before an open, fails read() with LOG_CORRUPT at the cut', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
     const segment = segmentPath(dir, 10);
     const cut = frameAt(segment, 15);
-    fs.truncateSync(segment, cut.position);
     const wal = await open(dir, { segmentMaxRecords: 10 });
-    assert.equal(wal.nextOffset, 30, 'a clean open trusts the index');
+    // The index trailer is read now; the cut then leaves the file shorter than the index says.
+    assertSameRecords(await readAll(wal, 10), all.slice(10), 'before the cut');
+    fs.truncateSync(segment, cut.position);
     const seen: Buffer[] = [];
     await assert.rejects(async () => {
       for await (const record of wal.read({ from: 10 })) seen.push(Buffer.from(record.data));
@@ -283,6 +293,11 @@ describe('corruption in a sealed segment', () => {
     assertSameRecords(seen, all.slice(10, 15), 'records before the cut');
     assertSameRecords(await readAll(wal, 20), all.slice(20), 'read after the damaged segment');
     await wal.close();
+    // Reopened, the cut segment has no trailer: the scan finds it short.
+    const reopened = await open(dir, { segmentMaxRecords: 10 });
+    assert.equal(reopened.nextOffset, 30, 'a clean open reads no data');
+    await assert.rejects(readAll(reopened, 10), (error: unknown) => assertCorruption(error, segment, cut.position));
+    await reopened.close();
   });
 
   test('a read that reaches damage fails rather than skipping the record', async () => {
@@ -301,30 +316,41 @@ describe('corruption in a sealed segment', () => {
     await wal.close();
   });
 
-  test('a damaged index file is only a cache: open and reads still work', async () => {
-    const dir = tempDir();
-    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
-    const indexes = fs.readdirSync(dir).filter((name) => name.endsWith('.idx'));
-    assert.ok(indexes.length >= 2, `sealed segments have indexes: ${indexes.join(', ')}`);
-    for (const name of indexes) overwrite(path.join(dir, name), 20, randomBytes(8));
-    const wal = await open(dir, { segmentMaxRecords: 10 });
-    assertSameRecords(await readAll(wal), all, 'with damaged indexes');
-    for (let offset = 0; offset < 30; offset += 1) {
-      for await (const record of wal.read({ from: offset })) {
-        assert.equal(record.offset, offset);
-        assert.ok(Buffer.from(record.data).equals(all[offset] as Buffer));
-        break;
+  test('a damaged index trailer is only a cache: open, reads and recovery after a crash still work', async () => {
+    for (const crashed of [false, true]) {
+      const dir = tempDir();
+      const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+      for (const base of [0, 10]) {
+        const segment = segmentPath(dir, base);
+        const dataEnd = indexTrailerStart(segment);
+        overwrite(segment, dataEnd + 20, randomBytes(8));
+        assert.equal(decodeIndexTrailer(fs.readFileSync(segment), base), null, 'the trailer no longer checks out');
+      }
+      if (crashed) forgetCleanShutdown(dir);
+      const wal = await open(dir, { segmentMaxRecords: 10 });
+      assertSameRecords(await readAll(wal), all, `crashed=${crashed}: with damaged trailers`);
+      for (let offset = 0; offset < 30; offset += 1) {
+        for await (const record of wal.read({ from: offset })) {
+          assert.equal(record.offset, offset);
+          assert.ok(Buffer.from(record.data).equals(all[offset] as Buffer));
+          break;
+        }
+      }
+      assert.deepEqual(await wal.append('next'), { offset: 30 });
+      await wal.close();
+      if (crashed) {
+        // Recovery scanned them and wrote them a good trailer again.
+        for (const base of [0, 10]) assert.notEqual(decodeIndexTrailer(fs.readFileSync(segmentPath(dir, base)), base), null);
       }
     }
-    await wal.close();
   });
 
-  test('a sealed segment without its index is scanned at open: damage there is corruption, and repair removes the later segments', async () => {
+  test('a sealed segment without its index trailer is scanned at open: damage there is corruption, and repair removes the later segments', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
     forgetCleanShutdown(dir);
-    fs.rmSync(path.join(dir, '00000000000000000010.idx'), { force: true });
     const segment = segmentPath(dir, 10);
+    fs.truncateSync(segment, indexTrailerStart(segment));
     const damaged = frameAt(segment, 13);
     overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 1, Buffer.from([0xab]));
     const wal = await open(dir, { segmentMaxRecords: 10 }).catch((error: unknown) => error);
