@@ -56,6 +56,12 @@ export const INDEX_INTERVAL_BYTES = 64 * 1024;
  * whose rotation outpaces sealing waits here instead of piling them up.
  */
 export const SEALS_IN_FLIGHT_MAX = 4;
+/**
+ * Under 'os' and batch, once the event loop has been held up this long by
+ * back-to-back flushes, the next flush waits for the loop to turn (timers,
+ * I/O callbacks): the batch sync timer fires at most this much late.
+ */
+export const LOOP_HELD_UP_MS_MAX = 1;
 /** Readers fetch sealed data in blocks this large (sequential, few syscalls). */
 export const READ_CHUNK_SIZE_BYTES = 1024 * 1024;
 /** Group buffers start this small and grow by doubling to what the load needs. */

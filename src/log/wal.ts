@@ -34,7 +34,9 @@ import { syncFilesAt } from './sync-files.js';
 import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
 import type { WriteJournal } from './write-journal.js';
+import { LoopTurnWatch } from './loop-turns.js';
 import {
+  LOOP_HELD_UP_MS_MAX,
   PREALLOCATE_GROUP_SIZE_BYTES_MAX,
   PREALLOCATE_STEP_BYTES_MAX,
   PREALLOCATE_STEP_BYTES_MIN,
@@ -120,6 +122,7 @@ export class Wal implements ReadableLog {
   readonly #groups: WriteGroup[];
   readonly #spaceWaiters: SpaceWaiter[];
   readonly #flushBound: () => void;
+  readonly #loopTurns: LoopTurnWatch;
   /** The running flush loop, so close() can wait for I/O in flight. */
   #flushRun: Promise<void>;
   #state: WalState;
@@ -175,6 +178,7 @@ export class Wal implements ReadableLog {
       this.#flushRun = this.#flush();
     };
     this.#flushRun = Promise.resolve();
+    this.#loopTurns = new LoopTurnWatch();
     this.#state = 'open';
     this.#failure = null;
     this.#reservedOffset = active.nextOffset;
@@ -698,9 +702,14 @@ export class Wal implements ReadableLog {
     this.#pendingBytes += frameBytes;
     if (!this.#flushScheduled && !this.#flushing) {
       this.#flushScheduled = true;
-      // nextTick runs after the current microtasks drain: every producer
-      // that is ready now joins this group before it is written.
-      process.nextTick(this.#flushBound);
+      // Flushes that do no thread-pool I/O must let the event loop turn now and then (LoopTurnWatch).
+      if (!this.#options.dsyncWrites && this.#journal === null && this.#loopTurns.heldUpMs(performance.now()) >= LOOP_HELD_UP_MS_MAX) {
+        setImmediate(this.#flushBound);
+      } else {
+        // nextTick runs after the current microtasks drain: every producer
+        // that is ready now joins this group before it is written.
+        process.nextTick(this.#flushBound);
+      }
     }
   }
 

@@ -1,16 +1,23 @@
 /**
  * The workload of the power-loss image test: appends records of known
  * content to a log with fsync 'always' and prints each acknowledged offset.
- * Usage: node image-child.js <dir>
+ * With `batch`, the log runs under { batch: { intervalMs: 5 } } and rotates
+ * every 100 records (sealing under batch at its busiest), and the child also
+ * prints how far the log is durable (`D <durableOffset>`) as it advances.
+ * Usage: node image-child.js <dir> [batch]
  */
 import { Wal } from '../../src/index.js';
 import { die, say } from '../crash/child-io.js';
 import { imageRecord } from './image-record.js';
 
 async function main(): Promise<void> {
-  const [dir] = process.argv.slice(2);
-  if (dir === undefined) die('image-child', 'usage: image-child.js <dir>');
-  const wal = await Wal.open({ dir, fsync: 'always', segmentBytes: 1024 * 1024 });
+  const [dir, mode] = process.argv.slice(2);
+  if (dir === undefined) die('image-child', 'usage: image-child.js <dir> [batch]');
+  const batch = mode === 'batch';
+  const wal = await Wal.open(
+    batch ? { dir, fsync: { batch: { intervalMs: 5 } }, segmentMaxRecords: 100 } : { dir, fsync: 'always', segmentBytes: 1024 * 1024 },
+  );
+  let durableSaid = 0;
   say('R');
   const producers = Array.from({ length: 4 }, async () => {
     for (;;) {
@@ -21,6 +28,10 @@ async function main(): Promise<void> {
       // only records whose content matches their offset.
       const { offset: given } = await wal.append(imageRecord(offset));
       say(`A ${given} ${offset}`);
+      if (wal.durableOffset > durableSaid) {
+        durableSaid = wal.durableOffset;
+        say(`D ${durableSaid}`);
+      }
     }
   });
   await Promise.all(producers);

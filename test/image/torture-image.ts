@@ -12,7 +12,12 @@
  * shared journal instead (rotation every 100 records, journal checkpoints),
  * so the copies also test the journal's replay on a real file system.
  *
- * Usage: node build/test/image/torture-image.js [--images N] [--seed S] [--manager]
+ * With --batch the log runs under { batch: { intervalMs: 5 } } with a
+ * rotation every 100 records: what must survive is every record below the
+ * durable offset the child reported before the copy began (acknowledged
+ * records beyond it may be lost; that is the batch promise).
+ *
+ * Usage: node build/test/image/torture-image.js [--images N] [--seed S] [--manager | --batch]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -110,13 +115,20 @@ async function checkImage(imagePath: string, mountPoint: string, acknowledged: A
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { images: { type: 'string', default: '20' }, seed: { type: 'string' }, manager: { type: 'boolean', default: false } },
+    options: {
+      images: { type: 'string', default: '20' },
+      seed: { type: 'string' },
+      manager: { type: 'boolean', default: false },
+      batch: { type: 'boolean', default: false },
+    },
   });
   const managerMode = values.manager === true;
+  const batchMode = values.batch === true;
+  if (managerMode && batchMode) throw new Error('choose one of --manager and --batch');
   const imageCount = Number(values.images);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   const random = mulberry32(seed);
-  console.log(`torture:image${managerMode ? ' --manager' : ''} seed ${seed} (replay with --seed ${seed}), ${imageCount} images`);
+  console.log(`torture:image${managerMode ? ' --manager' : batchMode ? ' --batch' : ''} seed ${seed} (replay with --seed ${seed}), ${imageCount} images`);
   for (const tool of ['mkfs.ext4', 'mount', 'umount']) {
     if (!run('which', [tool]).ok) {
       console.log(`skipped: ${tool} is not installed`);
@@ -141,8 +153,11 @@ async function main(): Promise<void> {
   let failures = 0;
   let child: ReturnType<typeof spawn> | null = null;
   try {
-    child = spawn(process.execPath, [managerMode ? MANAGER_CHILD : CHILD, join(live, 'log')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const childArgs = managerMode ? [MANAGER_CHILD, join(live, 'log')] : [CHILD, join(live, 'log'), ...(batchMode ? ['batch'] : [])];
+    child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
     const acknowledged = new Map<string, number>();
+    // Under --batch: every offset below this was reported durable.
+    let durableOffset = 0;
     let pending = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
@@ -152,18 +167,23 @@ async function main(): Promise<void> {
       for (const line of lines) {
         const [kind, given, recordSeed, partition] = line.split(' ');
         if (kind === 'A') acknowledged.set(`${partition ?? 0}/${given}`, Number(recordSeed));
+        if (kind === 'D') durableOffset = Number(given);
       }
     });
     await delay(500);
     for (let imageIndex = 0; imageIndex < imageCount; imageIndex++) {
       await delay(50 + Math.floor(random() * 400));
-      const before = new Map(acknowledged);
+      const durableBefore = durableOffset;
+      const before = batchMode
+        ? new Map([...acknowledged].filter(([key]) => Number(key.split('/')[1]) < durableBefore))
+        : new Map(acknowledged);
       const copy = join(work, `copy-${imageIndex}.img`);
       copyFileSync(image, copy);
       const problem = await checkImage(copy, copyMount, before, managerMode).catch((error: unknown) => `recovery failed: ${String(error)}`);
       rmSync(copy, { force: true });
       if (problem !== null) failures += 1;
-      console.log(`image ${imageIndex + 1}/${imageCount}: ${before.size} acknowledged before the copy: ${problem ?? 'all there'}`);
+      const what = batchMode ? `${before.size} durable (of ${acknowledged.size} acknowledged)` : `${before.size} acknowledged`;
+      console.log(`image ${imageIndex + 1}/${imageCount}: ${what} before the copy: ${problem ?? 'all there'}`);
     }
   } finally {
     child?.kill('SIGKILL');

@@ -1,0 +1,64 @@
+/**
+ * Producers that await each append in a tight loop, under the policies
+ * whose flushes do no thread-pool I/O ('os', batch): the event loop must
+ * still turn, so timers (the batch sync) and I/O callbacks run. The loops
+ * below stop by reading the clock, not by a timer: a starved timer would
+ * never stop them.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Wal } from './wal.js';
+import type { WalOptions } from './options.js';
+import { freshFolders } from '../../test/temp-folders.js';
+
+const freshFolder = freshFolders('tidewal-event-loop-');
+const LOOP_MS = 300;
+const PRODUCER_COUNT = 4;
+
+/** Runs PRODUCER_COUNT producers that await each append until LOOP_MS pass; calls `probe` after every append. */
+async function tightLoops(wal: Wal, probe: () => void): Promise<void> {
+  const record = Buffer.alloc(100, 7);
+  const endMs = performance.now() + LOOP_MS;
+  await Promise.all(
+    Array.from({ length: PRODUCER_COUNT }, async () => {
+      while (performance.now() < endMs) {
+        await wal.append(record);
+        probe();
+      }
+    }),
+  );
+}
+
+async function openLog(fsync: NonNullable<WalOptions['fsync']>): Promise<Wal> {
+  // No rotation during the loops: a rotation awaits real I/O and would let the loop turn by itself.
+  return Wal.open({ dir: freshFolder(), fsync, segmentBytes: 1024 * 1024 * 1024 });
+}
+
+describe('Wal and the event loop', () => {
+  test('under batch, producers appending in a tight loop still see durableOffset advance while they run', async () => {
+    const wal = await openLog({ batch: { intervalMs: 5 } });
+    let durableSeen = 0;
+    await tightLoops(wal, () => {
+      durableSeen = Math.max(durableSeen, wal.durableOffset);
+    });
+    assert.ok(wal.nextOffset > 100, `the loops appended (${wal.nextOffset} records)`);
+    assert.ok(durableSeen > 0, `the batch sync ran during ${LOOP_MS} ms of appends (${wal.nextOffset} records appended)`);
+    await wal.close();
+  });
+
+  test("under 'os', timers keep firing while producers append in a tight loop", async () => {
+    const wal = await openLog('os');
+    let ticks = 0;
+    const interval = setInterval(() => {
+      ticks += 1;
+    }, 10);
+    try {
+      await tightLoops(wal, () => {});
+    } finally {
+      clearInterval(interval);
+    }
+    // About 30 are due; a starved loop sees 0 or 1.
+    assert.ok(ticks >= 5, `a 10 ms interval fired ${ticks} times in ${LOOP_MS} ms of appends`);
+    await wal.close();
+  });
+});
