@@ -18,9 +18,11 @@ async function main(): Promise<void> {
     batch ? { dir, fsync: { batch: { intervalMs: 5 } }, segmentMaxRecords: 100 } : { dir, fsync: 'always', segmentBytes: 1024 * 1024 },
   );
   let durableSaid = 0;
+  // Under batch the child writes fast enough to fill the 2 GiB image within the run: stop at about 1 GB.
+  const recordCountMax = batch ? 1_000_000 : Infinity;
   say('R');
   const producers = Array.from({ length: 4 }, async () => {
-    for (;;) {
+    while (wal.nextOffset < recordCountMax) {
       const offset = wal.nextOffset;
       // Content depends only on the offset the record gets, which the
       // producer learns from the result: so write what the next offset
@@ -35,6 +37,10 @@ async function main(): Promise<void> {
     }
   });
   await Promise.all(producers);
+  await wal.sync();
+  say(`D ${wal.durableOffset}`);
+  // Stay alive, idle, until the parent kills the child.
+  setInterval(() => {}, 60_000);
 }
 
 main().catch((error: unknown) => die('image-child', error instanceof Error ? (error.stack ?? error.message) : String(error)));
