@@ -151,6 +151,8 @@ export class Wal implements ReadableLog {
   #rotatedUnsynced: Segment[];
   /** Seals started and not finished, oldest first (each holds its segment's descriptor). */
   readonly #sealsInFlight: Promise<void>[];
+  /** Woken when a sync of the log's data ends (or the log fails): seals waiting for a sync to cover their file. */
+  readonly #syncWaiters: (() => void)[];
 
   private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, journal: WriteJournal | null, recovered: RecoveredLog) {
     const { segments, summary: recovery } = recovered;
@@ -199,6 +201,7 @@ export class Wal implements ReadableLog {
     this.#unsyncedSealedPaths = [];
     this.#rotatedUnsynced = [];
     this.#sealsInFlight = [];
+    this.#syncWaiters = [];
     this.#renamesInFlight = new Set();
   }
 
@@ -468,7 +471,7 @@ export class Wal implements ReadableLog {
     if (offset > this.#ackedOffset) {
       throw new OffsetOutOfRangeError('truncate log', offset, this.firstOffset, this.#ackedOffset + 1);
     }
-    await this.#sealChain;
+    await this.#sealsDone();
     let removed = 0;
     // Oldest first: a crash part way leaves a contiguous suffix of the log.
     while (this.#segments.length > 1) {
@@ -528,7 +531,7 @@ export class Wal implements ReadableLog {
     try {
       const lastGroup = this.#groups[this.#groups.length - 1];
       if (lastGroup !== undefined) await lastGroup.promise.catch(() => {});
-      await this.#sealChain;
+      await this.#sealsDone();
       if (this.#failure === null && !failed) {
         try {
           await this.#shutDownCleanly();
@@ -733,7 +736,11 @@ export class Wal implements ReadableLog {
         if (segment !== this.#writingSegment) {
           // Rotation outpacing sealing would hold a descriptor per segment behind: wait for the oldest seal.
           const oldestSeal = this.#sealsInFlight.length >= SEALS_IN_FLIGHT_MAX ? this.#sealsInFlight[0] : undefined;
-          if (oldestSeal !== undefined) await oldestSeal;
+          if (oldestSeal !== undefined) {
+            // Under batch the seals wait for the timer's sync: do not wait up to intervalMs for it.
+            if (this.#rotatedUnsynced.length > 0) this.#syncData().catch(() => {});
+            await oldestSeal;
+          }
           if (this.#failure !== null) break;
           this.#startSeal(this.#writingSegment, segment);
         }
@@ -887,10 +894,17 @@ export class Wal implements ReadableLog {
         this.#fail(error, 'sync log');
       } finally {
         this.#syncing = null;
+        for (const wake of this.#syncWaiters.splice(0)) wake();
       }
     })();
     await this.#syncing;
     if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Waits for the seals started so far; under batch, syncs the files they wait for at once instead of at the timer. */
+  async #sealsDone(): Promise<void> {
+    if (this.#rotatedUnsynced.length > 0) await this.#syncData().catch(() => {});
+    await this.#sealChain;
   }
 
   /** Waits for the renames of rotated segments in flight now (a failed one has failed the log). */
@@ -937,10 +951,16 @@ export class Wal implements ReadableLog {
     // checkpoint syncs the file (syncFiles): one sync per checkpoint, not per rotation.
     if (this.#journal !== null) this.#unsyncedSealedPaths.push(segment.path);
     else if (this.#options.syncMode === 'os') await handle.datasync();
-    // Under batch the next sync covers this file with the active one. It
-    // must be done before the index is written: an index that outlived a
-    // power cut would vouch for data that did not.
-    while (segment.syncPending && this.#failure === null) await this.#syncData().catch(() => {});
+    // Under batch the timer's next sync covers this file with the active one
+    // (close() and truncateBefore() sync at once rather than wait for it).
+    // It must be done before the index is written: an index that outlived
+    // a power cut would vouch for data that did not. Waiting for the timer
+    // rather than syncing now saves an fdatasync of the active segment per
+    // rotation.
+    while (segment.syncPending && this.#failure === null) {
+      this.#armSyncTimer();
+      await new Promise<void>((resolve) => this.#syncWaiters.push(resolve));
+    }
     if (this.#failure !== null) return;
     if (segment.allocatedBytes > segment.sizeBytes) {
       // Not synced: the data before it is, and zeros that reappear after a
@@ -1029,6 +1049,7 @@ export class Wal implements ReadableLog {
     this.#rejectSpaceWaiters(this.#failure);
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = null;
+    for (const wake of this.#syncWaiters.splice(0)) wake();
     this.#wakeTails();
   }
 
