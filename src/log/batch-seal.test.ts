@@ -1,9 +1,9 @@
 /**
- * Sealing under fsync batch, on the real file system with one kind of call
- * held at a gate: index trailers (the only thread-pool writes to segment
- * files under batch; groups are written with writeSync) can be made to
- * wait, as slow I/O would, to show that durability never waits for them and
- * that rotation stops piling up unsealed segments.
+ * Sealing under fsync batch, on the real file system with thread-pool
+ * writes held at a gate: under batch those are the index trailers (groups
+ * are written with writeSync), so they can be made to wait, as slow I/O
+ * would, to show that durability never waits for them and that rotation
+ * stops piling up unsealed segments.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,87 +14,10 @@ import { Wal } from './wal.js';
 import { SEALS_IN_FLIGHT_MAX } from '../constants.js';
 import { decodeIndexTrailer } from './segment-index.js';
 import { segmentFileName } from './segment-name.js';
-import type { FileHandle, FileSystem, OpenOptions } from '../io/file-system.js';
-import { NodeFileSystem } from '../io/node-file-system.js';
+import { GatedFileSystem } from '../../test/gated-file-system.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
 const freshFolder = freshFolders('tidewal-batch-seal-');
-
-/** The real file system, except that thread-pool writes to segment files wait until `release()`. */
-class IndexGateFileSystem implements FileSystem {
-  readonly #inner = new NodeFileSystem();
-  #released: Promise<void>;
-  #release: () => void = () => {};
-  /** Paths fdatasync'd so far, in order. */
-  readonly syncedPaths: string[] = [];
-  /** Write handles open now. */
-  openWriteHandles = 0;
-
-  constructor() {
-    this.#released = Promise.resolve();
-  }
-
-  /** From now on, thread-pool writes to segment files wait (open writes a header that way: hold after it). */
-  hold(): void {
-    this.#released = new Promise((resolve) => {
-      this.#release = resolve;
-    });
-  }
-
-  release(): void {
-    this.#release();
-  }
-
-  async open(path: string, options: OpenOptions): Promise<FileHandle> {
-    const handle = await this.#inner.open(path, options);
-    if (options.write !== true) return handle;
-    this.openWriteHandles += 1;
-    const gate = this;
-    return {
-      get path() {
-        return handle.path;
-      },
-      set path(value: string) {
-        handle.path = value;
-      },
-      read: (...args) => handle.read(...args),
-      async write(...args) {
-        if (handle.path.endsWith('.wal')) await gate.#released;
-        return handle.write(...args);
-      },
-      writeSync: (...args) => handle.writeSync(...args),
-      async datasync() {
-        await handle.datasync();
-        gate.syncedPaths.push(handle.path);
-      },
-      truncate: (sizeBytes) => handle.truncate(sizeBytes),
-      sizeBytes: () => handle.sizeBytes(),
-      async close() {
-        gate.openWriteHandles -= 1;
-        await handle.close();
-      },
-    };
-  }
-
-  readFile(path: string): Promise<Buffer | null> {
-    return this.#inner.readFile(path);
-  }
-  rename(fromPath: string, toPath: string): Promise<void> {
-    return this.#inner.rename(fromPath, toPath);
-  }
-  unlink(path: string): Promise<void> {
-    return this.#inner.unlink(path);
-  }
-  mkdir(path: string): Promise<void> {
-    return this.#inner.mkdir(path);
-  }
-  readdir(path: string): Promise<string[]> {
-    return this.#inner.readdir(path);
-  }
-  syncDir(path: string): Promise<void> {
-    return this.#inner.syncDir(path);
-  }
-}
 
 /** Settles with 'timeout' if `promise` has not settled within `ms`. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -114,7 +37,7 @@ function indexedSegments(dir: string): number[] {
 describe('Wal sealing under fsync batch', () => {
   test('sync() makes rotated segments durable without waiting for their index trailers', async () => {
     const dir = freshFolder();
-    const gate = new IndexGateFileSystem();
+    const gate = new GatedFileSystem({ holdsSyncs: false });
     // The timer never fires during the test: only sync() and sealing sync.
     const wal = await Wal.open({ dir, fsync: { batch: { intervalMs: 60_000 } }, segmentMaxRecords: 1, fileSystem: gate });
     gate.hold();
@@ -145,7 +68,7 @@ describe('Wal sealing under fsync batch', () => {
 
   test('a producer awaiting each append waits once SEALS_IN_FLIGHT_MAX seals are behind, so open descriptors stay bounded', async () => {
     const dir = freshFolder();
-    const gate = new IndexGateFileSystem();
+    const gate = new GatedFileSystem({ holdsSyncs: false });
     const wal = await Wal.open({ dir, fsync: { batch: { intervalMs: 5 } }, segmentMaxRecords: 1, fileSystem: gate });
     gate.hold();
     try {

@@ -13,8 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Wal } from './wal.js';
 import type { WalOptions } from './options.js';
 import { InvalidArgumentError, LockedError, OffsetOutOfRangeError, WalClosedError, WalError } from '../errors.js';
-import type { FileHandle, FileSystem, OpenOptions } from '../io/file-system.js';
-import { NodeFileSystem } from '../io/node-file-system.js';
+import { GatedFileSystem } from '../../test/gated-file-system.js';
 import { decodeIndexTrailer } from './segment-index.js';
 
 // ---------------------------------------------------------------- helpers
@@ -108,79 +107,6 @@ async function openWal(options: Partial<WalOptions> & { dir: string }): Promise<
 
 function walFiles(dir: string): string[] {
   return fs.readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
-}
-
-/**
- * Wraps the real file system so a test can hold writes and fdatasyncs of
- * segment files: what is held is not acknowledged, so nobody may see it.
- */
-class GatedFileSystem implements FileSystem {
-  readonly #inner = new NodeFileSystem();
-  #open = true;
-  #waiters: Array<() => void> = [];
-  heldCount = 0;
-
-  hold(): void {
-    this.#open = false;
-  }
-
-  release(): void {
-    this.#open = true;
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-
-  async pass(): Promise<void> {
-    if (this.#open) return;
-    this.heldCount += 1;
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
-  }
-
-  async open(filePath: string, options: OpenOptions): Promise<FileHandle> {
-    const handle = await this.#inner.open(filePath, options);
-    if (options.write !== true) return handle;
-    const gate = this;
-    const gated: FileHandle = {
-      get path() {
-        return handle.path;
-      },
-      set path(value: string) {
-        handle.path = value;
-      },
-      read: (...args) => handle.read(...args),
-      async write(...args) {
-        await gate.pass();
-        return handle.write(...args);
-      },
-      writeSync: (...args) => handle.writeSync(...args),
-      async datasync() {
-        await gate.pass();
-        return handle.datasync();
-      },
-      truncate: (sizeBytes) => handle.truncate(sizeBytes),
-      sizeBytes: () => handle.sizeBytes(),
-      close: () => handle.close(),
-    };
-    return gated;
-  }
-
-  readFile(filePath: string): Promise<Buffer | null> {
-    return this.#inner.readFile(filePath);
-  }
-  rename(fromPath: string, toPath: string): Promise<void> {
-    return this.#inner.rename(fromPath, toPath);
-  }
-  unlink(filePath: string): Promise<void> {
-    return this.#inner.unlink(filePath);
-  }
-  mkdir(dirPath: string): Promise<void> {
-    return this.#inner.mkdir(dirPath);
-  }
-  readdir(dirPath: string): Promise<string[]> {
-    return this.#inner.readdir(dirPath);
-  }
-  syncDir(dirPath: string): Promise<void> {
-    return this.#inner.syncDir(dirPath);
-  }
 }
 
 // ---------------------------------------------------------------- round trips
