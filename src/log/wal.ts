@@ -706,7 +706,7 @@ export class Wal implements ReadableLog {
     if (!this.#flushScheduled && !this.#flushing) {
       this.#flushScheduled = true;
       // Flushes that do no thread-pool I/O must let the event loop turn now and then (LoopTurnWatch).
-      if (!this.#options.dsyncWrites && this.#journal === null && this.#loopTurns.heldUpMs(performance.now()) >= LOOP_HELD_UP_MS_MAX) {
+      if (this.#options.syncMode !== 'always' && this.#loopTurns.heldUpMs(performance.now()) >= LOOP_HELD_UP_MS_MAX) {
         setImmediate(this.#flushBound);
       } else {
         // nextTick runs after the current microtasks drain: every producer
@@ -737,8 +737,7 @@ export class Wal implements ReadableLog {
           // Rotation outpacing sealing would hold a descriptor per segment behind: wait for the oldest seal.
           const oldestSeal = this.#sealsInFlight.length >= SEALS_IN_FLIGHT_MAX ? this.#sealsInFlight[0] : undefined;
           if (oldestSeal !== undefined) {
-            // Under batch the seals wait for the timer's sync: do not wait up to intervalMs for it.
-            if (this.#rotatedUnsynced.length > 0) this.#syncData().catch(() => {});
+            void this.#syncRotatedNow();
             await oldestSeal;
           }
           if (this.#failure !== null) break;
@@ -901,10 +900,19 @@ export class Wal implements ReadableLog {
     if (this.#failure !== null) throw this.#failure;
   }
 
-  /** Waits for the seals started so far; under batch, syncs the files they wait for at once instead of at the timer. */
+  /** Waits for the seals started so far, syncing at once the files they wait for. */
   async #sealsDone(): Promise<void> {
-    if (this.#rotatedUnsynced.length > 0) await this.#syncData().catch(() => {});
+    await this.#syncRotatedNow();
     await this.#sealChain;
+  }
+
+  /**
+   * Under batch, seals wait for the timer's sync to cover their files; whoever
+   * waits for seals calls this instead of waiting up to intervalMs. A failed
+   * sync has failed the log, which every waiter checks.
+   */
+  async #syncRotatedNow(): Promise<void> {
+    if (this.#rotatedUnsynced.length > 0) await this.#syncData().catch(() => {});
   }
 
   /** Waits for the renames of rotated segments in flight now (a failed one has failed the log). */
