@@ -260,10 +260,8 @@ async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): P
   segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.dsyncWrites });
   if (segment.nonce < 0) segment.nonce = await readSegmentNonce(segment.writeHandle);
   segment.sealed = false;
-  if (segment.sizeBytes < 0) {
-    const index = await readIndexTrailer(segment.writeHandle, segment.baseOffset);
-    segment.sizeBytes = index?.sizeBytes ?? (await segment.writeHandle.sizeBytes());
-  }
+  // The last trusted segment was loaded from its trailer (a file size would count the trailer as data).
+  assert(segment.sizeBytes >= 0, 'a segment reopened for appends knows where its data ends');
   // Appends go where the index trailer was: cut it, durably, before any frame lands there.
   if ((await segment.writeHandle.sizeBytes()) > segment.sizeBytes) {
     await segment.writeHandle.truncate(segment.sizeBytes);
