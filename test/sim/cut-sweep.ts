@@ -17,7 +17,7 @@ export interface CutSweep<Outcome extends CutOutcome> {
   readonly seeds: readonly number[];
   /** The workload; it must stop quietly when the file system dies. */
   run(fileSystem: SimulatedFileSystem): Promise<Outcome>;
-  /** Throws when the rebooted state breaks a promise. */
+  /** Throws when the rebooted state breaks a promise; stale LOCK files are gone by then. */
   check(rebooted: SimulatedFileSystem, outcome: Outcome): Promise<void>;
   /** Sees the uncut run's outcome (to assert the workload did its work). */
   checkUncut?(outcome: Outcome): void;
@@ -51,7 +51,10 @@ export async function sweepCuts<Outcome extends CutOutcome>(sweep: CutSweep<Outc
       sweep.onCut?.(outcome);
       try {
         if (outcome.unexpected !== null) throw outcome.unexpected;
-        await sweep.check(fileSystem.afterCut ?? fileSystem.powerCut(), outcome);
+        const rebooted = fileSystem.afterCut ?? fileSystem.powerCut();
+        // The LOCK files name this (live) process; a real reboot would find them stale.
+        for (const path of rebooted.listFiles()) if (path.endsWith('/LOCK')) rebooted.deleteFile(path);
+        await sweep.check(rebooted, outcome);
       } catch (error) {
         failures.push(`TIDEWAL_SIM_SEED=${seed}:${cutStep}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       }
