@@ -512,10 +512,12 @@ describe('I/O faults', () => {
     // first write to segment 1 is slow, so it is still in flight at the failure.
     faulty.arm({ call: 'truncate', code: 'EIO', path: '00000000000000000000.wal' });
     // Segment 1 is the first prepared file; its writes start before its rename.
-    faulty.arm({ call: 'write', delayMs: 200, path: `prepared-${process.pid}-1.tmp` });
+    // The delay is long enough that the seal's truncate fails first even when
+    // the thread pool is busy with other test files (200 ms once was not).
+    faulty.arm({ call: 'write', delayMs: 1000, path: `prepared-${process.pid}-1.tmp` });
     await expectWalFailed(wal.append(Buffer.alloc(3000, 2)), 'the append whose rotation failed');
     await settle(wal.close(), 'close()');
-    await wait(300);
+    await wait(1100);
     assert.equal(faulty.fired.length, 2, 'both faults fired');
     assert.deepEqual(faulty.usedAfterClose, [], 'no write reaches a file after close() closed it (its descriptor may belong to another file by then)');
   });
