@@ -142,11 +142,12 @@ async function runReadWorkloads(args: BenchArgs, bigLog: BigLog, runLog: RunLog,
   let wantsCold = isSelected(args.only, 'W6/cold');
   for (let runIndex = 0; runIndex < args.runCount; runIndex += 1) {
     if (wantsWarm) {
-      await measureRead(runLog, 'W6/warm', runIndex, args.runCount, () => runEngineRead(bigLog.dir), 'engine');
+      await measureRead(runLog, 'W6/warm', runIndex, args.runCount, () => runEngineRead(bigLog.dir, 'blocks'), 'engine');
+      await measureRead(runLog, 'W6/warm/read', runIndex, args.runCount, () => runEngineRead(bigLog.dir, 'records'), 'engine');
       await measureRead(runLog, 'W6/warm', runIndex, args.runCount, () => runReferenceRead(bigLog.dir, bigLog.recordCount), 'ref');
     }
     if (wantsCold) {
-      for (const side of ['engine', 'ref'] as const) {
+      for (const side of ['engine', 'engine-records', 'ref'] as const) {
         const drop = dropPageCache();
         if (!drop.dropped) {
           notes.push(`W6 cold skipped: ${drop.reason}`);
@@ -154,8 +155,9 @@ async function runReadWorkloads(args: BenchArgs, bigLog: BigLog, runLog: RunLog,
           wantsCold = false;
           break;
         }
-        const read = side === 'engine' ? () => runEngineRead(bigLog.dir) : () => runReferenceRead(bigLog.dir, bigLog.recordCount);
-        await measureRead(runLog, 'W6/cold', runIndex, args.runCount, read, side);
+        if (side === 'ref') await measureRead(runLog, 'W6/cold', runIndex, args.runCount, () => runReferenceRead(bigLog.dir, bigLog.recordCount), 'ref');
+        else if (side === 'engine') await measureRead(runLog, 'W6/cold', runIndex, args.runCount, () => runEngineRead(bigLog.dir, 'blocks'), 'engine');
+        else await measureRead(runLog, 'W6/cold/read', runIndex, args.runCount, () => runEngineRead(bigLog.dir, 'records'), 'engine');
       }
     }
   }
@@ -302,7 +304,9 @@ function rowSpecs(args: BenchArgs, bigLog: BigLog | null): RowSpec[] {
   for (const cache of ['warm', 'cold'] as const) {
     const id = `W6/${cache}`;
     const reference = { key: `ref:${id}`, title: `plain 1 MiB reads, ${cache}` };
-    specs.push({ id, title: `W6 sequential read${size}, ${cache}`, engineKey: `engine:${id}`, reference, metric: 'megabytesPerSecond' });
+    specs.push({ id, title: `W6 sequential read${size}, ${cache} (readBlocks)`, engineKey: `engine:${id}`, reference, metric: 'megabytesPerSecond' });
+    const perRecord = `${id}/read`;
+    specs.push({ id: perRecord, title: `W6 sequential read${size}, ${cache} (read, per record)`, engineKey: `engine:${perRecord}`, reference, metric: 'megabytesPerSecond' });
   }
   specs.push({ id: 'W7/clean', title: `W7 reopen${size} after clean close`, engineKey: 'engine:W7/clean', reference: null, metric: 'elapsedMs' });
   specs.push({ id: 'W7/kill', title: `W7 reopen${size} after SIGKILL`, engineKey: 'engine:W7/kill', reference: null, metric: 'elapsedMs' });

@@ -3,7 +3,7 @@
  * This is the only barrel: everything public is exported here.
  */
 export { Wal } from './log/wal.js';
-export type { WalRecord, ReadOptions, TailOptions, SegmentInfo, AppendResult, WalState } from './log/wal.js';
+export type { WalRecord, RecordBlock, ReadOptions, TailOptions, SegmentInfo, AppendResult, WalState } from './log/wal.js';
 export type { RecoverySummary, RepairSummary } from './log/recovery.js';
 export type { WalOptions, FsyncPolicy } from './log/options.js';
 export { FileCache } from './log/file-cache.js';

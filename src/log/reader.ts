@@ -35,13 +35,65 @@ export interface ReadableLog {
   ensureIndexed(segment: Segment): Promise<void>;
 }
 
+/**
+ * What a reader collects from the verified frames of one read, and yields
+ * for it. Two kinds: arrays of records (whose views keep their block
+ * alive) and reused record blocks (whose bytes come from a small pool).
+ */
+export interface BlockCollector<T> {
+  /** Memory for one read of up to `sizeBytes`, with `headroomBytes` free in front. */
+  allocate(headroomBytes: number, sizeBytes: number): Buffer;
+  /** The reader is done with a buffer `allocate` gave: nothing it yielded points into it any more. */
+  recycle(buffer: Buffer): void;
+  /** Starts a block over `bytes`. */
+  begin(bytes: Buffer): void;
+  /** Adds the records of the frame just decoded at `framePosition` of the block's bytes, limited to `[from, to)`. */
+  addFrame(decoder: FrameDecoder, framePosition: number, from: number, to: number): void;
+  /** What to yield for the block, or null when it holds no record in range. */
+  finish(): T | null;
+  /** The consumer took its next step: what `finish` returned last is stale. */
+  moveOn(): void;
+}
+
+/** Collects each block's records as an array of `{ offset, timestamp, data }`; blocks are never reused. */
+class RecordArrayCollector implements BlockCollector<WalRecord[]> {
+  #bytes: Buffer = Buffer.alloc(0);
+  #records: WalRecord[] = [];
+
+  allocate(headroomBytes: number, sizeBytes: number): Buffer {
+    return Buffer.allocUnsafeSlow(headroomBytes + sizeBytes);
+  }
+
+  recycle(): void {}
+
+  begin(bytes: Buffer): void {
+    this.#bytes = bytes;
+    this.#records = [];
+  }
+
+  addFrame(decoder: FrameDecoder, framePosition: number, from: number, to: number): void {
+    decoder.records(this.#bytes, framePosition, from, to, this.#records);
+  }
+
+  finish(): WalRecord[] | null {
+    return this.#records.length > 0 ? this.#records : null;
+  }
+
+  moveOn(): void {}
+}
+
 /** Yields the records `[from, to)` in blocks (one block per read), in order. */
-export async function* readBatches(log: ReadableLog, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
+export function readBatches(log: ReadableLog, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
+  return readBlocksWith(log, from, to, new RecordArrayCollector());
+}
+
+/** Yields what `collector` makes of each read of the records `[from, to)`, in order. */
+export async function* readBlocksWith<T>(log: ReadableLog, from: number, to: number, collector: BlockCollector<T>): AsyncGenerator<T, void, undefined> {
   let offset = from;
   while (offset < to) {
     const segment = log.segmentFor(offset, 'read records');
     const segmentEnd = Math.min(to, segment.nextOffset);
-    yield* readSegment(log, segment, offset, segmentEnd);
+    yield* readSegment(log, segment, offset, segmentEnd, collector);
     offset = segmentEnd;
   }
 }
@@ -119,7 +171,7 @@ interface Block {
  * the disk (or the page-cache copy on the thread pool) and the checksums
  * overlap.
  */
-export async function* readSegment(log: ReadableLog, segment: Segment, from: number, to: number): AsyncGenerator<WalRecord[], void, undefined> {
+async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number, to: number, collector: BlockCollector<T>): AsyncGenerator<T, void, undefined> {
   await log.ensureIndexed(segment);
   // A segment just rotated in may still carry its temp name.
   if (segment.named !== null) {
@@ -141,13 +193,15 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
   let readPosition = start.filePosition;
   const issue = (): Promise<Block> => {
     const filePosition = readPosition;
-    const sizeBytes = Math.min(READ_CHUNK_SIZE_BYTES, limitPosition - filePosition);
+    const sizeBytes = Math.max(0, Math.min(READ_CHUNK_SIZE_BYTES, limitPosition - filePosition));
     readPosition += sizeBytes;
-    const pending = readBlock(handle, filePosition, sizeBytes);
+    const pending = readBlock(handle, collector.allocate(HEADROOM_BYTES, sizeBytes), filePosition, sizeBytes);
     // A consumer that stops early never awaits the prefetch; keep its failure from being unhandled.
     pending.catch(ignore);
     return pending;
   };
+  // The buffer of the block whose records were yielded last: recycled once its unfinished frame is stitched into the next.
+  let previousBuffer: Buffer | null = null;
   try {
     let offset = start.offset;
     let leftover: Buffer = Buffer.alloc(0);
@@ -172,8 +226,10 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
         // A frame larger than the headroom (a big batch): stitch it whole.
         bytes = Buffer.concat([leftover, block.buffer.subarray(HEADROOM_BYTES, HEADROOM_BYTES + block.sizeBytes)]);
       }
+      if (previousBuffer !== null) collector.recycle(previousBuffer);
+      previousBuffer = block.buffer;
       if (readPosition < limitPosition) pending.push(issue());
-      const records: WalRecord[] = [];
+      collector.begin(bytes);
       let bufferPosition = 0;
       while (offset < to && bufferPosition < bytes.length) {
         const status = decoder.decode(bytes, bufferPosition, bytes.length, offset);
@@ -182,20 +238,25 @@ export async function* readSegment(log: ReadableLog, segment: Segment, from: num
           const reason = status === 'zero' ? 'zeroed bytes where a frame belongs' : status === 'incomplete' ? 'frame runs past the end of the segment' : decoder.reason;
           throw new CorruptionError(segment.path, blockFilePosition + bufferPosition, reason);
         }
-        decoder.records(bytes, bufferPosition, from, to, records);
+        collector.addFrame(decoder, bufferPosition, from, to);
         bufferPosition += decoder.frameSizeBytes;
         offset += decoder.recordCount;
       }
       leftover = bytes.subarray(bufferPosition);
-      if (records.length > 0) yield records;
+      const value = collector.finish();
+      if (value !== null) {
+        yield value;
+        collector.moveOn();
+      }
     }
   } finally {
+    // Reads still in flight keep their buffers: the thread pool may yet write into them.
+    if (previousBuffer !== null) collector.recycle(previousBuffer);
     log.fileCache.release(segment.path);
   }
 }
 
-async function readBlock(handle: FileHandle, filePosition: number, sizeBytes: number): Promise<Block> {
-  const buffer = Buffer.allocUnsafeSlow(HEADROOM_BYTES + Math.max(0, sizeBytes));
+async function readBlock(handle: FileHandle, buffer: Buffer, filePosition: number, sizeBytes: number): Promise<Block> {
   const readBytes = await readFully(handle, buffer, HEADROOM_BYTES, Math.max(0, sizeBytes), filePosition);
   return { buffer, filePosition, sizeBytes: readBytes };
 }

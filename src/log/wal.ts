@@ -21,7 +21,9 @@ import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './fo
 import { acquireLock, releaseLock } from './lock.js';
 import { describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
-import { readBatches, readRange } from './reader.js';
+import { readBatches, readBlocksWith, readRange } from './reader.js';
+import { RecordBlockCollector } from './record-block.js';
+import type { RecordBlock } from './record-block.js';
 import type { ReadableLog, WalRecord } from './reader.js';
 import { recoverLog } from './recovery.js';
 import type { RecoveredLog, RecoverySummary } from './recovery.js';
@@ -45,6 +47,7 @@ import {
 } from '../constants.js';
 
 export type { WalRecord } from './reader.js';
+export type { RecordBlock } from './record-block.js';
 
 /** Result of {@link Wal.append}. */
 export interface AppendResult {
@@ -349,32 +352,33 @@ export class Wal implements ReadableLog {
    * for await (const record of wal.read({ from: 10, to: 20 })) handle(record);
    */
   read(options: ReadOptions = {}): AsyncIterable<WalRecord> {
-    this.#checkReadable('read records');
-    const { from, to } = readBounds(options);
-    const end = Math.min(to ?? this.#ackedOffset, this.#ackedOffset);
-    if (from === undefined) return readRange(this, this.firstOffset, end);
-    if (from < this.firstOffset || from >= this.#ackedOffset) {
-      throw new OffsetOutOfRangeError('read records', from, this.firstOffset, this.#ackedOffset);
-    }
-    return readRange(this, from, end);
+    const { from, to } = this.#readRange(options);
+    return readRange(this, from, to);
   }
 
   /**
    * Like {@link read}, but yields the records in blocks (one per disk read):
-   * the fastest way to scan a log, with one await per block instead of one
-   * per record.
+   * one await per block instead of one per record.
    * @example
    * for await (const records of wal.readBatches({ from: 0 })) for (const record of records) handle(record);
    */
   readBatches(options: ReadOptions = {}): AsyncIterable<WalRecord[]> {
-    this.#checkReadable('read records');
-    const { from, to } = readBounds(options);
-    const end = Math.min(to ?? this.#ackedOffset, this.#ackedOffset);
-    if (from === undefined) return readBatches(this, this.firstOffset, end);
-    if (from < this.firstOffset || from >= this.#ackedOffset) {
-      throw new OffsetOutOfRangeError('read records', from, this.firstOffset, this.#ackedOffset);
-    }
-    return readBatches(this, from, end);
+    const { from, to } = this.#readRange(options);
+    return readBatches(this, from, to);
+  }
+
+  /**
+   * The fastest scan: yields each read as a {@link RecordBlock} with no
+   * object per record, reusing its memory for a later block. A block is
+   * valid until the loop's next step; after that every access throws, so
+   * copy the data you keep (`Buffer.from(block.data(index))`).
+   * @example
+   * for await (const block of wal.readBlocks({ from: 0 }))
+   *   for (let index = 0; index < block.count; index++) apply(block.firstOffset + index, block.data(index));
+   */
+  readBlocks(options: ReadOptions = {}): AsyncIterable<RecordBlock> {
+    const { from, to } = this.#readRange(options);
+    return readBlocksWith(this, from, to, new RecordBlockCollector());
   }
 
   /**
@@ -1068,6 +1072,18 @@ export class Wal implements ReadableLog {
 
   #checkReadable(action: string): void {
     if (this.#state === 'closed') throw new WalClosedError(action);
+  }
+
+  /** The range `[from, to)` a read of `options` covers, checked now (see read()). */
+  #readRange(options: ReadOptions): { from: number; to: number } {
+    this.#checkReadable('read records');
+    const { from, to } = readBounds(options);
+    const end = Math.min(to ?? this.#ackedOffset, this.#ackedOffset);
+    if (from === undefined) return { from: this.firstOffset, to: end };
+    if (from < this.firstOffset || from >= this.#ackedOffset) {
+      throw new OffsetOutOfRangeError('read records', from, this.firstOffset, this.#ackedOffset);
+    }
+    return { from, to: end };
   }
 
   // ---- tailing ----
