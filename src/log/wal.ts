@@ -22,6 +22,7 @@ import { acquireLock, releaseLock } from './lock.js';
 import { describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import { readBatches, readBlocksWith, readRange } from './reader.js';
+import { SyncDeadline } from './sync-deadline.js';
 import { RecordBlockCollector } from './record-block.js';
 import type { RecordBlock } from './record-block.js';
 import type { ReadableLog, WalRecord } from './reader.js';
@@ -132,7 +133,11 @@ export class Wal implements ReadableLog {
   #failure: WalError | null;
   #reservedOffset: number;
   #ackedOffset: number;
+  /** End of the groups written so far (acknowledged or about to be): what a sync starting now covers. */
+  #writtenOffset: number;
   #durableOffset: number;
+  /** Under batch: the clock of the durability promise. */
+  readonly #syncDeadline: SyncDeadline | null;
   #pendingBytes: number;
   #flushing: boolean;
   #flushScheduled: boolean;
@@ -188,7 +193,9 @@ export class Wal implements ReadableLog {
     this.#failure = null;
     this.#reservedOffset = active.nextOffset;
     this.#ackedOffset = active.nextOffset;
+    this.#writtenOffset = active.nextOffset;
     this.#durableOffset = active.nextOffset;
+    this.#syncDeadline = options.syncMode === 'batch' ? new SyncDeadline(options.batchIntervalMs) : null;
     this.#pendingBytes = 0;
     this.#flushing = false;
     this.#flushScheduled = false;
@@ -264,7 +271,8 @@ export class Wal implements ReadableLog {
 
   /** One past the last record known to be on stable storage. */
   get durableOffset(): number {
-    return this.#durableOffset;
+    // A sync may cover a group written but not yet acknowledged.
+    return Math.min(this.#durableOffset, this.#ackedOffset);
   }
 
   /** Bytes appended but not yet acknowledged; appends wait while this would pass `maxPendingBytes`. */
@@ -763,7 +771,12 @@ export class Wal implements ReadableLog {
             await this.#journal.recordWrite(this.dir, segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
           }
         }
+        this.#writtenOffset = group.firstOffset + group.recordCount;
         if (openChangesSynced !== null) await openChangesSynced;
+        // A sync runs late: acknowledging now would put more than intervalMs
+        // of acknowledged records at risk. Wait until syncs catch up (the one
+        // in flight, or one that covers this group too); later groups queue.
+        while (this.#syncDeadline?.isLate(performance.now()) === true && this.#failure === null) await this.#syncLanded();
         // A failure elsewhere (sealing, preallocation) may have stopped the
         // log while this write was in flight; its group was rejected then.
         if (this.#failure !== null) break;
@@ -814,7 +827,10 @@ export class Wal implements ReadableLog {
     segment.allocatedBytes = Math.max(segment.allocatedBytes, segment.sizeBytes);
     this.#ackedOffset = group.firstOffset + group.recordCount;
     if (this.#options.syncMode === 'always') this.#durableOffset = this.#ackedOffset;
-    else if (this.#options.syncMode === 'batch') this.#armSyncTimer();
+    else if (this.#syncDeadline !== null && this.#durableOffset < this.#ackedOffset) {
+      this.#syncDeadline.acknowledged(performance.now());
+      this.#armSyncTimer();
+    }
     this.#pendingBytes -= group.usedBytes - group.framesStartPosition;
     this.#pool.give(group.buffer);
     group.resolve();
@@ -852,10 +868,11 @@ export class Wal implements ReadableLog {
 
   #armSyncTimer(): void {
     if (this.#syncTimer !== null) return;
+    const delayMs = this.#syncDeadline?.timerDelayMs(performance.now()) ?? this.#options.batchIntervalMs;
     this.#syncTimer = setTimeout(() => {
       this.#syncTimer = null;
       this.#syncData().catch(() => {});
-    }, this.#options.batchIntervalMs);
+    }, delayMs);
   }
 
   /**
@@ -865,8 +882,10 @@ export class Wal implements ReadableLog {
    */
   async #syncData(): Promise<void> {
     while (this.#syncing !== null) await this.#syncing;
-    if (this.#durableOffset >= this.#ackedOffset && this.#rotatedUnsynced.length === 0) return;
-    const target = this.#ackedOffset;
+    if (this.#durableOffset >= this.#writtenOffset && this.#rotatedUnsynced.length === 0) return;
+    // An fdatasync covers every byte written before it, acknowledged or not.
+    const target = this.#writtenOffset;
+    this.#syncDeadline?.syncStarted(performance.now());
     const segment = this.#writingSegment;
     // Their seals wait for this sync before closing their handles (Segment.syncPending).
     const rotated = this.#rotatedUnsynced;
@@ -891,7 +910,9 @@ export class Wal implements ReadableLog {
         );
         for (const rotatedSegment of rotated) rotatedSegment.syncPending = false;
         this.#durableOffset = Math.max(this.#durableOffset, target);
+        this.#syncDeadline?.syncEnded(performance.now(), this.#durableOffset >= this.#ackedOffset);
       } catch (error) {
+        this.#syncDeadline?.syncFailed();
         // The kernel may mark dirty pages clean after a failed fsync, so a
         // retry could report success for lost data. Stop; only recovery is safe.
         this.#fail(error, 'sync log');
@@ -902,6 +923,12 @@ export class Wal implements ReadableLog {
     })();
     await this.#syncing;
     if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Waits for the sync in flight, or runs one when none is. */
+  async #syncLanded(): Promise<void> {
+    if (this.#syncing !== null) await this.#syncing;
+    else await this.#syncData().catch(() => {});
   }
 
   /** Waits for the seals started so far, syncing at once the files they wait for. */
