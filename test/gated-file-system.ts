@@ -18,6 +18,8 @@ export class GatedFileSystem implements FileSystem {
   readonly syncedPaths: string[] = [];
   /** Write handles open now. */
   openWriteHandles = 0;
+  /** Thread-pool writes to files opened for writing (under 'always', the O_DSYNC group writes). */
+  writeCount = 0;
 
   /** @param options.holdsSyncs hold fdatasyncs too, not only writes @default true */
   constructor(options: { readonly holdsSyncs?: boolean } = {}) {
@@ -55,6 +57,7 @@ export class GatedFileSystem implements FileSystem {
       read: (...args) => handle.read(...args),
       async write(...args) {
         await gate.#pass();
+        gate.writeCount += 1;
         return handle.write(...args);
       },
       writeSync: (...args) => handle.writeSync(...args),

@@ -781,6 +781,14 @@ export class Wal implements ReadableLog {
         // log while this write was in flight; its group was rejected then.
         if (this.#failure !== null) break;
         this.#acknowledge(group);
+        if ((this.#options.dsyncWrites || this.#journal !== null) && this.#groups.length > 0 && this.#failure === null) {
+          // The producers just acknowledged append again in the promise
+          // reactions that run next; one turn of the loop lets them join the
+          // group that filled meanwhile, instead of waiting for the one after.
+          // Closed-loop producers then share one flush instead of splitting
+          // into two groups that alternate: 64 producers made groups of 33.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } catch (error) {
       this.#fail(error, 'write records');
