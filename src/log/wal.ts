@@ -803,7 +803,7 @@ export class Wal implements ReadableLog {
    * skips a journal commit. The zeros go beyond every reserved byte, so they
    * never race a group's write; a group that reaches into space still being
    * zeroed waits for it (returned promise). Each extension is as large as
-   * the data so far (64 KiB to 4 MiB), so small segments stay small.
+   * the data so far (64 KiB to 1 MiB), so small segments stay small.
    */
   #preallocate(segment: Segment, group: WriteGroup): Promise<void> | null {
     const endPosition = group.startFilePosition + group.usedBytes;
