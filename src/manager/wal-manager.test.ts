@@ -84,6 +84,7 @@ test('hostile topic names and partitions are rejected and create nothing', async
     );
     assert.throws(() => mgr.read(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
     assert.throws(() => mgr.tail(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => mgr.readBlocks(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(mgr.log(topic as string, partition as number), { code: 'INVALID_ARGUMENT' });
   }
   assert.deepEqual(readdirSync(dir).sort(), before);
@@ -108,6 +109,11 @@ test('open logs stay within maxOpenLogs while idle logs are evicted and reopened
     const data: string[] = [];
     for await (const record of mgr.read('t', partition)) data.push(record.data.toString());
     assert.deepEqual(data, ['r0', 'r1', 'r2', 'r3']);
+    const scanned: string[] = [];
+    for await (const block of mgr.readBlocks('t', partition, { from: 1 })) {
+      for (let index = 0; index < block.count; index += 1) scanned.push(`${block.firstOffset + index}:${block.data(index).toString()}`);
+    }
+    assert.deepEqual(scanned, ['1:r1', '2:r2', '3:r3']);
   }
   assert.ok(mgr.openLogCount <= 3);
   await mgr.close();

@@ -19,7 +19,7 @@ import { acquireLock, releaseLock } from '../log/lock.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { WalOptions } from '../log/options.js';
 import { Wal } from '../log/wal.js';
-import type { ReadOptions, TailOptions, WalRecord } from '../log/wal.js';
+import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import { replayJournal } from './journal-replay.js';
@@ -289,6 +289,18 @@ export class WalManager {
     this.#checkOpen('read records');
     const entry = this.#entry(topic, partition, 'read records');
     return this.#leased(entry, (wal) => wal.read(options));
+  }
+
+  /**
+   * Scans one log in blocks with reused memory (see {@link Wal.readBlocks}):
+   * a block is valid until the loop's next step.
+   * @example
+   * for await (const block of mgr.readBlocks('orders', 3)) for (let i = 0; i < block.count; i++) apply(block.data(i));
+   */
+  readBlocks(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<RecordBlock> {
+    this.#checkOpen('read records');
+    const entry = this.#entry(topic, partition, 'read records');
+    return this.#leased(entry, (wal) => wal.readBlocks(options));
   }
 
   /**
