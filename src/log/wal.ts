@@ -150,6 +150,8 @@ export class Wal implements ReadableLog {
   #dirSyncPending: boolean;
   /** A segment file was created or renamed since the last sync (non-'always' policies). */
   #folderDirty: boolean;
+  /** The folder sync in flight (at most one), which covers every change made before it started. */
+  #folderSyncing: Promise<void> | null;
   #closeRun: Promise<void> | null;
   /** Renames of rotated segments still in flight (Segment.named); syncs of the folder wait for them. */
   readonly #renamesInFlight: Set<Promise<void>>;
@@ -207,6 +209,7 @@ export class Wal implements ReadableLog {
     // Open changed the folder (clean marker removed, temp files, cuts) without syncing it.
     this.#dirSyncPending = true;
     this.#folderDirty = false;
+    this.#folderSyncing = null;
     this.#closeRun = null;
     this.#unsyncedSealedPaths = [];
     this.#rotatedUnsynced = [];
@@ -451,10 +454,7 @@ export class Wal implements ReadableLog {
         await this.#syncSealedFiles();
         await this.#renamesDone();
         if (this.#failure !== null) throw this.#failure;
-        if (this.#folderDirty) {
-          this.#folderDirty = false;
-          await this.#fileSystem.syncDir(this.dir);
-        }
+        await this.#syncFolder();
       } catch (error) {
         this.#fail(error, 'sync log files');
         throw this.#failure;
@@ -771,8 +771,10 @@ export class Wal implements ReadableLog {
             await this.#journal.recordWrite(this.dir, segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
           }
         }
-        this.#writtenOffset = group.firstOffset + group.recordCount;
         if (openChangesSynced !== null) await openChangesSynced;
+        // Only now may a sync count this group durable: before the folder
+        // changes made at open are, its file itself may not survive a cut.
+        this.#writtenOffset = group.firstOffset + group.recordCount;
         // A sync runs late: acknowledging now would put more than intervalMs
         // of acknowledged records at risk. Wait until syncs catch up (the one
         // in flight, or one that covers this group too); later groups queue.
@@ -904,10 +906,7 @@ export class Wal implements ReadableLog {
         if (this.#options.syncMode !== 'batch') await this.#sealChain;
         await this.#renamesDone();
         if (this.#failure !== null) return;
-        if (this.#folderDirty) {
-          this.#folderDirty = false;
-          await this.#fileSystem.syncDir(this.dir);
-        }
+        await this.#syncFolder();
         const handles = rotated.map((rotatedSegment) => rotatedSegment.writeHandle);
         if (segment.writeHandle !== null) handles.push(segment.writeHandle);
         await Promise.all(
@@ -937,6 +936,24 @@ export class Wal implements ReadableLog {
   async #syncLanded(): Promise<void> {
     if (this.#syncing !== null) await this.#syncing;
     else await this.#syncData().catch(() => {});
+  }
+
+  /** Makes every change to the folder made so far (creates, renames) durable. */
+  async #syncFolder(): Promise<void> {
+    // A sync in flight may have started before the latest change: wait, then look again.
+    while (this.#folderSyncing !== null) await this.#folderSyncing;
+    if (!this.#folderDirty) return;
+    this.#folderDirty = false;
+    const run = this.#fileSystem.syncDir(this.dir);
+    this.#folderSyncing = run.then(
+      () => {
+        this.#folderSyncing = null;
+      },
+      () => {
+        this.#folderSyncing = null;
+      },
+    );
+    await run;
   }
 
   /** Waits for the seals started so far, syncing at once the files they wait for. */
@@ -1018,6 +1035,16 @@ export class Wal implements ReadableLog {
     // Retention deletes sealed segments by name: the rename must have landed.
     if (segment.named !== null) await segment.named.catch(() => {});
     if (this.#failure !== null) return;
+    if (this.#options.syncMode === 'os' && this.#journal === null) {
+      // Recovery trusts every segment before the newest one with an index
+      // trailer without reading them, so a trailer must never outlive the
+      // name of an earlier segment. Under batch the sync before the trailer
+      // covers the folder; under 'os' nothing else syncs it, and a power cut
+      // lost a whole earlier segment (created, renamed, never synced) while
+      // this one's trailer survived (simulated power cuts, seed 2613).
+      await this.#syncFolder();
+      if (this.#failure !== null) return;
+    }
     // The index trailer is a cache verified by its checksum: it needs no
     // fsync of its own, and losing it to a power cut costs a scan, never data.
     const trailer = encodeIndexTrailer(segment);

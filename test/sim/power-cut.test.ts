@@ -296,8 +296,23 @@ test('a power cut at any I/O step loses no acknowledged record and invents none'
   assert.deepEqual(failures, []);
 });
 
+/**
+ * Workloads of the long sweep (`npm run torture`) that once failed, each
+ * replayed at 40 cuts. 2613 ('os'): a cut lost an earlier segment's file
+ * while a later segment's index trailer survived, so recovery trusted a
+ * segment count the files did not hold (found by the 50,000-cut sweep; the
+ * 'os' seal now syncs the folder before the trailer). The loop-turn check
+ * makes 'os' scheduling depend on time, so a replay hit the old failure
+ * in only some runs (1 to 3 of 5 here), not all.
+ */
+test('power-cut workloads that once failed stay fixed', { timeout: 5 * 60_000 }, async () => {
+  const { cuts, failures } = await sweep([2613], 40, null);
+  console.log(`once-failed workloads: ${cuts} cuts`);
+  assert.deepEqual(failures, []);
+});
+
 /** A fixed workload that rotates often and truncates: every step of rotation and truncateBefore gets a cut. */
-function rotationWorkload(seed: number): Workload {
+function rotationWorkload(seed: number, policy: 'always' | 'os' = 'always'): Workload {
   const random = new Prng(seed);
   const operations: Operation[] = [];
   let serial = 0;
@@ -309,21 +324,24 @@ function rotationWorkload(seed: number): Workload {
   operations.push({ kind: 'reopen' });
   operations.push({ kind: 'truncate', fraction: 1 });
   operations.push({ kind: 'append', datas: [record(random, serial++)] });
-  return { seed, policy: 'always', options: { fsync: 'always', segmentBytes: 4096, segmentMaxRecords: 3 }, operations, powerCut: { order: 'any' } };
+  return { seed, policy, options: { fsync: policy, segmentBytes: 4096, segmentMaxRecords: 3 }, operations, powerCut: { order: 'any' } };
 }
 
 test('a power cut at every step of rotation, truncateBefore and close keeps the log whole', { timeout: 5 * 60_000 }, async () => {
   const failures: string[] = [];
   let cuts = 0;
-  for (const seed of [101, 202, 303]) {
-    const workload = rotationWorkload(seed);
+  // Under 'os' nothing syncs the folder but sealing: a cut can lose a whole
+  // segment file that was created and renamed, and a later segment's index
+  // trailer must not survive it (recovery trusts what comes before a trailer).
+  for (const [seed, policy] of [[101, 'always'], [202, 'always'], [303, 'always'], [404, 'os'], [505, 'os'], [606, 'os']] as const) {
+    const workload = rotationWorkload(seed, policy);
     const stepCount = await countSteps(workload);
     for (let cutStep = 1; cutStep <= stepCount + 1; cutStep++) {
       cuts += 1;
       try {
         await runCut(workload, cutStep);
       } catch (error) {
-        failures.push(`seed ${seed} step ${cutStep}: ${error instanceof Error ? error.message : String(error)}`);
+        failures.push(`seed ${seed} (${policy}) step ${cutStep}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   }
