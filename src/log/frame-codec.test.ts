@@ -9,7 +9,6 @@ import { crc32 } from 'node:zlib';
 import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { beginFrame, encodeRecord, sealFrame } from './frame-encoder.js';
 import { FrameDecoder } from './frame-decoder.js';
-import type { DecodedRecord } from './frame-decoder.js';
 import {
   FORMAT_VERSION,
   FRAME_HEADER,
@@ -27,6 +26,13 @@ import {
 } from './format.js';
 
 const LIMIT_BYTES = 1024;
+
+/** A record as the tests look at it: a view into the frame's buffer. */
+interface DecodedRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly data: Buffer;
+}
 
 interface FrameSpec {
   readonly payloads: readonly Uint8Array[];
@@ -64,7 +70,9 @@ function reseal(buffer: Buffer, framePosition = 0): void {
 
 function decodeRecords(decoder: FrameDecoder, buffer: Buffer, position: number, from = 0, to = Infinity): DecodedRecord[] {
   const records: DecodedRecord[] = [];
-  decoder.records(buffer, position, from, to, records);
+  decoder.records(buffer, position, from, to, {
+    add: (offset, timestamp, dataPosition, dataSizeBytes) => records.push({ offset, timestamp, data: buffer.subarray(dataPosition, dataPosition + dataSizeBytes) }),
+  });
   return records;
 }
 

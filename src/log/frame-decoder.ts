@@ -18,11 +18,10 @@ export type FrameStatus = 'ok' | 'zero' | 'incomplete' | 'bad';
 /** The smallest frame: a header and one record of one byte. */
 const FRAME_SIZE_BYTES_MIN = FRAME_HEADER_SIZE_BYTES + recordEntrySizeBytes(1);
 
-/** A record as decoded from a frame (a view into the frame's buffer). */
-export interface DecodedRecord {
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly data: Buffer;
+/** Receives the records of a decoded frame, one call per record, in offset order. */
+export interface RecordSink {
+  /** Record `offset`: its append time and where its data lies in the buffer given to {@link FrameDecoder.records}. */
+  add(offset: number, timestampMs: number, dataPosition: number, dataSizeBytes: number): void;
 }
 
 /** Reusable decoder: fields describe the last decoded frame (no allocation per frame). */
@@ -105,21 +104,17 @@ export class FrameDecoder {
   }
 
   /**
-   * Appends the records of the frame just decoded at `bufferPosition` whose
-   * offsets are at least `fromOffset` and below `toOffset`.
+   * Hands `sink` the records of the frame just decoded at `bufferPosition`
+   * whose offsets are at least `fromOffset` and below `toOffset`.
    */
-  records(buffer: Buffer, bufferPosition: number, fromOffset: number, toOffset: number, into: DecodedRecord[]): void {
+  records(buffer: Buffer, bufferPosition: number, fromOffset: number, toOffset: number, sink: RecordSink): void {
     let recordPosition = bufferPosition + FRAME_HEADER_SIZE_BYTES;
     const endOffset = Math.min(toOffset, this.firstOffset + this.recordCount);
     for (let offset = this.firstOffset; offset < endOffset; offset++) {
       const payloadSizeBytes = buffer.readUInt32LE(recordPosition + RECORD_HEADER.payloadSizeBytes);
       if (offset >= fromOffset) {
-        const payloadPosition = recordPosition + RECORD_HEADER_SIZE_BYTES;
-        into.push({
-          offset,
-          timestamp: this.timestampMs + buffer.readInt32LE(recordPosition + RECORD_HEADER.timestampDeltaMs),
-          data: buffer.subarray(payloadPosition, payloadPosition + payloadSizeBytes),
-        });
+        const timestampMs = this.timestampMs + buffer.readInt32LE(recordPosition + RECORD_HEADER.timestampDeltaMs);
+        sink.add(offset, timestampMs, recordPosition + RECORD_HEADER_SIZE_BYTES, payloadSizeBytes);
       }
       recordPosition += recordEntrySizeBytes(payloadSizeBytes);
     }

@@ -13,6 +13,7 @@ import { CorruptionError, WalIOError } from '../errors.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { FileCache } from './file-cache.js';
 import { FrameDecoder } from './frame-decoder.js';
+import type { RecordSink } from './frame-decoder.js';
 import type { Segment } from './segment.js';
 
 /** One record as readers return it. */
@@ -47,8 +48,8 @@ export interface BlockCollector<T> {
   recycle(buffer: Buffer): void;
   /** Starts a block over `bytes`. */
   begin(bytes: Buffer): void;
-  /** Adds the records of the frame just decoded at `framePosition` of the block's bytes, limited to `[from, to)`. */
-  addFrame(decoder: FrameDecoder, framePosition: number, from: number, to: number): void;
+  /** Takes the block's records in range, frame by frame; their data positions are in the bytes given to `begin`. */
+  readonly sink: RecordSink;
   /** What to yield for the block, or null when it holds no record in range. */
   finish(): T | null;
   /** The consumer took its next step: what `finish` returned last is stale. */
@@ -56,9 +57,10 @@ export interface BlockCollector<T> {
 }
 
 /** Collects each block's records as an array of `{ offset, timestamp, data }`; blocks are never reused. */
-class RecordArrayCollector implements BlockCollector<WalRecord[]> {
+class RecordArrayCollector implements BlockCollector<WalRecord[]>, RecordSink {
   #bytes: Buffer = Buffer.alloc(0);
   #records: WalRecord[] = [];
+  readonly sink: RecordSink = this;
 
   allocate(headroomBytes: number, sizeBytes: number): Buffer {
     return Buffer.allocUnsafeSlow(headroomBytes + sizeBytes);
@@ -71,8 +73,8 @@ class RecordArrayCollector implements BlockCollector<WalRecord[]> {
     this.#records = [];
   }
 
-  addFrame(decoder: FrameDecoder, framePosition: number, from: number, to: number): void {
-    decoder.records(this.#bytes, framePosition, from, to, this.#records);
+  add(offset: number, timestampMs: number, dataPosition: number, dataSizeBytes: number): void {
+    this.#records.push({ offset, timestamp: timestampMs, data: this.#bytes.subarray(dataPosition, dataPosition + dataSizeBytes) });
   }
 
   finish(): WalRecord[] | null {
@@ -238,7 +240,7 @@ async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number,
           const reason = status === 'zero' ? 'zeroed bytes where a frame belongs' : status === 'incomplete' ? 'frame runs past the end of the segment' : decoder.reason;
           throw new CorruptionError(segment.path, blockFilePosition + bufferPosition, reason);
         }
-        collector.addFrame(decoder, bufferPosition, from, to);
+        decoder.records(bytes, bufferPosition, from, to, collector.sink);
         bufferPosition += decoder.frameSizeBytes;
         offset += decoder.recordCount;
       }

@@ -7,9 +7,8 @@
  */
 import { assert } from '../assert.js';
 import { InvalidArgumentError } from '../errors.js';
-import { FRAME_HEADER_SIZE_BYTES, READ_CHUNK_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../constants.js';
-import { RECORD_HEADER, recordEntrySizeBytes } from './format.js';
-import type { FrameDecoder } from './frame-decoder.js';
+import { READ_CHUNK_SIZE_BYTES } from '../constants.js';
+import type { RecordSink } from './frame-decoder.js';
 import type { BlockCollector } from './reader.js';
 
 /**
@@ -38,30 +37,21 @@ export interface RecordBlock {
 const TABLE_RECORD_COUNT_INITIAL = 1024;
 
 /** Where the records of the block being filled lie; one per reader, refilled for every block. */
-export class RecordTables {
+export class RecordTables implements RecordSink {
   count = 0;
   firstOffset = 0;
   dataPositions = new Uint32Array(TABLE_RECORD_COUNT_INITIAL);
   dataSizes = new Uint32Array(TABLE_RECORD_COUNT_INITIAL);
   timestamps = new Float64Array(TABLE_RECORD_COUNT_INITIAL);
 
-  /** Adds the records of the frame `decoder` just decoded at `framePosition` of `buffer` whose offsets are in `[fromOffset, toOffset)`. */
-  addFrame(decoder: FrameDecoder, buffer: Buffer, framePosition: number, fromOffset: number, toOffset: number): void {
-    let recordPosition = framePosition + FRAME_HEADER_SIZE_BYTES;
-    const endOffset = Math.min(toOffset, decoder.firstOffset + decoder.recordCount);
-    for (let offset = decoder.firstOffset; offset < endOffset; offset++) {
-      const dataSizeBytes = buffer.readUInt32LE(recordPosition + RECORD_HEADER.payloadSizeBytes);
-      if (offset >= fromOffset) {
-        const index = this.count;
-        if (index === 0) this.firstOffset = offset;
-        if (index === this.dataPositions.length) this.#grow();
-        this.dataPositions[index] = recordPosition + RECORD_HEADER_SIZE_BYTES;
-        this.dataSizes[index] = dataSizeBytes;
-        this.timestamps[index] = decoder.timestampMs + buffer.readInt32LE(recordPosition + RECORD_HEADER.timestampDeltaMs);
-        this.count = index + 1;
-      }
-      recordPosition += recordEntrySizeBytes(dataSizeBytes);
-    }
+  add(offset: number, timestampMs: number, dataPosition: number, dataSizeBytes: number): void {
+    const index = this.count;
+    if (index === 0) this.firstOffset = offset;
+    if (index === this.dataPositions.length) this.#grow();
+    this.dataPositions[index] = dataPosition;
+    this.dataSizes[index] = dataSizeBytes;
+    this.timestamps[index] = timestampMs;
+    this.count = index + 1;
   }
 
   #grow(): void {
@@ -165,6 +155,7 @@ const POOLED_BUFFER_COUNT_MAX = 4;
 /** Collects each read into a reused {@link RecordBlock}; its buffers come from a small pool. */
 export class RecordBlockCollector implements BlockCollector<RecordBlock> {
   readonly #tables = new RecordTables();
+  readonly sink: RecordSink = this.#tables;
   readonly #pool: Buffer[] = [];
   #bytes: Buffer = Buffer.alloc(0);
   #yielded: RecordBlockView | null = null;
@@ -184,10 +175,6 @@ export class RecordBlockCollector implements BlockCollector<RecordBlock> {
   begin(bytes: Buffer): void {
     this.#bytes = bytes;
     this.#tables.count = 0;
-  }
-
-  addFrame(decoder: FrameDecoder, framePosition: number, from: number, to: number): void {
-    this.#tables.addFrame(decoder, this.#bytes, framePosition, from, to);
   }
 
   finish(): RecordBlock | null {
