@@ -54,9 +54,10 @@ export class SyncDeadline {
     this.#firstAckDuringSyncMs = -1;
   }
 
-  /** A sync ended in failure: the log stops, nothing is tracked any more. */
-  syncFailed(): void {
+  /** The sync started last is over, whether or not it ended (a failed one stops the log); a no-op after {@link syncEnded}. */
+  syncStopped(): void {
     this.#syncStartMs = -1;
+    this.#firstAckDuringSyncMs = -1;
   }
 
   /** How long the timer waits: long enough to gather a group, short enough that a sync as slow as the last one ends by the deadline. */

@@ -919,11 +919,12 @@ export class Wal implements ReadableLog {
         this.#durableOffset = Math.max(this.#durableOffset, target);
         this.#syncDeadline?.syncEnded(performance.now(), this.#durableOffset >= this.#ackedOffset);
       } catch (error) {
-        this.#syncDeadline?.syncFailed();
         // The kernel may mark dirty pages clean after a failed fsync, so a
         // retry could report success for lost data. Stop; only recovery is safe.
         this.#fail(error, 'sync log');
       } finally {
+        // A sync that did not end (failed, or the log stopped first) leaves nothing to track.
+        this.#syncDeadline?.syncStopped();
         this.#syncing = null;
         for (const wake of this.#syncWaiters.splice(0)) wake();
       }
