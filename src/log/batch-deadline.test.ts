@@ -11,13 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Wal } from './wal.js';
 import { GatedFileSystem } from '../../test/gated-file-system.js';
 import { freshFolders } from '../../test/temp-folders.js';
+import { within } from '../../test/within.js';
 
 const freshFolder = freshFolders('tidewal-batch-deadline-');
-
-/** Settles with 'timeout' if `promise` has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  return Promise.race([promise, sleep(ms).then(() => 'timeout' as const)]);
-}
 
 describe('Wal under fsync batch: the interval bounds what is at risk', () => {
   test('while a sync is held past intervalMs, appends are not acknowledged until it lands, and then they are durable', async () => {

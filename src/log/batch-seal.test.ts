@@ -9,20 +9,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Wal } from './wal.js';
 import { SEALS_IN_FLIGHT_MAX } from '../constants.js';
 import { decodeIndexTrailer } from './segment-index.js';
 import { segmentFileName } from './segment-name.js';
 import { GatedFileSystem } from '../../test/gated-file-system.js';
 import { freshFolders } from '../../test/temp-folders.js';
+import { within } from '../../test/within.js';
 
 const freshFolder = freshFolders('tidewal-batch-seal-');
-
-/** Settles with 'timeout' if `promise` has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  return Promise.race([promise, sleep(ms).then(() => 'timeout' as const)]);
-}
 
 /** Base offsets of the segments in `dir` that carry a valid index trailer. */
 function indexedSegments(dir: string): number[] {
