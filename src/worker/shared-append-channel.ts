@@ -63,6 +63,12 @@ export class SharedAppendChannel {
   #readPosition = 0;
   #takenCount = 0;
   #settledCount = 0;
+  /**
+   * Results of records that settled before an older one: a closing or
+   * failing Wal rejects new appends at once while older groups are still
+   * being written. The producer sees results only in publication order.
+   */
+  readonly #settledEarly = new Map<number, number>();
   #closing = false;
   #drained: (() => void) | null = null;
   #wakeScheduled = false;
@@ -175,12 +181,16 @@ export class SharedAppendChannel {
   }
 
   #settle(sequence: number, result: number): void {
-    assert(sequence === this.#settledCount, 'records settle in the order they were published');
-    this.#results[sequence % this.#slotCount] = result;
-    const freedBytes = this.#takenBytes.shift();
-    assert(freedBytes !== undefined, 'a settled record was taken');
-    this.#settledCount += 1;
-    Atomics.sub(this.#control, CONTROL.USED_BYTES, freedBytes);
+    assert(sequence >= this.#settledCount && sequence < this.#takenCount && !this.#settledEarly.has(sequence), 'a record settles once');
+    if (sequence !== this.#settledCount) {
+      this.#settledEarly.set(sequence, result);
+      return;
+    }
+    this.#publish(result);
+    for (let early = this.#settledEarly.get(this.#settledCount); early !== undefined; early = this.#settledEarly.get(this.#settledCount)) {
+      this.#settledEarly.delete(this.#settledCount);
+      this.#publish(early);
+    }
     Atomics.store(this.#control, CONTROL.ACKNOWLEDGED, this.#settledCount | 0);
     // A group's records settle in one microtask run: wake the producer once for all of them.
     if (!this.#wakeScheduled) {
@@ -188,6 +198,15 @@ export class SharedAppendChannel {
       queueMicrotask(this.#wakeProducer);
     }
     if (this.#settledCount === this.#takenCount) this.#drained?.();
+  }
+
+  /** Hands the oldest unsettled record's result to the producer and frees its ring space. */
+  #publish(result: number): void {
+    this.#results[this.#settledCount % this.#slotCount] = result;
+    const freedBytes = this.#takenBytes.shift();
+    assert(freedBytes !== undefined, 'a settled record was taken');
+    this.#settledCount += 1;
+    Atomics.sub(this.#control, CONTROL.USED_BYTES, freedBytes);
   }
 }
 

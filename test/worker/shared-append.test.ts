@@ -137,3 +137,35 @@ test("a log closed under the channel rejects the producer's appends with WAL_CLO
   await channel.close();
   assert.equal(channel.settledCount, 2);
 });
+
+test('a log closed while a group is in flight: earlier records are acknowledged, later ones rejected, in order and without a crash', async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'always' });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 65536 });
+  const appender = SharedAppender.attach(channel.handle);
+  const outcomes: Promise<string>[] = [];
+  const publish = (count: number): void => {
+    for (let index = 0; index < count; index++) {
+      outcomes.push(appender.append(Buffer.alloc(100, index)).then(({ offset }) => `offset ${offset}`, (error: WalError) => error.code));
+    }
+  };
+  try {
+    publish(50);
+    // The owner takes the first 50 and starts their durable write.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const closing = wal.close();
+    // Taken after close began: the Wal rejects these at once, before the
+    // first group is acknowledged, so results settle out of order.
+    publish(50);
+    await closing;
+    const settled = await Promise.all(outcomes);
+    const acknowledged = settled.filter((outcome) => outcome.startsWith('offset'));
+    assert.ok(acknowledged.length >= 1, 'the group in flight when close began is acknowledged');
+    assert.deepEqual(acknowledged, acknowledged.map((_, index) => `offset ${index}`), 'acknowledged offsets are dense and come first');
+    assert.deepEqual(settled.slice(acknowledged.length), settled.slice(acknowledged.length).map(() => 'WAL_CLOSED'));
+    assert.equal(wal.nextOffset, acknowledged.length);
+  } finally {
+    appender.close();
+    await channel.close();
+  }
+  assert.equal(channel.settledCount, 100);
+});
