@@ -212,3 +212,32 @@ test('the same seed gives the same rebooted state', async () => {
   assert.equal(await run(11), await run(11));
   assert.notEqual(await run(11), await run(12));
 });
+
+test('the simulated clock moves only with calls, by callMs each, and goes on across a power cut', async () => {
+  const fileSystem = new SimulatedFileSystem({ seed: 1, callMs: 0.5, clockStartMs: 1_000 });
+  assert.equal(fileSystem.clock.monotonicMs(), 0);
+  assert.equal(fileSystem.clock.wallMs(), 1_000);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(fileSystem.clock.monotonicMs(), 0, 'real time does not move it');
+  await fileSystem.mkdir('/d');
+  await writeFile(fileSystem, '/d/f', Buffer.from('x'));
+  const calls = fileSystem.callCount;
+  assert.ok(calls >= 3);
+  assert.equal(fileSystem.clock.monotonicMs(), calls * 0.5);
+  assert.equal(fileSystem.clock.wallMs(), 1_000 + calls * 0.5);
+  const rebooted = fileSystem.powerCut();
+  assert.equal(rebooted.clock.wallMs(), 1_000 + calls * 0.5, 'wall time does not go back at a reboot');
+  await rebooted.readdir('/d');
+  assert.equal(rebooted.clock.wallMs(), 1_000 + (calls + 1) * 0.5, 'and moves at the same pace');
+});
+
+test('trace records each call in order when asked, and nothing otherwise', async () => {
+  const traced = new SimulatedFileSystem({ seed: 1, trace: true });
+  await traced.mkdir('/d');
+  await writeFile(traced, '/d/f', Buffer.from('x'), { sync: true });
+  await traced.rename('/d/f', '/d/g');
+  assert.deepEqual(traced.trace, ['mkdir /d', 'open /d/f', 'write /d/f', 'fdatasync /d/f', 'close /d/f', 'rename /d/f']);
+  const untraced = new SimulatedFileSystem({ seed: 1 });
+  await writeFile(untraced, '/f', Buffer.from('x'));
+  assert.deepEqual(untraced.trace, []);
+});

@@ -18,7 +18,9 @@
  * of its unsynced entry operations (a journaling file system commits them
  * in order, and a rename is atomic: the name points at the old file or the
  * new one, never at neither). Everything is driven by a seeded PRNG, so a
- * seed replays a case exactly.
+ * seed replays a case exactly, as long as the engine takes its time from
+ * {@link SimulatedFileSystem.clock} (option `clock`): simulated time moves
+ * only with calls, so the engine's time-based scheduling choices replay too.
  *
  * Simplifications, on purpose: `mkdir` is durable at once (the engine
  * creates folders once, before anything else); a rename must stay in one
@@ -33,6 +35,7 @@
  * const again = await Wal.open({ dir: '/log', fileSystem: rebooted });
  */
 import { dirname, basename, posix } from 'node:path';
+import type { Clock } from './clock.js';
 import type { FileHandle, FileSystem, OpenOptions } from './file-system.js';
 import { errnoError } from './faulty-file-system.js';
 
@@ -224,7 +227,17 @@ export interface SimulatedFileSystemOptions {
   readonly cutAtStep?: number;
   /** How the automatic cut treats unsynced data. */
   readonly powerCut?: PowerCutOptions;
+  /** Where {@link SimulatedFileSystem.clock} starts, in ms since the epoch. @default 2026-01-01 */
+  readonly clockStartMs?: number;
+  /** Simulated time each call takes; different values give the engine's time-based choices different turns. @default 0.1 */
+  readonly callMs?: number;
+  /** Keep every call's syscall and path in {@link SimulatedFileSystem.trace}, to compare runs. @default false */
+  readonly trace?: boolean;
 }
+
+/** Simulated time one call takes: calls are the only thing that moves the simulated clock. */
+const CALL_MS_DEFAULT = 0.1;
+const CLOCK_START_MS_DEFAULT = Date.UTC(2026, 0, 1);
 
 function enoent(syscall: string, path: string): NodeJS.ErrnoException {
   const error: NodeJS.ErrnoException = new Error(`ENOENT: no such file or directory, ${syscall} '${path}'`);
@@ -257,6 +270,17 @@ export class SimulatedFileSystem implements FileSystem {
   afterCut: SimulatedFileSystem | null;
   /** What the power cut that made this state did (zeros for a fresh one). */
   readonly cutReport: PowerCutReport;
+  /**
+   * Time that advances by a fixed step with every call (none otherwise):
+   * an engine opened with this clock makes the same time-based choices in
+   * every replay of a seed. A rebooted state's clock goes on from here.
+   */
+  readonly clock: Clock;
+  /** Every call as `syscall path`, in order, when the `trace` option is set (else empty). */
+  readonly trace: string[];
+  readonly #tracing: boolean;
+  readonly #clockStartMs: number;
+  readonly #callMs: number;
   readonly #directories: Map<string, Directory>;
   readonly #random: Prng;
   readonly #cutAtStep: number;
@@ -275,6 +299,18 @@ export class SimulatedFileSystem implements FileSystem {
     this.#powerCutOptions = options.powerCut ?? {};
     this.#nextInodeId = 1;
     this.#dead = false;
+    this.#clockStartMs = options.clockStartMs ?? CLOCK_START_MS_DEFAULT;
+    this.#callMs = options.callMs ?? CALL_MS_DEFAULT;
+    this.trace = [];
+    this.#tracing = options.trace ?? false;
+    this.clock = {
+      monotonicMs: () => this.#elapsedMs(),
+      wallMs: () => this.#clockStartMs + this.#elapsedMs(),
+    };
+  }
+
+  #elapsedMs(): number {
+    return this.callCount * this.#callMs;
   }
 
   /** True once the power was cut: every call fails with EIO. */
@@ -293,7 +329,7 @@ export class SimulatedFileSystem implements FileSystem {
     this.#assertAlive('powerCut', '/');
     this.#dead = true;
     const random = new Prng(seed ?? this.#random.below(2 ** 32));
-    const rebooted = new SimulatedFileSystem({ seed: random.below(2 ** 32) });
+    const rebooted = new SimulatedFileSystem({ seed: random.below(2 ** 32), clockStartMs: this.clock.wallMs(), callMs: this.#callMs });
     const report = rebooted.cutReport;
     const survivors = new Map<Inode, Inode>();
     const survivor = (inode: Inode): Inode => {
@@ -319,7 +355,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   /** A copy of the current state, as if everything were synced (no cut, nothing lost). @internal for tests */
   snapshot(): SimulatedFileSystem {
-    const copy = new SimulatedFileSystem({ seed: this.#random.below(2 ** 32) });
+    const copy = new SimulatedFileSystem({ seed: this.#random.below(2 ** 32), clockStartMs: this.clock.wallMs(), callMs: this.#callMs });
     const copies = new Map<Inode, Inode>();
     for (const [path, directory] of this.#directories) {
       const entries = new Map<string, Inode>();
@@ -510,6 +546,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   #call(syscall: string, path: string): void {
     this.callCount += 1;
+    if (this.#tracing) this.trace.push(`${syscall} ${path}`);
     this.#assertAlive(syscall, path);
   }
 

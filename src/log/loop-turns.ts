@@ -1,3 +1,5 @@
+import type { Clock } from '../io/clock.js';
+
 /**
  * Whether the event loop has turned lately. Under 'os' and batch a flush
  * does no thread-pool I/O: it writes with writeSync and resolves the group
@@ -10,12 +12,17 @@
  * schedules the next flush with setImmediate, which lets the loop turn.
  */
 export class LoopTurnWatch {
+  readonly #clock: Clock;
   #lastTurnMs = 0;
   #turnPending = false;
   readonly #onTurn = (): void => {
     this.#turnPending = false;
-    this.#lastTurnMs = performance.now();
+    this.#lastTurnMs = this.#clock.monotonicMs();
   };
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /**
    * Milliseconds the event loop has been held up, as far as this watch saw:

@@ -14,6 +14,7 @@ import {
   SEGMENT_SIZE_BYTES_MIN,
 } from '../constants.js';
 import { InvalidArgumentError, WalError } from '../errors.js';
+import { systemClock } from '../io/clock.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { describe as describeValue, resolveWalOptions } from './options.js';
 
@@ -48,11 +49,13 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.repair, false);
     assert.ok(resolved.fileSystem instanceof NodeFileSystem);
     assert.equal(typeof resolved.logger, 'object');
+    assert.equal(resolved.clock, systemClock);
   });
 
   test('takes every valid option as given', () => {
     const fileSystem = new NodeFileSystem();
     const logger = { info() {}, warn() {}, error() {}, debug() {} };
+    const clock = { monotonicMs: () => 1, wallMs: () => 2 };
     const resolved = resolveWalOptions({
       dir: 'rel/dir',
       fsync: 'os',
@@ -66,6 +69,7 @@ describe('resolveWalOptions', () => {
       repair: true,
       fileSystem,
       logger,
+      clock,
     });
     assert.equal(resolved.syncMode, 'os');
     assert.equal(resolved.segmentBytes, SEGMENT_SIZE_BYTES_MIN);
@@ -78,6 +82,7 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.repair, true);
     assert.equal(resolved.fileSystem, fileSystem);
     assert.equal(resolved.logger, logger);
+    assert.equal(resolved.clock, clock);
   });
 
   const fsyncTable: Array<[value: unknown, mode: 'always' | 'batch' | 'os', intervalMs: number]> = [
@@ -166,6 +171,9 @@ describe('resolveWalOptions', () => {
     ['fileSystem as a string', { dir: 'd', fileSystem: 'node' }, /"fileSystem"/],
     ['fileSystem null', { dir: 'd', fileSystem: null }, /"fileSystem"/],
     ['logger as a number', { dir: 'd', logger: 3 }, /"logger"/],
+    ['clock as a function', { dir: 'd', clock: () => 0 }, /"clock".*monotonicMs\(\) and wallMs\(\)/],
+    ['clock without wallMs', { dir: 'd', clock: { monotonicMs: () => 0 } }, /"clock"/],
+    ['clock null', { dir: 'd', clock: null }, /"clock"/],
   ];
   for (const [name, options, message] of badTable) {
     test(`refuses ${name} with INVALID_ARGUMENT naming it`, () => {

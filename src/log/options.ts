@@ -13,6 +13,8 @@ import {
 } from '../constants.js';
 import { frameSizeBytes } from './format.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
+import { isClock, systemClock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import type { Logger } from '../logger.js';
@@ -55,6 +57,8 @@ export interface WalOptions {
   readonly fileSystem?: FileSystem;
   /** A pino-compatible logger for rare events (recovery, rotation errors). @default silent */
   readonly logger?: Logger;
+  /** Where time comes from; a simulation injects its own so that runs replay exactly. @default the process's clocks */
+  readonly clock?: Clock;
 }
 
 /** Options after defaults, as the engine uses them. */
@@ -78,6 +82,7 @@ export interface ResolvedWalOptions {
   readonly repair: boolean;
   readonly fileSystem: FileSystem;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -93,6 +98,7 @@ const KNOWN_OPTIONS = new Set([
   'repair',
   'fileSystem',
   'logger',
+  'clock',
 ]);
 
 /** Checks `options` and fills in defaults; throws {@link InvalidArgumentError} naming the bad option. */
@@ -131,6 +137,7 @@ export function resolveWalOptions(options: unknown, extraKnown: ReadonlySet<stri
     repair: booleanOption(raw, 'repair', false),
     fileSystem: objectOption<FileSystem>(raw, 'fileSystem') ?? new NodeFileSystem(),
     logger: objectOption<Logger>(raw, 'logger') ?? silentLogger,
+    clock: clockOption(raw['clock']),
   };
 }
 
@@ -172,6 +179,14 @@ function booleanOption(raw: Record<string, unknown>, name: string, fallback: boo
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
     throw new InvalidArgumentError(`Cannot open log: option "${name}" must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function clockOption(value: unknown): Clock {
+  if (value === undefined) return systemClock;
+  if (!isClock(value)) {
+    throw new InvalidArgumentError(`Cannot open log: option "clock" must be an object with monotonicMs() and wallMs(), got ${describe(value)}`);
   }
   return value;
 }

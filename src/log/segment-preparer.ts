@@ -5,6 +5,7 @@
  * rotation renames it to the segment's name once the base offset is known.
  */
 import { join } from 'node:path';
+import type { Clock } from '../io/clock.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully } from '../io/write-fully.js';
 
@@ -30,6 +31,7 @@ export class SegmentPreparer {
   readonly #fileSystem: FileSystem;
   readonly #dir: string;
   readonly #dsync: boolean;
+  readonly #clock: Clock;
   #sequence: number;
   /** Files prepared or being prepared, oldest first. */
   readonly #prepared: Promise<PreparedFile>[];
@@ -38,10 +40,11 @@ export class SegmentPreparer {
   /** Zeros to write into the next prepared file; 0 turns preallocation off. */
   preallocateBytes: number;
 
-  constructor(fileSystem: FileSystem, dir: string, dsync: boolean, preallocateBytes: number) {
+  constructor(fileSystem: FileSystem, dir: string, dsync: boolean, preallocateBytes: number, clock: Clock) {
     this.#fileSystem = fileSystem;
     this.#dir = dir;
     this.#dsync = dsync;
+    this.#clock = clock;
     this.#sequence = 0;
     this.#prepared = [];
     this.#depth = 1;
@@ -63,9 +66,9 @@ export class SegmentPreparer {
     this.start();
     const prepared = this.#prepared.shift();
     if (prepared === undefined) throw new Error('segment preparer has no file under way');
-    const startedMs = performance.now();
+    const startedMs = this.#clock.monotonicMs();
     const file = await prepared;
-    if (performance.now() - startedMs > TAKE_WAIT_MS_DEEPEN) this.#depth = Math.min(PREPARED_FILES_MAX, this.#depth + 1);
+    if (this.#clock.monotonicMs() - startedMs > TAKE_WAIT_MS_DEEPEN) this.#depth = Math.min(PREPARED_FILES_MAX, this.#depth + 1);
     this.start();
     return file;
   }

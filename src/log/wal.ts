@@ -182,6 +182,7 @@ export class Wal implements ReadableLog {
       options.dir,
       options.dsyncWrites,
       options.preallocate ? Math.min(options.segmentBytes, PREALLOCATE_STEP_BYTES_MIN) : 0,
+      options.clock,
     );
     this.#pool = new BufferPool(options.maxPendingBytes);
     this.#groups = [];
@@ -190,7 +191,7 @@ export class Wal implements ReadableLog {
       this.#flushRun = this.#flush();
     };
     this.#flushRun = Promise.resolve();
-    this.#loopTurns = new LoopTurnWatch();
+    this.#loopTurns = new LoopTurnWatch(options.clock);
     this.#state = 'open';
     this.#failure = null;
     this.#reservedOffset = active.nextOffset;
@@ -250,7 +251,7 @@ export class Wal implements ReadableLog {
       throw asOpenError(error, resolved.dir);
     }
     try {
-      const recovered = await recoverLog(resolved, Date.now());
+      const recovered = await recoverLog(resolved, resolved.clock.wallMs());
       const { summary } = recovered;
       const wal = new Wal(resolved, fileCache ?? null, journal, recovered);
       if (!summary.clean) resolved.logger.info({ dir: resolved.dir, recovery: summary }, 'recovered log');
@@ -304,7 +305,7 @@ export class Wal implements ReadableLog {
       await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append record');
     }
-    const nowMs = Date.now();
+    const nowMs = this.#options.clock.wallMs();
     const group = this.#groupFor(budgetBytes, 1, nowMs);
     const usedBytesBefore = group.usedBytes;
     const offset = group.add(payload, entryBytes, nowMs, this.#pool);
@@ -343,7 +344,7 @@ export class Wal implements ReadableLog {
       await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append batch');
     }
-    const nowMs = Date.now();
+    const nowMs = this.#options.clock.wallMs();
     const group = this.#groupFor(budgetBytes, payloads.length, nowMs);
     const usedBytesBefore = group.usedBytes;
     const firstOffset = group.add(payloads, entryBytes, nowMs, this.#pool);
@@ -718,7 +719,7 @@ export class Wal implements ReadableLog {
     if (!this.#flushScheduled && !this.#flushing) {
       this.#flushScheduled = true;
       // Flushes that do no thread-pool I/O must let the event loop turn now and then (LoopTurnWatch).
-      if (this.#options.syncMode !== 'always' && this.#loopTurns.heldUpMs(performance.now()) >= LOOP_HELD_UP_MS_MAX) {
+      if (this.#options.syncMode !== 'always' && this.#loopTurns.heldUpMs(this.#options.clock.monotonicMs()) >= LOOP_HELD_UP_MS_MAX) {
         setImmediate(this.#flushBound);
       } else {
         // nextTick runs after the current microtasks drain: every producer
@@ -778,7 +779,7 @@ export class Wal implements ReadableLog {
         // A sync runs late: acknowledging now would put more than intervalMs
         // of acknowledged records at risk. Wait until syncs catch up (the one
         // in flight, or one that covers this group too); later groups queue.
-        while (this.#syncDeadline?.isLate(performance.now()) === true && this.#failure === null) await this.#syncLanded();
+        while (this.#syncDeadline?.isLate(this.#options.clock.monotonicMs()) === true && this.#failure === null) await this.#syncLanded();
         // A failure elsewhere (sealing, preallocation) may have stopped the
         // log while this write was in flight; its group was rejected then.
         if (this.#failure !== null) break;
@@ -838,7 +839,7 @@ export class Wal implements ReadableLog {
     this.#ackedOffset = group.firstOffset + group.recordCount;
     if (this.#options.syncMode === 'always') this.#durableOffset = this.#ackedOffset;
     else if (this.#syncDeadline !== null && this.#durableOffset < this.#ackedOffset) {
-      this.#syncDeadline.acknowledged(performance.now());
+      this.#syncDeadline.acknowledged(this.#options.clock.monotonicMs());
       this.#armSyncTimer();
     }
     this.#pendingBytes -= group.usedBytes - group.framesStartPosition;
@@ -878,7 +879,7 @@ export class Wal implements ReadableLog {
 
   #armSyncTimer(): void {
     if (this.#syncTimer !== null) return;
-    const delayMs = this.#syncDeadline?.timerDelayMs(performance.now()) ?? this.#options.batchIntervalMs;
+    const delayMs = this.#syncDeadline?.timerDelayMs(this.#options.clock.monotonicMs()) ?? this.#options.batchIntervalMs;
     this.#syncTimer = setTimeout(() => {
       this.#syncTimer = null;
       this.#syncData().catch(() => {});
@@ -895,7 +896,7 @@ export class Wal implements ReadableLog {
     if (this.#durableOffset >= this.#writtenOffset && this.#rotatedUnsynced.length === 0) return;
     // An fdatasync covers every byte written before it, acknowledged or not.
     const target = this.#writtenOffset;
-    this.#syncDeadline?.syncStarted(performance.now());
+    this.#syncDeadline?.syncStarted(this.#options.clock.monotonicMs());
     const segment = this.#writingSegment;
     // Their seals wait for this sync before closing their handles (Segment.syncPending).
     const rotated = this.#rotatedUnsynced;
@@ -917,7 +918,7 @@ export class Wal implements ReadableLog {
         );
         for (const rotatedSegment of rotated) rotatedSegment.syncPending = false;
         this.#durableOffset = Math.max(this.#durableOffset, target);
-        this.#syncDeadline?.syncEnded(performance.now(), this.#durableOffset >= this.#ackedOffset);
+        this.#syncDeadline?.syncEnded(this.#options.clock.monotonicMs(), this.#durableOffset >= this.#ackedOffset);
       } catch (error) {
         // The kernel may mark dirty pages clean after a failed fsync, so a
         // retry could report success for lost data. Stop; only recovery is safe.

@@ -18,6 +18,7 @@
  */
 import { join } from 'node:path';
 import { WalError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully } from '../io/write-fully.js';
 import { parseSegmentFileName, segmentFileName } from '../log/segment-name.js';
@@ -57,6 +58,7 @@ export async function replayJournal(
   managerDir: string,
   journalDir: string,
   logger: Logger,
+  clock: Clock,
 ): Promise<JournalReplaySummary | null> {
   const startedMs = performance.now();
   const names = await listOrEmpty(fileSystem, journalDir);
@@ -64,7 +66,7 @@ export async function replayJournal(
     if (names.length > 0) await removeJournal(fileSystem, journalDir);
     return null;
   }
-  const journal = await Wal.open({ dir: journalDir, fsync: 'always', fileSystem, logger, preallocate: false });
+  const journal = await Wal.open({ dir: journalDir, fsync: 'always', fileSystem, logger, clock, preallocate: false });
   const folders = new Map<string, LogFolder>();
   const handles = new Map<string, FileHandle>();
   let entryCount = 0;

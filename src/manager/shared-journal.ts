@@ -13,6 +13,7 @@
  */
 import { relative, sep } from 'node:path';
 import { assert } from '../assert.js';
+import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { Wal } from '../log/wal.js';
 import type { WriteJournal } from '../log/write-journal.js';
@@ -41,6 +42,7 @@ export interface SharedJournalInit {
   readonly managerDir: string;
   readonly journalDir: string;
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly host: JournalHost;
   readonly checkpointBytes?: number;
 }
@@ -66,6 +68,7 @@ export class SharedJournal implements WriteJournal {
       fsync: 'always',
       fileSystem: init.fileSystem,
       logger: init.logger,
+      clock: init.clock,
       segmentBytes: JOURNAL_SEGMENT_BYTES,
       maxPendingBytes: JOURNAL_PENDING_BYTES_MAX,
     });

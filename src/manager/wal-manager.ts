@@ -13,6 +13,7 @@
 import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
 import { InvalidArgumentError, WalClosedError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
@@ -130,6 +131,7 @@ export class WalManager {
   /** Durable named checkpoints. */
   readonly checkpoints: CheckpointStore;
   readonly #fileSystem: FileSystem;
+  readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #metaDir: string;
   readonly #walDefaults: Omit<WalOptions, 'dir'>;
@@ -155,6 +157,7 @@ export class WalManager {
     fileCache: FileCache;
     fileSystem: FileSystem;
     logger: Logger;
+    clock: Clock;
     walDefaults: Omit<WalOptions, 'dir'>;
     retentionDefault: RetentionPolicy | undefined;
     logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
@@ -167,6 +170,7 @@ export class WalManager {
     this.maxPartitions = init.maxPartitions;
     this.#fileSystem = init.fileSystem;
     this.#logger = init.logger;
+    this.#clock = init.clock;
     this.#metaDir = join(init.dir, MANAGER_FOLDER_NAME);
     this.#walDefaults = init.walDefaults;
     this.#retentionDefault = init.retentionDefault;
@@ -200,7 +204,7 @@ export class WalManager {
     try {
       const journalDir = join(metaDir, JOURNAL_FOLDER_NAME);
       // Whatever the stream now, a journal left by a crash holds acknowledged writes.
-      await replayJournal(fileSystem, dir, journalDir, resolved.logger);
+      await replayJournal(fileSystem, dir, journalDir, resolved.logger, resolved.clock);
       const topics = await scanTopics(fileSystem, dir, resolved.maxPartitions, resolved.logger);
       return await WalManager.#finishOpen(resolved, topics, join(metaDir, 'checkpoints'), fileSystem);
     } catch (error) {
@@ -452,6 +456,7 @@ export class WalManager {
           managerDir: this.dir,
           journalDir,
           logger: this.#logger,
+          clock: this.#clock,
           checkpointBytes: this.#journalCheckpointBytes,
           host: { syncLogFiles: () => pool.syncAll((wal) => wal.syncFiles()) },
         });
@@ -546,7 +551,7 @@ export class WalManager {
         const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(logKey(topic, partition)));
         const wal = await this.#pool.acquire(entry);
         try {
-          deletedSegmentCount += await enforceLogRetention(wal, policy, guardOffset, Date.now());
+          deletedSegmentCount += await enforceLogRetention(wal, policy, guardOffset, this.#clock.wallMs());
           logCount += 1;
         } finally {
           this.#pool.release(entry);
@@ -599,6 +604,7 @@ interface ResolvedManagerOptions {
   readonly journalCheckpointBytes: number;
   readonly fileSystem: FileSystem;
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly walDefaults: Omit<WalOptions, 'dir'>;
   readonly retentionDefault: RetentionPolicy | undefined;
   readonly logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
@@ -635,6 +641,7 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
     journalCheckpointBytes: integerOption(raw, 'journalCheckpointBytes', JOURNAL_CHECKPOINT_BYTES_DEFAULT, 1, Number.MAX_SAFE_INTEGER),
     fileSystem: walResolved.fileSystem,
     logger: walResolved.logger,
+    clock: walResolved.clock,
     walDefaults: { ...walDefaults, fileSystem: walResolved.fileSystem } as Omit<WalOptions, 'dir'>,
     retentionDefault: checkRetentionPolicy(raw['retention'], 'open manager'),
     logOptions: logOptions as ResolvedManagerOptions['logOptions'],

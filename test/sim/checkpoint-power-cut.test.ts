@@ -31,7 +31,7 @@ async function run(fileSystem: SimulatedFileSystem): Promise<Outcome> {
   const outcome: Outcome = { attempted: [], resolvedIndex: -1, bDeleteStarted: false, bDeleted: false, acknowledged: 0, unexpected: null };
   let manager: WalManager | null = null;
   try {
-    manager = await WalManager.open({ dir: DIR, fileSystem, fsync: 'always', segmentBytes: 4096 });
+    manager = await WalManager.open({ dir: DIR, fileSystem, clock: fileSystem.clock, fsync: 'always', segmentBytes: 4096 });
     await manager.checkpoints.commit('b', { [`${TOPIC}/0`]: 0 });
     for (let round = 0; round < 4; round++) {
       const offsets = await manager.append(TOPIC, 0, [`r${round}-1`, `r${round}-2`]);
@@ -56,7 +56,7 @@ async function run(fileSystem: SimulatedFileSystem): Promise<Outcome> {
 }
 
 async function check(rebooted: SimulatedFileSystem, outcome: Outcome): Promise<void> {
-  const manager = await WalManager.open({ dir: DIR, fileSystem: rebooted, fsync: 'always', segmentBytes: 4096 });
+  const manager = await WalManager.open({ dir: DIR, fileSystem: rebooted, clock: rebooted.clock, fsync: 'always', segmentBytes: 4096 });
   try {
     const value = manager.checkpoints.get('a')?.[`${TOPIC}/0`];
     if (outcome.resolvedIndex >= 0) {

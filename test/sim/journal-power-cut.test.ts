@@ -36,6 +36,7 @@ function options(fileSystem: SimulatedFileSystem): WalManagerOptions {
   return {
     dir: DIR,
     fileSystem,
+    clock: fileSystem.clock,
     fsync: 'always',
     syncStream: 'shared',
     segmentMaxRecords: 3,

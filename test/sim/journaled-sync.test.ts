@@ -20,7 +20,7 @@ test('after syncFiles() a journaled log holds every record acknowledged before i
   const failures: string[] = [];
   for (let seed = 1; seed <= 60; seed++) {
     const fileSystem = new SimulatedFileSystem({ seed });
-    const wal = await Wal.open({ dir: DIR, fileSystem, fsync: 'always', segmentMaxRecords: 2, journal: forgetfulJournal } as never);
+    const wal = await Wal.open({ dir: DIR, fileSystem, clock: fileSystem.clock, fsync: 'always', segmentMaxRecords: 2, journal: forgetfulJournal } as never);
     const records: string[] = [];
     for (let index = 0; index < 7; index++) {
       const data = `s${seed}-r${index}`;
@@ -33,7 +33,7 @@ test('after syncFiles() a journaled log holds every record acknowledged before i
     await syncing;
     const rebooted = fileSystem.powerCut();
     rebooted.deleteFile(`${DIR}/LOCK`);
-    const reopened = await Wal.open({ dir: DIR, fileSystem: rebooted, fsync: 'always' });
+    const reopened = await Wal.open({ dir: DIR, fileSystem: rebooted, clock: rebooted.clock, fsync: 'always' });
     try {
       const found: string[] = [];
       if (reopened.nextOffset > 0) for await (const record of reopened.read({ to: Math.min(7, reopened.nextOffset) })) found.push(record.data.toString());
