@@ -130,7 +130,7 @@ export class Wal implements ReadableLog {
   /** The running flush loop, so close() can wait for I/O in flight. */
   #flushRun: Promise<void>;
   #state: WalState;
-  #failure: WalError | null;
+  #failure: WalIOError | null;
   #reservedOffset: number;
   #ackedOffset: number;
   /** End of the groups written so far (acknowledged or about to be): what a sync starting now covers. */
@@ -287,6 +287,15 @@ export class Wal implements ReadableLog {
   /** `'open'`, `'failed'` (an I/O error stopped it), `'closing'` or `'closed'`. */
   get state(): WalState {
     return this.#state;
+  }
+
+  /**
+   * The error that stopped the log, or null. Set by the first write or sync
+   * that failed, and kept after close(): a log that failed, even while
+   * closing, may lack records that were written but never synced.
+   */
+  get failure(): WalIOError | null {
+    return this.#failure;
   }
 
   /**

@@ -9,7 +9,7 @@
  * shrinks back as they are released (the same rule as FileCache).
  */
 import { assert } from '../assert.js';
-import { WalClosedError, WalError } from '../errors.js';
+import { WalClosedError, WalError, WalIOError } from '../errors.js';
 import type { Wal } from '../log/wal.js';
 
 /** One partition's slot. Created for every known partition; `wal` is set while it is open. */
@@ -26,6 +26,13 @@ export class LogEntry {
   lastUsedTick: number;
   /** True until the log's folder is known to exist durably (the first open creates it and syncs its parents). */
   isNew: boolean;
+  /**
+   * Why the log stopped, once it failed: it stays failed for the life of
+   * the pool. Its files may lack records a shared journal acknowledged, and
+   * only the manager's open replays the journal; reopening the log alone
+   * would reuse their offsets.
+   */
+  failure: Error | null;
 
   constructor(topic: string, partition: number) {
     this.topic = topic;
@@ -36,6 +43,7 @@ export class LogEntry {
     this.useCount = 0;
     this.lastUsedTick = 0;
     this.isNew = false;
+    this.failure = null;
   }
 }
 
@@ -74,7 +82,9 @@ export class LogPool {
     entry.useCount += 1;
     this.#tick += 1;
     entry.lastUsedTick = this.#tick;
-    if (entry.wal !== null) return entry.wal;
+    // A failed Wal is handed out as it is: its calls reject with its failure.
+    // One closed by its user (through mgr.log()) is opened again.
+    if (entry.wal !== null && (entry.wal.state === 'open' || entry.wal.state === 'failed')) return entry.wal;
     return this.#openPinned(entry);
   }
 
@@ -100,17 +110,33 @@ export class LogPool {
     for (const entry of this.#open) if (entry.wal !== null) work.push(sync(entry.wal));
     const results = await Promise.allSettled(work);
     for (const result of results) if (result.status === 'rejected') throw result.reason;
-    if (this.#failedCloseCount > 0) {
-      throw new WalError('WAL_FAILED', `${this.#failedCloseCount} log(s) failed to close cleanly; reopen the manager to recover them from its journal`);
-    }
+    if (this.#failedCloseCount > 0) throw this.#failedClosesError();
   }
 
-  /** Closes every log (waiting for each to flush); the pool opens nothing afterwards. */
+  #failedClosesError(): WalError {
+    return new WalError('WAL_FAILED', `${this.#failedCloseCount} log(s) failed to close cleanly; reopen the manager to recover them from its journal`);
+  }
+
+  /**
+   * Closes every log and waits for every close in flight, evictions
+   * included, before it returns: a shared journal may be removed only once
+   * every log's files hold what it acknowledged. The pool opens nothing
+   * afterwards.
+   * @throws the first close's failure, once every close has settled
+   */
   async closeAll(): Promise<void> {
     this.#closed = true;
-    const closing: Promise<void>[] = [];
-    for (const entry of [...this.#open]) closing.push(this.#close(entry));
-    await Promise.all(closing);
+    let firstError: unknown = null;
+    while (this.#open.size > 0 || this.#closings.size > 0) {
+      const closing: Promise<void>[] = [...this.#closings];
+      for (const entry of [...this.#open]) closing.push(this.#close(entry));
+      for (const result of await Promise.allSettled(closing)) {
+        if (result.status === 'rejected') firstError ??= result.reason;
+      }
+    }
+    if (firstError !== null) throw firstError;
+    // A log that failed earlier (its eviction's close failed) counts too.
+    if (this.#failedCloseCount > 0) throw this.#failedClosesError();
   }
 
   async #openPinned(entry: LogEntry): Promise<Wal> {
@@ -118,6 +144,14 @@ export class LogPool {
       // A log being evicted must finish closing (and drop its folder lock)
       // before it can be opened again.
       while (entry.closing !== null) await entry.closing;
+      const userClosed = entry.wal;
+      if (userClosed !== null && userClosed.state !== 'open' && userClosed.state !== 'failed') {
+        // Closed by its user: once that close ends (its folder lock is then
+        // free) the log opens again, unless it failed on the way.
+        entry.wal = null;
+        await userClosed.close().catch(() => {});
+        if (userClosed.failure !== null) entry.failure ??= userClosed.failure;
+      }
       if (entry.wal !== null) return entry.wal;
       if (entry.opening === null) entry.opening = this.#startOpen(entry);
       return await entry.opening;
@@ -130,6 +164,12 @@ export class LogPool {
   async #startOpen(entry: LogEntry): Promise<Wal> {
     // An iterator made before close() but started after it lands here.
     if (this.#closed) throw new WalClosedError('open log');
+    if (entry.failure !== null) {
+      throw new WalIOError(
+        `Cannot open log ${entry.topic}/${entry.partition}: it failed earlier (${entry.failure.message}); close and reopen the manager to recover it`,
+        entry.failure,
+      );
+    }
     this.#open.add(entry);
     this.#evict();
     try {
@@ -167,7 +207,15 @@ export class LogPool {
       // An open in flight finishes first; its Wal is then closed too.
       const opened = wal ?? (opening === null ? null : await opening.catch(() => null));
       if (opened !== null && entry.wal === opened) entry.wal = null;
-      if (opened !== null) await opened.close();
+      if (opened === null) return;
+      try {
+        await opened.close();
+      } finally {
+        if (opened.failure !== null) entry.failure ??= opened.failure;
+      }
+      // close() of a log that failed (before or while closing) resolves,
+      // but its files may lack what it acknowledged: a failed close.
+      if (opened.failure !== null) throw opened.failure;
     })();
     entry.closing = closing;
     this.#closings.add(closing);
