@@ -343,12 +343,14 @@ test('a simulated workload replays exactly: same calls in the same order', { tim
  * replayed at 40 cuts. 2613 ('os'): a cut lost an earlier segment's file
  * while a later segment's index trailer survived, so recovery trusted a
  * segment count the files did not hold (found by the 50,000-cut sweep; the
- * 'os' seal now syncs the folder before the trailer). The loop-turn check
- * makes 'os' scheduling depend on time, so a replay hit the old failure
- * in only some runs (1 to 3 of 5 here), not all.
+ * 'os' seal now syncs the folder before the trailer). That run took its
+ * schedule from the wall clock and cannot be replayed; 12735 is the same
+ * failure found again with the simulated clock, by a sweep of seeds
+ * 5001-15000 with the folder sync turned off, and fails in every run
+ * without it.
  */
 test('power-cut workloads that once failed stay fixed', { timeout: 5 * 60_000 }, async () => {
-  const { cuts, failures } = await sweep([2613], 40, null);
+  const { cuts, failures } = await sweep([2613, 12735], 40, null);
   console.log(`once-failed workloads: ${cuts} cuts`);
   assert.deepEqual(failures, []);
 });
