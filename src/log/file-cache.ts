@@ -13,6 +13,8 @@ interface CacheEntry {
   readonly path: string;
   readonly handle: Promise<FileHandle>;
   useCount: number;
+  /** Its file was deleted while the handle was in use: close it when the last user releases it. */
+  forgotten: boolean;
 }
 
 /** LRU of open read-only file handles. */
@@ -37,7 +39,7 @@ export class FileCache {
   async acquire(path: string): Promise<FileHandle> {
     let entry = this.#entries.get(path);
     if (entry === undefined) {
-      entry = { path, handle: this.#fileSystem.open(path, {}), useCount: 0 };
+      entry = { path, handle: this.#fileSystem.open(path, {}), useCount: 0, forgotten: false };
       this.#entries.set(path, entry);
       entry.handle.catch(() => this.#entries.get(path) === entry && this.#entries.delete(path));
     } else {
@@ -60,13 +62,25 @@ export class FileCache {
     const entry = this.#entries.get(path);
     assert(entry !== undefined && entry.useCount > 0, 'released handle was acquired');
     entry.useCount -= 1;
+    if (entry.useCount === 0 && entry.forgotten) {
+      this.#entries.delete(path);
+      void closeQuietly(entry.handle);
+    }
     this.#evict();
   }
 
-  /** Closes the idle handle of `path` (its file is being deleted or rewritten). */
+  /**
+   * Closes the handle of `path` (its file is being deleted or rewritten):
+   * now when idle, else when its last user releases it, so that a deleted
+   * file's space is not held until the LRU gets to it.
+   */
   forget(path: string): void {
     const entry = this.#entries.get(path);
-    if (entry === undefined || entry.useCount > 0) return;
+    if (entry === undefined) return;
+    if (entry.useCount > 0) {
+      entry.forgotten = true;
+      return;
+    }
     this.#entries.delete(path);
     void closeQuietly(entry.handle);
   }

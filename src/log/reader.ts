@@ -168,22 +168,37 @@ interface Block {
 }
 
 /**
+ * Indexes `segment` and borrows a read handle for it. Retention may delete
+ * the segment between the reader finding it and opening it; the reader
+ * then gets what a read below `firstOffset` gets, not the file's ENOENT.
+ */
+async function openSegment(log: ReadableLog, segment: Segment, from: number): Promise<FileHandle> {
+  try {
+    await log.ensureIndexed(segment);
+    // A segment just rotated in may still carry its temp name.
+    if (segment.named !== null) {
+      await segment.named.catch((error: unknown) => {
+        throw new WalIOError(`Cannot read records: ${segment.path} was never renamed into place; the log stopped, reopen it to recover`, error);
+      });
+    }
+    return await log.fileCache.acquire(segment.path);
+  } catch (error) {
+    // Throws OffsetOutOfRangeError: the segment is no longer in the log.
+    if (segment.deleted) log.segmentFor(from, 'read records');
+    throw error;
+  }
+}
+
+/**
  * Yields the records `[from, to)` of one segment in blocks, verified. The
  * read of the next block is issued before the current one is decoded, so
  * the disk (or the page-cache copy on the thread pool) and the checksums
  * overlap.
  */
 async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number, to: number, collector: BlockCollector<T>): AsyncGenerator<T, void, undefined> {
-  await log.ensureIndexed(segment);
-  // A segment just rotated in may still carry its temp name.
-  if (segment.named !== null) {
-    await segment.named.catch((error: unknown) => {
-      throw new WalIOError(`Cannot read records: ${segment.path} was never renamed into place; the log stopped, reopen it to recover`, error);
-    });
-  }
+  const handle = await openSegment(log, segment, from);
   const start = segment.seek(from);
   const limitPosition = segment.sizeBytes;
-  const handle = await log.fileCache.acquire(segment.path);
   const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
   try {
     if (segment.nonce < 0) segment.nonce = await readSegmentNonce(handle);

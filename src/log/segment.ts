@@ -38,6 +38,8 @@ export class Segment {
   syncPending: boolean;
   /** Synced, trimmed, indexed: never written again. */
   sealed: boolean;
+  /** Removed from the log by retention (its file is being or was unlinked). */
+  deleted: boolean;
   /** The write handle while this segment is active (or being sealed). */
   writeHandle: FileHandle | null;
   /** Resolves once `writeHandle` is set: groups may be written into the file. */
@@ -75,6 +77,7 @@ export class Segment {
     this.filesSync = null;
     this.syncPending = false;
     this.sealed = false;
+    this.deleted = false;
     this.writeHandle = null;
     this.ready = null;
     this.named = null;

@@ -14,6 +14,8 @@ import { Wal } from './wal.js';
 import type { WalOptions } from './options.js';
 import { InvalidArgumentError, LockedError, OffsetOutOfRangeError, WalClosedError, WalError } from '../errors.js';
 import { GatedFileSystem } from '../../test/gated-file-system.js';
+import { FaultyFileSystem } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
 import { decodeIndexTrailer } from './segment-index.js';
 
 // ---------------------------------------------------------------- helpers
@@ -435,6 +437,28 @@ describe('Wal.truncateBefore', () => {
     await rejectsWith(() => wal.read({ from: 0 }), 'OFFSET_OUT_OF_RANGE');
     assertRecords(await collect(wal.read({})), records.map((record) => Buffer.from(record.data)), 20, 'read without from starts at firstOffset');
     await wal.close();
+  });
+
+  test('a reader whose segment retention deletes before it opens the file gets OFFSET_OUT_OF_RANGE, not the file system\'s ENOENT', async () => {
+    const dir = tempDir();
+    const faulty = new FaultyFileSystem(new NodeFileSystem());
+    const wal = await openWal({ dir, segmentMaxRecords: 10, fileSystem: faulty });
+    try {
+      for (let index = 0; index < 45; index += 1) await wal.append(`r${index}`);
+      // The reader's open of segment 10 is slow (a busy disk); retention deletes it meanwhile.
+      faulty.arm({ call: 'open', path: '00000000000000000010.wal', delayMs: 50 });
+      const reading = collect(wal.read({ from: 15 }));
+      await sleep(10);
+      await wal.truncateBefore(20);
+      await assert.rejects(reading, (error: unknown) => {
+        assert.ok(error instanceof OffsetOutOfRangeError, `got ${String(error)}`);
+        assert.match(error.message, /15/);
+        return true;
+      });
+      assertRecords(await collect(wal.read({ from: 20 })), Array.from({ length: 25 }, (_, i) => Buffer.from(`r${i + 20}`)), 20);
+    } finally {
+      await wal.close();
+    }
   });
 
   test('truncating at a segment base keeps that segment and truncating at 0 or below firstOffset does nothing', async () => {

@@ -34,6 +34,7 @@ import { SegmentPreparer } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
 import { syncFilesAt } from './sync-files.js';
+import { toBatchPayloads, toPayload } from './record-input.js';
 import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
 import type { WriteJournal } from './write-journal.js';
@@ -86,8 +87,6 @@ export interface SegmentInfo {
 }
 
 export type WalState = 'open' | 'failed' | 'closing' | 'closed';
-
-type Payload = Uint8Array;
 
 interface SpaceWaiter {
   readonly frameBytes: number;
@@ -307,7 +306,7 @@ export class Wal implements ReadableLog {
    */
   async append(data: Uint8Array | string): Promise<AppendResult> {
     this.#checkWritable('append record');
-    const payload = this.#toPayload(data, 'append record');
+    const payload = toPayload(data, this.#options.maxRecordBytes, 'append record');
     const entryBytes = recordEntrySizeBytes(payload.length);
     const budgetBytes = entryBytesWorstCase(entryBytes);
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + budgetBytes > this.#options.maxPendingBytes) {
@@ -333,22 +332,8 @@ export class Wal implements ReadableLog {
    */
   async appendBatch(datas: ReadonlyArray<Uint8Array | string>): Promise<number[]> {
     this.#checkWritable('append batch');
-    if (!Array.isArray(datas) || datas.length === 0) {
-      throw new InvalidArgumentError(`Cannot append batch: records must be a non-empty array, got ${describe(datas)}`);
-    }
-    const payloads: Payload[] = [];
-    let entryBytes = 0;
-    for (const data of datas as ReadonlyArray<unknown>) {
-      const payload = this.#toPayload(data, 'append batch');
-      payloads.push(payload);
-      entryBytes += recordEntrySizeBytes(payload.length);
-    }
+    const { payloads, entryBytes } = toBatchPayloads(datas, this.#options);
     const budgetBytes = entryBytesWorstCase(entryBytes);
-    if (budgetBytes > this.#options.maxPendingBytes) {
-      throw new InvalidArgumentError(
-        `Cannot append batch: it needs ${budgetBytes} bytes, maximum is maxPendingBytes (${this.#options.maxPendingBytes}); split it`,
-      );
-    }
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + budgetBytes > this.#options.maxPendingBytes) {
       await this.#waitForSpace(budgetBytes);
       this.#checkWritable('append batch');
@@ -501,6 +486,7 @@ export class Wal implements ReadableLog {
       assert(oldest !== undefined, 'segments are not empty');
       if (oldest.nextOffset > offset || !oldest.sealed || oldest === this.#writingSegment) break;
       this.#segments.shift();
+      oldest.deleted = true;
       this.fileCache.forget(oldest.path);
       await this.#fileSystem.unlink(oldest.path);
       removed += 1;
@@ -634,20 +620,6 @@ export class Wal implements ReadableLog {
   }
 
   // ---- appending ----
-
-  #toPayload(data: unknown, action: string): Payload {
-    let payload: Payload;
-    if (typeof data === 'string') payload = Buffer.from(data, 'utf8');
-    else if (data instanceof Uint8Array) payload = data;
-    else throw new InvalidArgumentError(`Cannot ${action}: a record must be a Uint8Array or a string, got ${describe(data)}`);
-    if (payload.length === 0) throw new InvalidArgumentError(`Cannot ${action}: a record must not be empty`);
-    if (payload.length > this.#options.maxRecordBytes) {
-      throw new InvalidArgumentError(
-        `Cannot ${action}: size is ${payload.length} bytes, maximum is ${this.#options.maxRecordBytes} bytes (maxRecordBytes)`,
-      );
-    }
-    return payload;
-  }
 
   /** The open group that `recordCount` records of `frameBytes` join, rotating first when they do not fit. */
   #groupFor(frameBytes: number, recordCount: number, nowMs: number): WriteGroup {

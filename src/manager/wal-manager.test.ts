@@ -94,6 +94,45 @@ test('hostile topic names and partitions are rejected and create nothing', async
   await mgr.close();
 });
 
+test('bad records for a partition that does not exist yet are rejected and create nothing', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    fsync: 'os',
+    retentionIntervalMs: 0,
+    maxRecordBytes: 100,
+    // One topic takes larger records: the check uses the log's own limits.
+    logOptions: (topic) => (topic === 'big' ? { maxRecordBytes: 1000, maxPendingBytes: 4096 } : {}),
+  });
+  try {
+    const before = readdirSync(dir).sort();
+    const bad: [string, unknown][] = [
+      ['empty string', ''],
+      ['empty buffer', Buffer.alloc(0)],
+      ['a number', 7],
+      ['null', null],
+      ['too large', Buffer.alloc(101)],
+      ['empty batch', []],
+      ['a batch with a bad record', ['ok', '']],
+      ['a batch with a record too large', ['ok', 'x'.repeat(101)]],
+    ];
+    for (const [name, records] of bad) {
+      await assert.rejects(mgr.append('orders', 0, records as string), { code: 'INVALID_ARGUMENT' }, name);
+    }
+    await assert.rejects(mgr.append('big', 0, Buffer.alloc(1001)), { code: 'INVALID_ARGUMENT', message: /maximum is 1000 bytes/ });
+    await assert.rejects(mgr.append('big', 0, Array.from({ length: 8 }, () => Buffer.alloc(1000))), { code: 'INVALID_ARGUMENT', message: /maxPendingBytes/ });
+    assert.deepEqual(readdirSync(dir).sort(), before, 'no topic or partition folder was made');
+    assert.deepEqual(mgr.topics(), []);
+    // Good records create the partitions, with the log's own limits.
+    assert.equal(await mgr.append('big', 0, Buffer.alloc(1000)), 0);
+    assert.deepEqual(await mgr.append('orders', 0, ['a', 'b']), [0, 1]);
+    await assert.rejects(mgr.append('orders', 0, Buffer.alloc(101)), { code: 'INVALID_ARGUMENT' }, 'an existing log checks too');
+    assert.deepEqual(mgr.topics(), ['big', 'orders']);
+  } finally {
+    await mgr.close();
+  }
+});
+
 test('open logs stay within maxOpenLogs while idle logs are evicted and reopened', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 3, retentionIntervalMs: 0 });

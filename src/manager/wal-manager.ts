@@ -19,6 +19,7 @@ import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { WalOptions } from '../log/options.js';
+import { toBatchPayloads, toPayload } from '../log/record-input.js';
 import { Wal } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
@@ -241,14 +242,17 @@ export class WalManager {
   append(topic: string, partition: number, data: readonly Record_[]): Promise<number[]>;
   async append(topic: string, partition: number, data: Record_ | readonly Record_[]): Promise<number | number[]> {
     this.#checkOpen('append records');
+    // A partition is created only for records it can take: a bad record
+    // must not leave an empty log behind.
+    const records = this.#exists(topic, partition) ? data : this.#checkFirstRecords(topic, partition, data);
     const entry = this.#entry(topic, partition, 'append records');
     const pool = this.#pool;
     const acquired = pool.acquire(entry);
     // A failed open already gave its pin back: only a Wal we got is released.
     const wal = acquired instanceof Wal ? acquired : await acquired;
     try {
-      if (Array.isArray(data)) return await wal.appendBatch(data);
-      return (await wal.append(data as Record_)).offset;
+      if (Array.isArray(records)) return await wal.appendBatch(records);
+      return (await wal.append(records as Record_)).offset;
     } finally {
       pool.release(entry);
     }
@@ -394,6 +398,27 @@ export class WalManager {
     if (this.#closing !== null) throw new WalClosedError(action);
   }
 
+  #exists(topic: string, partition: number): boolean {
+    return this.#topics.get(topic)?.has(partition) === true;
+  }
+
+  /** The records of an append to a partition that does not exist yet, checked against that log's limits. */
+  #checkFirstRecords(topic: string, partition: number, data: unknown): Uint8Array | Uint8Array[] {
+    checkTopicName(topic, 'append records');
+    checkPartition(partition, this.maxPartitions, 'append records');
+    const walOptions = this.#walOptionsFor(topic, partition);
+    const limits = resolveWalOptions({ ...walOptions, dir: join(this.dir, topic, String(partition)) });
+    if (Array.isArray(data)) return toBatchPayloads(data, limits).payloads;
+    return toPayload(data, limits.maxRecordBytes, 'append record');
+  }
+
+  /** The Wal options of a log (defaults, then its overrides), without the manager's own wiring. */
+  #walOptionsFor(topic: string, partition: number): Omit<WalOptions, 'dir'> {
+    const walOverrides: Record<string, unknown> = { ...this.#overridesFor(topic, partition) };
+    delete walOverrides['retention'];
+    return { ...this.#walDefaults, ...walOverrides };
+  }
+
   /** The entry of a checked topic and partition, created (as a new, not yet existing log) when missing. */
   #entry(topic: string, partition: number, action: string): LogEntry {
     let partitions = this.#topics.get(topic);
@@ -416,15 +441,12 @@ export class WalManager {
   }
 
   async #openWal(entry: LogEntry): Promise<Wal> {
-    const overrides = this.#overridesFor(entry.topic, entry.partition);
-    const walOverrides: Record<string, unknown> = { ...overrides };
-    delete walOverrides['retention'];
+    const walOptions = this.#walOptionsFor(entry.topic, entry.partition);
     const topicDir = join(this.dir, entry.topic);
-    const fsync = 'fsync' in walOverrides ? walOverrides['fsync'] : this.#walDefaults.fsync;
+    const fsync = walOptions.fsync;
     const journaled = this.#syncStream === 'shared' && (fsync === undefined || fsync === 'always');
     const wal = await Wal.open({
-      ...this.#walDefaults,
-      ...walOverrides,
+      ...walOptions,
       dir: join(topicDir, String(entry.partition)),
       fileCache: this.#fileCache,
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
