@@ -54,6 +54,8 @@ export interface CheckpointHost {
   readonly maxPartitions: number;
   /** The log's nextOffset, or 0 when the log does not exist (checkpoints never create logs). */
   nextOffsetOf(topic: string, partition: number): Promise<number>;
+  /** Runs a commit so that no retention pass guarded by checkpoints overlaps it. */
+  guardCommit(commit: () => Promise<void>): Promise<void>;
 }
 
 /**
@@ -121,7 +123,7 @@ export class CheckpointStore {
       throw new InvalidArgumentError(`Cannot commit checkpoint: options must be an object, got ${describe(options)}`);
     }
     const replace = options.replace === true;
-    return this.#serialize(name, async () => {
+    return this.#serialize(name, () => this.#host.guardCommit(async () => {
       for (const { topic, partition, key, offset } of entries) {
         const nextOffset = await this.#host.nextOffsetOf(topic, partition);
         if (offset > nextOffset) {
@@ -135,7 +137,7 @@ export class CheckpointStore {
       const content = encodeCheckpoint(merged);
       await writeFileAtomic(this.#fileSystem, this.#dir, `${name}${CHECKPOINT_SUFFIX}`, content, { durable: true });
       this.#checkpoints.set(name, Object.freeze(merged));
-    });
+    }));
   }
 
   /**

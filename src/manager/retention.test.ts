@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SegmentInfo } from '../log/wal.js';
 import { guardOffsetFor, retentionCutOffset } from './retention.js';
+import { FaultyFileSystem } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
 import { WalManager } from './wal-manager.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
@@ -81,6 +83,35 @@ test('retention never deletes what the named checkpoint still needs, and deletes
   const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
   assert.deepEqual(await readOffsets(reopened, 't'), [50, 51, 52, 53, 54]);
   await reopened.close();
+});
+
+test('a commit that lowers the guarding checkpoint while retention deletes waits for it: nothing that existed when the commit resolved goes afterwards', async () => {
+  const dir = freshDir();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({
+    dir,
+    fileSystem: faulty,
+    fsync: 'os',
+    segmentMaxRecords: 10,
+    retentionIntervalMs: 0,
+    retention: { maxBytes: 0, checkpoint: 'indexer' },
+  });
+  try {
+    await appendEach(mgr, 't', 55);
+    await mgr.checkpoints.commit('indexer', { 't/0': 45 });
+    // Retention reads the guard (45) and starts deleting; its first unlink is slow.
+    faulty.arm({ call: 'unlink', path: /\.wal$/, delayMs: 100 });
+    const retention = mgr.enforceRetention();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await mgr.checkpoints.commit('indexer', { 't/0': 5 }, { replace: true });
+    const firstOffsetAtCommit = (await mgr.log('t', 0)).firstOffset;
+    await retention;
+    const offsets = await readOffsets(mgr, 't');
+    assert.equal(offsets[0], firstOffsetAtCommit, 'every record that existed when the commit resolved is still there');
+    assert.deepEqual(mgr.checkpoints.get('indexer'), { 't/0': 5 });
+  } finally {
+    await mgr.close();
+  }
 });
 
 test("retention with 'min' keeps what the slowest checkpoint needs", async () => {

@@ -29,6 +29,7 @@ import { JOURNAL_CHECKPOINT_BYTES_DEFAULT, SharedJournal } from './shared-journa
 import { Consumer } from './consumer.js';
 import type { ConsumeOptions, ConsumerHost } from './consumer.js';
 import { LogEntry, LogPool } from './log-pool.js';
+import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { checkRetentionPolicy, enforceLogRetention, guardOffsetFor } from './retention.js';
 import type { RetentionPolicy } from './retention.js';
 import {
@@ -133,6 +134,8 @@ export class WalManager {
   readonly checkpoints: CheckpointStore;
   readonly #fileSystem: FileSystem;
   readonly #clock: Clock;
+  /** Checkpoint commits share it; retention of a checkpoint-guarded log holds it alone. */
+  readonly #guardLock = new SharedExclusiveLock();
   readonly #logger: Logger;
   readonly #metaDir: string;
   readonly #walDefaults: Omit<WalOptions, 'dir'>;
@@ -382,6 +385,10 @@ export class WalManager {
         assert(manager !== null, 'the manager exists before any commit');
         return manager.#nextOffsetOf(topic, partition);
       },
+      guardCommit: (commit: () => Promise<void>) => {
+        assert(manager !== null, 'the manager exists before any commit');
+        return manager.#guardLock.shared(commit);
+      },
     };
     const store = await CheckpointStore.open(fileSystem, storeDir, host);
     manager = new WalManager({
@@ -570,10 +577,14 @@ export class WalManager {
         if (this.#closing !== null) return { logCount, deletedSegmentCount };
         const policy = this.#retentionFor(topic, partition);
         if (policy === undefined || entry.isNew) continue;
-        const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(logKey(topic, partition)));
         const wal = await this.#pool.acquire(entry);
         try {
-          deletedSegmentCount += await enforceLogRetention(wal, policy, guardOffset, this.#clock.wallMs());
+          const enforce = (): Promise<number> => {
+            // Read when the lock is held: a commit that lowered the checkpoint has landed, and none lands until the segments are gone.
+            const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(logKey(topic, partition)));
+            return enforceLogRetention(wal, policy, guardOffset, this.#clock.wallMs());
+          };
+          deletedSegmentCount += policy.checkpoint === undefined ? await enforce() : await this.#guardLock.exclusive(enforce);
           logCount += 1;
         } finally {
           this.#pool.release(entry);
