@@ -133,6 +133,24 @@ test('bad records for a partition that does not exist yet are rejected and creat
   }
 });
 
+test('a reader that is made but never iterated creates no partition; iterating one creates it, as an append does', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  try {
+    mgr.read('ghost', 7);
+    mgr.readBlocks('ghost', 8);
+    mgr.tail('ghost', 9);
+    assert.deepEqual(mgr.topics(), []);
+    assert.equal(existsSync(join(dir, 'ghost')), false);
+    const records = [];
+    for await (const record of mgr.read('ghost', 7)) records.push(record);
+    assert.deepEqual(records, []);
+    assert.deepEqual(mgr.partitions('ghost'), [7]);
+  } finally {
+    await mgr.close();
+  }
+});
+
 test('open logs stay within maxOpenLogs while idle logs are evicted and reopened', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 3, retentionIntervalMs: 0 });

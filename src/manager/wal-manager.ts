@@ -298,8 +298,7 @@ export class WalManager {
    */
   read(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<WalRecord> {
     this.#checkOpen('read records');
-    const entry = this.#entry(topic, partition, 'read records');
-    return this.#leased(entry, (wal) => wal.read(options));
+    return this.#leased(topic, partition, 'read records', (wal) => wal.read(options));
   }
 
   /**
@@ -310,8 +309,7 @@ export class WalManager {
    */
   readBlocks(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<RecordBlock> {
     this.#checkOpen('read records');
-    const entry = this.#entry(topic, partition, 'read records');
-    return this.#leased(entry, (wal) => wal.readBlocks(options));
+    return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options));
   }
 
   /**
@@ -321,8 +319,7 @@ export class WalManager {
    */
   tail(topic: string, partition: number, options: TailOptions = {}): AsyncIterable<WalRecord> {
     this.#checkOpen('tail records');
-    const entry = this.#entry(topic, partition, 'tail records');
-    return this.#leased(entry, (wal) => wal.tail(options));
+    return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options));
   }
 
   /**
@@ -519,7 +516,20 @@ export class WalManager {
     return this.#overridesFor(topic, partition).retention ?? this.#retentionDefault;
   }
 
-  async *#leased<T>(entry: LogEntry, iterate: (wal: Wal) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  /**
+   * Iterates one log, pinned in the pool. Names are checked now; the log is
+   * created (like by an append) only when iteration starts, so a reader
+   * that is made but never used leaves no partition behind.
+   */
+  #leased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+    checkTopicName(topic, action);
+    checkPartition(partition, this.maxPartitions, action);
+    return this.#iterateLeased(topic, partition, action, iterate);
+  }
+
+  async *#iterateLeased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+    this.#checkOpen(action);
+    const entry = this.#entry(topic, partition, action);
     const wal = await this.#pool.acquire(entry);
     try {
       yield* iterate(wal);
