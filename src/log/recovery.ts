@@ -16,7 +16,7 @@ import { Segment } from './segment.js';
 import { encodeIndexTrailer, readIndexTrailer } from './segment-index.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import { PREPARED_FILE_PREFIX } from './segment-preparer.js';
-import { scanSegment } from './segment-scan.js';
+import { provesSyncedPast, scanSegment } from './segment-scan.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeFully } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
@@ -88,21 +88,27 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
   bases.sort((a, b) => a - b);
   const totals: ScanTotals = { scannedSegments: 0, scannedBytes: 0, truncatedBytes: 0, repaired: null };
   let clean = false;
-  let segments: Segment[];
-  if (bases.length === 0) {
-    clean = true;
-    segments = [await createFirstSegment(options, nowMs)];
-    // The log's folder may be new: its name lives in the parent folder.
-    await fileSystem.syncDir(dirname(dir));
-  } else {
-    const cleanSegments = await openClean(options, bases);
-    clean = cleanSegments !== null;
-    segments = cleanSegments ?? (await openAfterCrash(options, bases, totals, nowMs));
+  let segments: Segment[] = [];
+  try {
+    if (bases.length === 0) {
+      clean = true;
+      segments = [await createFirstSegment(options, nowMs)];
+      // The log's folder may be new: its name lives in the parent folder.
+      await fileSystem.syncDir(dirname(dir));
+    } else {
+      const cleanSegments = await openClean(options, bases);
+      clean = cleanSegments !== null;
+      segments = cleanSegments ?? (await openAfterCrash(options, bases, totals, nowMs));
+    }
+    // The marker's removal (and any other change to the folder above) must be
+    // durable before the log changes; the Wal's first write does that folder
+    // sync, keeping a clean open cheap.
+    await fileSystem.unlink(join(dir, CLEAN_MARKER_FILE_NAME));
+  } catch (error) {
+    // A failed open must not leave the active segment's descriptor behind.
+    await closeWriteHandles(segments);
+    throw error;
   }
-  // The marker's removal (and any other change to the folder above) must be
-  // durable before the log changes; the Wal's first write does that folder
-  // sync, keeping a clean open cheap.
-  await fileSystem.unlink(join(dir, CLEAN_MARKER_FILE_NAME));
   return {
     segments,
     summary: {
@@ -116,6 +122,15 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
       durationMs: performance.now() - startedMs,
     },
   };
+}
+
+/** Closes the write handles of recovered segments (a failed open gives them back). */
+async function closeWriteHandles(segments: readonly Segment[]): Promise<void> {
+  for (const segment of segments) {
+    const handle = segment.writeHandle;
+    segment.writeHandle = null;
+    if (handle !== null) await handle.close().catch(() => {});
+  }
 }
 
 /**
@@ -211,6 +226,17 @@ async function openAfterCrash(
   nowMs: number,
 ): Promise<Segment[]> {
   const segments = await trustedPrefix(options, bases);
+  try {
+    await scanUntrusted(options, bases, segments, totals, nowMs);
+  } catch (error) {
+    await closeWriteHandles(segments);
+    throw error;
+  }
+  return segments;
+}
+
+/** Scans the segments after the trusted prefix into `segments`, cutting what cannot follow; the last gets a write handle. */
+async function scanUntrusted(options: ResolvedWalOptions, bases: number[], segments: Segment[], totals: ScanTotals, nowMs: number): Promise<void> {
   const lastTrusted = segments[segments.length - 1];
   let expectedBase = lastTrusted?.nextOffset ?? bases[0] ?? 0;
   const untrusted = bases.slice(segments.length);
@@ -226,7 +252,7 @@ async function openAfterCrash(
       await moveAside(options, totals, untrusted.slice(untrustedIndex));
       break;
     }
-    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later[0] ?? null);
+    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later);
     segments.push(segment);
     expectedBase = segment.nextOffset;
     if (stop) {
@@ -237,7 +263,9 @@ async function openAfterCrash(
   const active = segments[segments.length - 1];
   assert(active !== undefined, 'a recovered log has a segment');
   if (active.writeHandle === null) await reopenForAppend(options, active);
-  return segments;
+  // Names created or renamed before the crash, and the cuts above, must be
+  // durable before the log counts its records as synced.
+  await options.fileSystem.syncDir(options.dir);
 }
 
 /** The leading segments that a valid index trailer proves sealed; never the last segment. */
@@ -282,8 +310,9 @@ async function scanAndFix(
   base: number,
   totals: ScanTotals,
   nowMs: number,
-  nextBase: number | null,
+  laterBases: readonly number[],
 ): Promise<{ segment: Segment; stop: boolean }> {
+  const nextBase = laterBases[0] ?? null;
   const { fileSystem } = options;
   const segment = new Segment(options.dir, base, nowMs);
   const handle = await fileSystem.open(segment.path, { write: true, dsync: options.dsyncWrites });
@@ -306,15 +335,27 @@ async function scanAndFix(
     const headerDamaged = header.kind !== 'ok' && scan !== null && scan.recordCount > 0;
     if (headerDamaged) throw new CorruptionError(segment.path, 0, 'segment header is damaged');
     const validSizeBytes = scan === null || header.kind !== 'ok' ? 0 : scan.validSizeBytes;
-    if (scan !== null && scan.tail === 'corrupt') {
-      if (!options.repair) throw new CorruptionError(segment.path, scan.damagePosition, scan.damageReason);
+    const endOffset = base + (scan === null || header.kind !== 'ok' ? 0 : scan.recordCount);
+    // Bytes after the last frame of a segment whose records reach the next
+    // segment are no lost data (a torn index trailer, zeros): later segments still follow.
+    const reachesNext = nextBase !== null && endOffset === nextBase && header.kind === 'ok';
+    let tail = scan?.tail ?? 'torn';
+    let damageReason = scan?.damageReason ?? '';
+    if (nextBase !== null && !reachesNext && tail !== 'corrupt' && (await laterSegmentsProveSynced(options, laterBases, endOffset))) {
+      // The records from endOffset on are missing here, yet a later segment
+      // was written after they were durable: lost synced data, not a torn tail.
+      tail = 'corrupt';
+      damageReason = `${damageReason === '' ? 'the segment ends early' : damageReason}; a later segment was written after records ${endOffset}+ were synced`;
+    }
+    if (tail === 'corrupt') {
+      if (!options.repair) throw new CorruptionError(segment.path, validSizeBytes, damageReason);
       await keepBroken(options, segment.path, content.subarray(validSizeBytes));
       totals.repaired = {
         file: segment.path,
         filePosition: validSizeBytes,
         cutBytes: content.length - validSizeBytes,
         removedSegments: [],
-        reason: scan.damageReason,
+        reason: damageReason,
       };
     }
     if (validSizeBytes < content.length) {
@@ -337,11 +378,13 @@ async function scanAndFix(
     segment.allocatedBytes = segment.sizeBytes;
     segment.reservedSizeBytes = segment.sizeBytes;
     segment.reservedRecordCount = segment.recordCount;
-    // Bytes after the last frame of a segment whose records reach the next
-    // segment are no lost data (a torn index trailer, zeros): later segments still follow.
-    const reachesNext = nextBase !== null && segment.nextOffset === nextBase && header.kind === 'ok';
-    const stop = validSizeBytes < content.length && (scan?.tail ?? 'torn') !== 'clean' && !reachesNext;
+    // A segment whose records do not reach the next one ends the log there.
+    const stop = nextBase !== null && !reachesNext;
     if (nextBase === null || stop) {
+      // Also when nothing was cut: a kill -9 keeps the page cache, so the
+      // frames kept may never have reached the disk. The log counts them as
+      // synced from now on (its new frames record that), so they must be.
+      if (validSizeBytes >= SEGMENT_HEADER_SIZE_BYTES && validSizeBytes === content.length) await handle.datasync();
       segment.writeHandle = handle;
       return { segment, stop };
     }
@@ -351,6 +394,23 @@ async function scanAndFix(
     if (segment.writeHandle !== handle) await handle.close().catch(() => {});
     throw error;
   }
+}
+
+/** True when a later segment holds a frame written after the records from `lostFirstOffset` on were durable. */
+async function laterSegmentsProveSynced(options: ResolvedWalOptions, laterBases: readonly number[], lostFirstOffset: number): Promise<boolean> {
+  for (const base of laterBases) {
+    const path = new Segment(options.dir, base, 0).path;
+    const handle = await options.fileSystem.open(path, {});
+    let content: Buffer;
+    try {
+      content = await readWhole(handle);
+    } finally {
+      await handle.close();
+    }
+    const header = decodeSegmentHeader(content.subarray(0, SEGMENT_HEADER_SIZE_BYTES));
+    if (header.kind === 'ok' && provesSyncedPast(content, header.nonce, lostFirstOffset)) return true;
+  }
+  return false;
 }
 
 /** One past the last non-zero byte at or after `startPosition` (or `startPosition`). */

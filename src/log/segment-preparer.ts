@@ -106,7 +106,14 @@ export class SegmentPreparer {
     // finishes a rename that a power cut lost (a prepared file holding a
     // segment header). Under the other policies the log's next sync covers
     // the folder (Wal #syncData).
-    if (this.#dsync) await this.#fileSystem.syncDir(this.#dir);
+    if (this.#dsync) {
+      try {
+        await this.#fileSystem.syncDir(this.#dir);
+      } catch (error) {
+        await handle.close().catch(() => {});
+        throw error;
+      }
+    }
     return { handle, allocatedBytes: preallocateBytes };
   }
 }

@@ -73,6 +73,18 @@ export function scanSegment(content: Buffer, baseOffset: number, nonce: number):
 }
 
 /**
+ * True when a valid frame of a later segment (`content`, whose header gave
+ * `nonce`) was written after the records from `lostFirstOffset` on were
+ * durable: then records an earlier segment lacks were synced, and their
+ * loss is corruption, not a torn tail.
+ */
+export function provesSyncedPast(content: Buffer, nonce: number, lostFirstOffset: number): boolean {
+  const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
+  decoder.expectedNonce = nonce;
+  return hasLaterFrame(content, SEGMENT_HEADER_SIZE_BYTES - FRAME_ALIGNMENT_BYTES, lostFirstOffset, decoder);
+}
+
+/**
  * True when a valid frame after `damagePosition` was written after the
  * damaged records were durable (its synced offset is past them): then the
  * damage hit synced data, and cutting it would drop acknowledged records.

@@ -152,6 +152,10 @@ export class Wal implements ReadableLog {
   /** The folder sync in flight (at most one), which covers every change made before it started. */
   #folderSyncing: Promise<void> | null;
   #closeRun: Promise<void> | null;
+  /** Under a journal: one past the last record known durable in the log's own files (syncFiles). */
+  #filesSyncedOffset: number;
+  /** truncateBefore() calls in flight: close() waits for them before it releases the folder. */
+  readonly #truncations: Set<Promise<void>>;
   /** Renames of rotated segments still in flight (Segment.named); syncs of the folder wait for them. */
   readonly #renamesInFlight: Set<Promise<void>>;
   /** Sealed segments whose data only the journal holds durably so far. */
@@ -197,6 +201,7 @@ export class Wal implements ReadableLog {
     this.#ackedOffset = active.nextOffset;
     this.#writtenOffset = active.nextOffset;
     this.#durableOffset = active.nextOffset;
+    this.#filesSyncedOffset = active.nextOffset;
     this.#syncDeadline = options.syncMode === 'batch' ? new SyncDeadline(options.batchIntervalMs) : null;
     this.#pendingBytes = 0;
     this.#flushing = false;
@@ -216,6 +221,7 @@ export class Wal implements ReadableLog {
     this.#sealsInFlight = [];
     this.#syncWaiters = [];
     this.#renamesInFlight = new Set();
+    this.#truncations = new Set();
   }
 
   /**
@@ -439,8 +445,9 @@ export class Wal implements ReadableLog {
       const active = this.#writingSegment;
       const handle = active.writeHandle;
       assert(handle !== null, 'the segment being written has a handle');
-      const activeSynced = handle.datasync();
-      active.filesSync = activeSynced;
+      // Everything written so far is in the files the sync covers.
+      const target = this.#writtenOffset;
+      const activeSynced = holdWhileSyncing(active, handle.datasync());
       try {
         await activeSynced;
         // Every seal started so far has listed its file by now, including
@@ -450,11 +457,10 @@ export class Wal implements ReadableLog {
         await this.#renamesDone();
         if (this.#failure !== null) throw this.#failure;
         await this.#syncFolder();
+        this.#filesSyncedOffset = Math.max(this.#filesSyncedOffset, target);
       } catch (error) {
         this.#fail(error, 'sync log files');
         throw this.#failure;
-      } finally {
-        if (active.filesSync === activeSynced) active.filesSync = null;
       }
     }
     // A close under way syncs the rest (it may have taken sealed files off
@@ -478,20 +484,39 @@ export class Wal implements ReadableLog {
     if (offset > this.#ackedOffset) {
       throw new OffsetOutOfRangeError('truncate log', offset, this.firstOffset, this.#ackedOffset + 1);
     }
-    await this.#sealsDone();
-    let removed = 0;
-    // Oldest first: a crash part way leaves a contiguous suffix of the log.
-    while (this.#segments.length > 1) {
-      const oldest = this.#segments[0];
-      assert(oldest !== undefined, 'segments are not empty');
-      if (oldest.nextOffset > offset || !oldest.sealed || oldest === this.#writingSegment) break;
-      this.#segments.shift();
-      oldest.deleted = true;
-      this.fileCache.forget(oldest.path);
-      await this.#fileSystem.unlink(oldest.path);
-      removed += 1;
+    const run = this.#truncate(offset);
+    this.#truncations.add(run);
+    try {
+      await run;
+    } finally {
+      this.#truncations.delete(run);
     }
-    if (removed > 0) await this.#fileSystem.syncDir(this.dir);
+  }
+
+  async #truncate(offset: number): Promise<void> {
+    await this.#sealsDone();
+    if (this.#failure !== null) throw this.#failure;
+    let removed = 0;
+    try {
+      // Oldest first: a crash part way leaves a contiguous suffix of the log.
+      while (this.#segments.length > 1) {
+        const oldest = this.#segments[0];
+        assert(oldest !== undefined, 'segments are not empty');
+        if (oldest.nextOffset > offset || !oldest.sealed || oldest === this.#writingSegment) break;
+        // Out of the log before the file goes, so that new readers stop at firstOffset.
+        this.#segments.shift();
+        oldest.deleted = true;
+        this.fileCache.forget(oldest.path);
+        await this.#fileSystem.unlink(oldest.path);
+        removed += 1;
+      }
+      if (removed > 0) await this.#fileSystem.syncDir(this.dir);
+    } catch (error) {
+      // A folder fsync is never retried, and a file that failed to go is
+      // still on disk: stop, and let recovery see what is really there.
+      this.#fail(error, 'truncate log');
+      throw this.#failure;
+    }
   }
 
   /**
@@ -537,6 +562,8 @@ export class Wal implements ReadableLog {
     this.#state = 'closing';
     this.#rejectSpaceWaiters(new WalClosedError('append record'));
     try {
+      // A truncation still unlinking files must not outlive the lock.
+      await Promise.allSettled([...this.#truncations]);
       const lastGroup = this.#groups[this.#groups.length - 1];
       if (lastGroup !== undefined) await lastGroup.promise.catch(() => {});
       await this.#sealsDone();
@@ -630,7 +657,11 @@ export class Wal implements ReadableLog {
     if (last !== undefined && !last.flushing && last.segment === segment) return last;
     // Under 'always' the flusher writes groups one after another, each durable
     // before the next starts; otherwise only what a sync covered is durable.
-    const syncedOffset = this.#options.syncMode === 'always' ? this.#reservedOffset : this.#durableOffset;
+    // A journaled log's acknowledged records are durable in the journal, not
+    // in its files: its frames may claim only what syncFiles covered, or
+    // recovery would take a hole the journal fills for lost synced data.
+    const syncedOffset =
+      this.#journal !== null ? this.#filesSyncedOffset : this.#options.syncMode === 'always' ? this.#reservedOffset : this.#durableOffset;
     const group = new WriteGroup(segment, this.#reservedOffset, syncedOffset, this.#pool.take());
     this.#groups.push(group);
     return group;
@@ -889,14 +920,15 @@ export class Wal implements ReadableLog {
         await this.#renamesDone();
         if (this.#failure !== null) return;
         await this.#syncFolder();
-        const handles = rotated.map((rotatedSegment) => rotatedSegment.writeHandle);
-        if (segment.writeHandle !== null) handles.push(segment.writeHandle);
-        await Promise.all(
-          handles.map((handle) => {
-            assert(handle !== null, 'a segment waiting for its sync keeps its handle');
-            return handle.datasync();
-          }),
-        );
+        const syncs = rotated.map((rotatedSegment) => {
+          assert(rotatedSegment.writeHandle !== null, 'a segment waiting for its sync keeps its handle');
+          return rotatedSegment.writeHandle.datasync();
+        });
+        // The active segment may rotate and be sealed meanwhile (under 'os'
+        // nothing holds its seal back): the seal must not close the handle
+        // under this fdatasync, or the call could hit a reused descriptor.
+        if (segment.writeHandle !== null) syncs.push(holdWhileSyncing(segment, segment.writeHandle.datasync()));
+        await Promise.all(syncs);
         for (const rotatedSegment of rotated) rotatedSegment.syncPending = false;
         this.#durableOffset = Math.max(this.#durableOffset, target);
         this.#syncDeadline?.syncEnded(this.#options.clock.monotonicMs(), this.#durableOffset >= this.#ackedOffset);
@@ -1189,4 +1221,20 @@ function asOpenError(error: unknown, dir: string): unknown {
   if (error instanceof WalError || !(error instanceof Error) || error.name === 'AssertionError') return error;
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   return new WalIOError(`Cannot open log in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
+}
+
+/**
+ * Marks `segment`'s write handle as being synced until `sync` settles: its
+ * seal waits for `filesSync` before it closes the handle. Chains with a
+ * sync already marked (a journal checkpoint's).
+ */
+function holdWhileSyncing(segment: Segment, sync: Promise<void>): Promise<void> {
+  const settled = sync.catch(() => {});
+  const previous = segment.filesSync;
+  const held = previous === null ? settled : Promise.all([previous.catch(() => {}), settled]).then(() => {});
+  segment.filesSync = held;
+  void held.then(() => {
+    if (segment.filesSync === held) segment.filesSync = null;
+  });
+  return sync;
 }

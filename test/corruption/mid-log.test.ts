@@ -369,6 +369,42 @@ describe('corruption in a sealed segment', () => {
     assert.ok(brokenFiles(dir).length >= 1);
     await repaired.close();
   });
+
+  test('damage in the last frame of a trailerless segment, with later segments written after it was synced, is corruption, not a torn tail', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    forgetCleanShutdown(dir);
+    const segment = segmentPath(dir, 10);
+    fs.truncateSync(segment, indexTrailerStart(segment));
+    // The damage is in the segment's last frame: nothing after it in this
+    // file, but segment 20's frames say records 19+ were synced before them.
+    const damaged = frameAt(segment, 19);
+    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 1, Buffer.from([0xab]));
+    const before = snapshot(dir);
+    const refused = await open(dir, { segmentMaxRecords: 10 }).catch((error: unknown) => error);
+    assertCorruption(refused, segment, damaged.position);
+    assert.match((refused as Error).message, /later segment/);
+    assertUnchanged(dir, before, 'a refused open');
+
+    const repaired = await open(dir, { segmentMaxRecords: 10, repair: true });
+    assert.equal(repaired.nextOffset, 19);
+    assert.deepEqual(repaired.recovery.repaired?.removedSegments.map((file) => path.basename(file)), ['00000000000000000020.wal']);
+    assertSameRecords(await readAll(repaired), all.slice(0, 19), 'after repair');
+    await repaired.close();
+  });
+
+  test('a trailerless segment that lost its last records while a later segment was written after they were synced is corruption', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    forgetCleanShutdown(dir);
+    const segment = segmentPath(dir, 10);
+    // The file simply ends early (a lost size update): no damaged bytes at all.
+    const cutPosition = frameAt(segment, 18).position;
+    fs.truncateSync(segment, cutPosition);
+    const refused = await open(dir, { segmentMaxRecords: 10 }).catch((error: unknown) => error);
+    assertCorruption(refused, segment, cutPosition);
+    assert.match((refused as Error).message, /ends early; a later segment/);
+  });
 });
 
 describe('format versions', () => {

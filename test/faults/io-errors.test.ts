@@ -542,4 +542,94 @@ describe('I/O faults', () => {
     faulty.disarm();
     await reopenAndCheck(acknowledged);
   });
+
+  test('truncateBefore() whose unlink or folder fsync fails stops the log with WAL_FAILED; reopen finds a consistent log', async () => {
+    for (const call of ['unlink', 'syncDir'] as const) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir);
+      faulty.disarm();
+      const wal = await open({ fsync: 'always', fileSystem: faulty, segmentMaxRecords: 5 });
+      const acknowledged = await appendSome(wal, 30);
+      const firedBefore = faulty.fired.length;
+      faulty.arm({ call, code: 'EIO', ...(call === 'unlink' ? { path: SEGMENT_FILE } : {}) });
+      const failure = await expectWalFailed(wal.truncateBefore(12), `truncateBefore() with a failing ${call}`);
+      assert.equal(rootCode(failure), 'EIO');
+      assert.equal(faulty.fired.length - firedBefore, 1);
+      // (A file being prepared ahead when the failure came may still be finished.)
+      await checkFailStop(wal);
+      const callsAfterFailure = faulty.countsFor(dir);
+      await expectWalFailed(wal.truncateBefore(22), 'a later truncateBefore()');
+      await wait(20);
+      const callsLater = faulty.countsFor(dir);
+      assert.equal(callsLater.syncDir, callsAfterFailure.syncDir, 'no folder fsync after the failure (never retried)');
+      assert.equal(callsLater.unlink, callsAfterFailure.unlink, 'no segment is deleted after the failure');
+      await settle(wal.close(), 'close()');
+      faulty.disarm();
+      const { firstOffset, nextOffset } = await reopenAndCheck(acknowledged);
+      assert.ok(firstOffset <= 10, `${call}: nothing at or after the cut is gone (firstOffset ${firstOffset})`);
+      assert.equal(nextOffset, 30);
+    }
+  });
+
+  test('close() waits for a truncateBefore() in flight: no file of the log is removed after close() resolves', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentMaxRecords: 5 });
+    await appendSome(wal, 30);
+    faulty.arm({ call: 'unlink', path: SEGMENT_FILE, delayMs: 30, times: Infinity });
+    const truncating = settle(wal.truncateBefore(25), 'truncateBefore()');
+    await wait(5);
+    await settle(wal.close(), 'close()');
+    const unlinksAtClose = faulty.countsFor(SEGMENT_FILE).unlink;
+    const filesAtClose = fs.readdirSync(dir).sort();
+    assert.equal((await truncating).status, 'fulfilled');
+    await wait(50);
+    assert.equal(faulty.countsFor(SEGMENT_FILE).unlink, unlinksAtClose, 'no unlink after close() resolved');
+    assert.deepEqual(fs.readdirSync(dir).sort(), filesAtClose);
+    faulty.disarm();
+    const reopened = await open({ fsync: 'always' });
+    assert.equal(reopened.firstOffset, 25);
+    assert.equal(reopened.nextOffset, 30);
+  });
+
+  test("under 'os' a sync() racing a rotation never fdatasyncs a descriptor the seal closed", async () => {
+    const wal = await open({ fsync: 'os', fileSystem: faulty, segmentMaxRecords: 3 });
+    await wal.append('a');
+    await wal.append('b');
+    // The sync's fdatasync of the active segment is slow (a busy thread pool) ...
+    faulty.arm({ call: 'datasync', delayMs: 100 });
+    const syncing = settle(wal.sync(), 'sync()');
+    await wait(10);
+    // ... while appends rotate, and the seal of that segment would close its descriptor.
+    await wal.append('c');
+    await wal.append('d');
+    assert.equal((await syncing).status, 'fulfilled');
+    assert.deepEqual(faulty.usedAfterClose, []);
+    assert.equal(wal.state, 'open');
+    assert.equal(wal.durableOffset >= 2, true);
+  });
+
+  test('an open that fails part way closes every descriptor it opened', async () => {
+    const cases: [name: string, prepare: 'clean' | 'crashed' | 'empty', spec: FaultSpec][] = [
+      ['a clean open whose clean-marker unlink fails', 'clean', { call: 'unlink', code: 'EIO', path: 'clean-shutdown' }],
+      ['an open after a crash whose clean-marker unlink fails', 'crashed', { call: 'unlink', code: 'EIO', path: 'clean-shutdown' }],
+      ['a new log whose parent folder fsync fails', 'empty', { call: 'syncDir', code: 'EIO' }],
+    ];
+    for (const [name, prepare, spec] of cases) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir);
+      if (prepare !== 'empty') {
+        const first = await Wal.open({ dir, fsync: 'always', segmentMaxRecords: 5 });
+        for (let index = 0; index < 12; index += 1) await first.append(`r${index}`);
+        await first.close();
+        if (prepare === 'crashed') fs.rmSync(path.join(dir, 'clean-shutdown'));
+      }
+      const counting = new FaultyFileSystem(new NodeFileSystem());
+      counting.arm(spec);
+      const opened = await settle(Wal.open({ dir, fsync: 'always', segmentMaxRecords: 5, fileSystem: counting }), name);
+      assert.equal(opened.status, 'rejected', `${name}: open fails`);
+      assertWalFailed((opened as { reason: unknown }).reason, name);
+      await wait(20);
+      const counts = counting.countsFor(/./);
+      assert.equal(counts.close, counts.open, `${name}: ${counts.open} opens, ${counts.close} closes`);
+    }
+  });
 });
