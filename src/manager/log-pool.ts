@@ -26,11 +26,14 @@ export class LogEntry {
   lastUsedTick: number;
   /** True until the log's folder is known to exist durably (the first open creates it and syncs its parents). */
   isNew: boolean;
+  /** Its appends are made durable by the shared journal (set by the opener). */
+  journaled: boolean;
   /**
-   * Why the log stopped, once it failed: it stays failed for the life of
-   * the pool. Its files may lack records a shared journal acknowledged, and
-   * only the manager's open replays the journal; reopening the log alone
-   * would reuse their offsets.
+   * Why a journaled log stopped, once it failed: it stays failed for the
+   * life of the pool. Its files may lack records the shared journal
+   * acknowledged, and only the manager's open replays the journal;
+   * reopening the log alone would reuse their offsets. (A log without a
+   * journal reopens with its own recovery, which is all it needs.)
    */
   failure: Error | null;
 
@@ -43,6 +46,7 @@ export class LogEntry {
     this.useCount = 0;
     this.lastUsedTick = 0;
     this.isNew = false;
+    this.journaled = false;
     this.failure = null;
   }
 }
@@ -59,7 +63,7 @@ export class LogPool {
   /** Closes in flight (evictions): a journal checkpoint waits for them. */
   readonly #closings = new Set<Promise<void>>();
   #tick = 0;
-  /** Logs whose close failed since the pool opened: their files may lack acknowledged writes. */
+  /** Journaled logs that failed or failed to close since the pool opened: their files may lack writes only the journal holds. */
   #failedCloseCount = 0;
   #closed = false;
 
@@ -143,14 +147,13 @@ export class LogPool {
     try {
       // A log being evicted must finish closing (and drop its folder lock)
       // before it can be opened again.
-      while (entry.closing !== null) await entry.closing;
-      const userClosed = entry.wal;
-      if (userClosed !== null && userClosed.state !== 'open' && userClosed.state !== 'failed') {
-        // Closed by its user: once that close ends (its folder lock is then
-        // free) the log opens again, unless it failed on the way.
-        entry.wal = null;
-        await userClosed.close().catch(() => {});
-        if (userClosed.failure !== null) entry.failure ??= userClosed.failure;
+      for (;;) {
+        while (entry.closing !== null) await entry.closing;
+        const current = entry.wal;
+        if (current === null || current.state === 'open' || current.state === 'failed') break;
+        // Closed by its user (through mgr.log()): finish that close as an
+        // eviction would, so that other callers wait for it too, then open again.
+        await this.#close(entry);
       }
       if (entry.wal !== null) return entry.wal;
       if (entry.opening === null) entry.opening = this.#startOpen(entry);
@@ -208,22 +211,26 @@ export class LogPool {
       const opened = wal ?? (opening === null ? null : await opening.catch(() => null));
       if (opened !== null && entry.wal === opened) entry.wal = null;
       if (opened === null) return;
+      let closeError: unknown = null;
       try {
         await opened.close();
-      } finally {
-        if (opened.failure !== null) entry.failure ??= opened.failure;
+      } catch (error) {
+        closeError = error;
       }
-      // close() of a log that failed (before or while closing) resolves,
-      // but its files may lack what it acknowledged: a failed close.
-      if (opened.failure !== null) throw opened.failure;
+      // close() of a log that failed (before or while closing) resolves, but
+      // a journaled log's files may then lack what the journal acknowledged:
+      // the journal must stay, and the log must not reopen without its replay.
+      const failure = opened.failure ?? (closeError === null ? null : closeError);
+      if (entry.journaled && failure !== null) {
+        entry.failure ??= failure instanceof Error ? failure : new Error(String(failure));
+        this.#failedCloseCount += 1;
+        throw failure;
+      }
+      if (closeError !== null) throw closeError;
     })();
     entry.closing = closing;
     this.#closings.add(closing);
     return closing
-      .catch((error: unknown) => {
-        this.#failedCloseCount += 1;
-        throw error;
-      })
       .finally(() => {
         this.#closings.delete(closing);
         if (entry.closing === closing) entry.closing = null;

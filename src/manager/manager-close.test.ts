@@ -130,14 +130,33 @@ test('when one log fails to close, close() still waits for the others and releas
   }
 });
 
-test('a log its user closed through mgr.log() opens again on the next use', async () => {
-  const manager = await WalManager.open({ dir: freshDir(), fsync: 'always', retentionIntervalMs: 0 });
-  try {
-    await manager.append('t', 0, 'a');
-    await (await manager.log('t', 0)).close();
-    assert.equal(await manager.append('t', 0, 'b'), 1);
-    assert.deepEqual(await readAll(manager, 't', 0), ['a', 'b']);
-  } finally {
-    await manager.close();
+test('a log its user closed through mgr.log() opens again on the next use, also for callers arriving together', async () => {
+  for (const syncStream of ['shared', 'per-log'] as const) {
+    const manager = await WalManager.open({ dir: freshDir(), fsync: 'always', syncStream, retentionIntervalMs: 0 });
+    try {
+      await manager.append('t', 0, 'a');
+      // The user's close is still running when two appends arrive.
+      const closing = (await manager.log('t', 0)).close();
+      const offsets = await Promise.all([manager.append('t', 0, 'b'), manager.append('t', 0, 'c')]);
+      await closing;
+      assert.deepEqual(offsets.sort(), [1, 2], syncStream);
+      assert.equal((await readAll(manager, 't', 0)).length, 3);
+    } finally {
+      await manager.close();
+    }
   }
+});
+
+test('without a journal, a failed log that the LRU closed reopens with its own recovery, and close() resolves', async () => {
+  const dir = freshDir();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const manager = await WalManager.open({ dir, fileSystem: faulty, fsync: 'always', syncStream: 'per-log', maxOpenLogs: 1, retentionIntervalMs: 0 });
+  await manager.append('t', 0, 'a');
+  faulty.arm({ call: 'write', path: '/t/0/', code: 'EIO' });
+  await assert.rejects(manager.append('t', 0, 'never acknowledged'), { code: 'WAL_FAILED' });
+  // Opening t/1 evicts the failed t/0; its next use reopens it with recovery.
+  await manager.append('t', 1, 'b');
+  assert.equal(await manager.append('t', 0, 'c'), 1);
+  assert.deepEqual(await readAll(manager, 't', 0), ['a', 'c']);
+  await manager.close();
 });

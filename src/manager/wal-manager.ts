@@ -449,6 +449,7 @@ export class WalManager {
     const topicDir = join(this.dir, entry.topic);
     const fsync = walOptions.fsync;
     const journaled = this.#syncStream === 'shared' && (fsync === undefined || fsync === 'always');
+    entry.journaled = journaled;
     const wal = await Wal.open({
       ...walOptions,
       dir: join(topicDir, String(entry.partition)),
