@@ -28,7 +28,7 @@ import type { FileSystem } from '../io/file-system.js';
 import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from '../log/atomic-file.js';
 import { describe } from '../log/options.js';
-import { checkCheckpointName, isValidName, parseLogKey } from './topic-name.js';
+import { checkCheckpointName, isValidName, logKey, parseLogKey } from './topic-name.js';
 
 /** A checkpoint's content: next offset to process, per `'topic/partition'`. */
 export type CheckpointOffsets = Readonly<Record<string, number>>;
@@ -54,8 +54,8 @@ export interface CheckpointHost {
   readonly maxPartitions: number;
   /** The log's nextOffset, or 0 when the log does not exist (checkpoints never create logs). */
   nextOffsetOf(topic: string, partition: number): Promise<number>;
-  /** Runs a commit so that no retention pass guarded by checkpoints overlaps it. */
-  guardCommit(commit: () => Promise<void>): Promise<void>;
+  /** Runs a commit so that no retention pass guarded by checkpoints overlaps it on the logs it names. */
+  guardCommit(logKeys: readonly string[], commit: () => Promise<void>): Promise<void>;
 }
 
 /**
@@ -123,7 +123,8 @@ export class CheckpointStore {
       throw new InvalidArgumentError(`Cannot commit checkpoint: options must be an object, got ${describe(options)}`);
     }
     const replace = options.replace === true;
-    return this.#serialize(name, () => this.#host.guardCommit(async () => {
+    const logKeys = entries.map(({ topic, partition }) => logKey(topic, partition));
+    return this.#serialize(name, () => this.#host.guardCommit(logKeys, async () => {
       for (const { topic, partition, key, offset } of entries) {
         const nextOffset = await this.#host.nextOffsetOf(topic, partition);
         if (offset > nextOffset) {

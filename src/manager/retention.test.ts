@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { SegmentInfo } from '../log/wal.js';
 import { guardOffsetFor, retentionCutOffset } from './retention.js';
@@ -109,6 +111,34 @@ test('a commit that lowers the guarding checkpoint while retention deletes waits
     const offsets = await readOffsets(mgr, 't');
     assert.equal(offsets[0], firstOffsetAtCommit, 'every record that existed when the commit resolved is still there');
     assert.deepEqual(mgr.checkpoints.get('indexer'), { 't/0': 5 });
+  } finally {
+    await mgr.close();
+  }
+});
+
+test('a commit for another log does not wait for a guarded retention pass', async () => {
+  const dir = freshDir();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({
+    dir,
+    fileSystem: faulty,
+    fsync: 'os',
+    segmentMaxRecords: 10,
+    retentionIntervalMs: 0,
+    retention: { maxBytes: 0, checkpoint: 'indexer' },
+  });
+  try {
+    await appendEach(mgr, 't', 55);
+    await mgr.append('u', 0, 'x');
+    await mgr.checkpoints.commit('indexer', { 't/0': 45 });
+    // t's retention pass holds t's guard while its first unlink hangs for a second.
+    faulty.arm({ call: 'unlink', path: /\/t\/0\/.*\.wal$/, delayMs: 1_000 });
+    const retention = mgr.enforceRetention();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await mgr.checkpoints.commit('other', { 'u/0': 1 });
+    assert.equal(existsSync(join(dir, 't', '0', '00000000000000000000.wal')), true, 'the commit for u/0 went ahead while t/0 was still being trimmed');
+    await retention;
+    assert.equal(existsSync(join(dir, 't', '0', '00000000000000000000.wal')), false);
   } finally {
     await mgr.close();
   }

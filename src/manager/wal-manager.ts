@@ -134,8 +134,8 @@ export class WalManager {
   readonly checkpoints: CheckpointStore;
   readonly #fileSystem: FileSystem;
   readonly #clock: Clock;
-  /** Checkpoint commits share it; retention of a checkpoint-guarded log holds it alone. */
-  readonly #guardLock = new SharedExclusiveLock();
+  /** Per log: checkpoint commits naming it share its lock; retention of it, when guarded by checkpoints, holds it alone. */
+  readonly #guardLocks = new Map<string, SharedExclusiveLock>();
   readonly #logger: Logger;
   readonly #metaDir: string;
   readonly #walDefaults: Omit<WalOptions, 'dir'>;
@@ -382,9 +382,9 @@ export class WalManager {
         assert(manager !== null, 'the manager exists before any commit');
         return manager.#nextOffsetOf(topic, partition);
       },
-      guardCommit: (commit: () => Promise<void>) => {
+      guardCommit: (logKeys: readonly string[], commit: () => Promise<void>) => {
         assert(manager !== null, 'the manager exists before any commit');
-        return manager.#guardLock.shared(commit);
+        return manager.#sharingGuards(logKeys, commit);
       },
     };
     const store = await CheckpointStore.open(fileSystem, storeDir, host);
@@ -595,7 +595,7 @@ export class WalManager {
             const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(logKey(topic, partition)));
             return enforceLogRetention(wal, policy, guardOffset, this.#clock.wallMs());
           };
-          deletedSegmentCount += policy.checkpoint === undefined ? await enforce() : await this.#guardLock.exclusive(enforce);
+          deletedSegmentCount += policy.checkpoint === undefined ? await enforce() : await this.#guardLockFor(logKey(topic, partition)).exclusive(enforce);
           logCount += 1;
         } finally {
           this.#pool.release(entry);
@@ -603,6 +603,29 @@ export class WalManager {
       }
     }
     return { logCount, deletedSegmentCount };
+  }
+
+  #guardLockFor(key: string): SharedExclusiveLock {
+    let lock = this.#guardLocks.get(key);
+    if (lock === undefined) {
+      lock = new SharedExclusiveLock();
+      this.#guardLocks.set(key, lock);
+    }
+    return lock;
+  }
+
+  /**
+   * Runs `commit` holding the guard locks of the logs it names, taken in
+   * key order. Only one retention pass runs at a time and it holds one lock,
+   * so commits waiting for each other's keys cannot form a cycle.
+   */
+  #sharingGuards(logKeys: readonly string[], commit: () => Promise<void>): Promise<void> {
+    const keys = [...new Set(logKeys)].sort();
+    const hold = (index: number): Promise<void> => {
+      const key = keys[index];
+      return key === undefined ? commit() : this.#guardLockFor(key).shared(() => hold(index + 1));
+    };
+    return hold(0);
   }
 
   /** Every checkpoint's offset for one log (checkpoints without one are absent). */
