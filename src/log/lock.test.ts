@@ -53,6 +53,20 @@ describe('ownership lock', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('open() takes over a LOCK whose pid is alive but belongs to another process now (a recycled pid: its start time differs)', async () => {
+    const dir = temporaryDir();
+    try {
+      await (await Wal.open({ dir })).close();
+      // pid 1 is alive, and it started at boot, not 300 years of clock ticks after it: the owner that wrote this LOCK is gone.
+      writeFileSync(join(dir, 'LOCK'), '1 999999999999\n');
+      const wal = await Wal.open({ dir });
+      assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8').split(' ')[0], String(process.pid), 'the LOCK now names this process');
+      await wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('open errors', () => {

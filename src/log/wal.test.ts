@@ -320,7 +320,7 @@ describe('Wal offsets, sync and rotation', () => {
     assert.deepEqual(walFiles(dir), ['00000000000000000000.wal']);
   });
 
-  test('under fsync always every acknowledged record is durable at once', async () => {
+  test('under fsync always durableOffset reaches each acknowledged record at once (the syscalls: strace-syscalls.test.ts)', async () => {
     const wal = await Wal.open({ dir: tempDir(), fsync: 'always' });
     await wal.append('a');
     assert.equal(wal.durableOffset, 1);

@@ -203,8 +203,11 @@ describe('torn tail', () => {
     const segment = lastSegmentPath(dir);
     const last = frameAt(segment, 7);
     zeroRange(segment, last.position, last.sizeBytes);
+    const tornBytes = tornBytesAfter(segment, last.position);
     const { truncatedBytes } = await assertRecovers(dir, all.slice(0, 7), 'zeroed last frame');
-    assert.ok(truncatedBytes >= 0);
+    // Only zeros follow the last good frame: nothing of the data was cut.
+    assert.equal(tornBytes, 0);
+    assert.equal(truncatedBytes, tornBytes);
   });
 
   test('a last frame whose second half never reached the disk is dropped', async () => {
