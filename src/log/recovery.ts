@@ -240,6 +240,8 @@ async function scanUntrusted(options: ResolvedWalOptions, bases: number[], segme
   const lastTrusted = segments[segments.length - 1];
   let expectedBase = lastTrusted?.nextOffset ?? bases[0] ?? 0;
   const untrusted = bases.slice(segments.length);
+  // Later segments read to decide a cut are read once, for the check and the move aside.
+  const laterContents = new Map<number, Buffer>();
   for (let untrustedIndex = 0; untrustedIndex < untrusted.length; untrustedIndex++) {
     const base = untrusted[untrustedIndex];
     assert(base !== undefined, 'untrusted index in range');
@@ -249,14 +251,14 @@ async function scanUntrusted(options: ResolvedWalOptions, bases: number[], segme
       // groups are written, so after a crash a later segment can start past
       // the end of the data. Nothing in it was synced behind a complete
       // predecessor (it has no index), so this is a torn tail, not corruption.
-      await moveAside(options, totals, untrusted.slice(untrustedIndex));
+      await moveAside(options, totals, untrusted.slice(untrustedIndex), laterContents);
       break;
     }
-    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later);
+    const { segment, stop } = await scanAndFix(options, base, totals, nowMs, later, laterContents);
     segments.push(segment);
     expectedBase = segment.nextOffset;
     if (stop) {
-      await moveAside(options, totals, later);
+      await moveAside(options, totals, later, laterContents);
       break;
     }
   }
@@ -311,6 +313,7 @@ async function scanAndFix(
   totals: ScanTotals,
   nowMs: number,
   laterBases: readonly number[],
+  laterContents: Map<number, Buffer>,
 ): Promise<{ segment: Segment; stop: boolean }> {
   const nextBase = laterBases[0] ?? null;
   const { fileSystem } = options;
@@ -341,7 +344,7 @@ async function scanAndFix(
     const reachesNext = nextBase !== null && endOffset === nextBase && header.kind === 'ok';
     let tail = scan?.tail ?? 'torn';
     let damageReason = scan?.damageReason ?? '';
-    if (nextBase !== null && !reachesNext && tail !== 'corrupt' && (await laterSegmentsProveSynced(options, laterBases, endOffset))) {
+    if (nextBase !== null && !reachesNext && tail !== 'corrupt' && (await laterSegmentsProveSynced(options, laterBases, endOffset, laterContents))) {
       // The records from endOffset on are missing here, yet a later segment
       // was written after they were durable: lost synced data, not a torn tail.
       tail = 'corrupt';
@@ -349,7 +352,7 @@ async function scanAndFix(
     }
     if (tail === 'corrupt') {
       if (!options.repair) throw new CorruptionError(segment.path, validSizeBytes, damageReason);
-      await keepBroken(options, segment.path, content.subarray(validSizeBytes));
+      if (validSizeBytes < content.length) await keepBroken(options, segment.path, content.subarray(validSizeBytes));
       totals.repaired = {
         file: segment.path,
         filePosition: validSizeBytes,
@@ -397,16 +400,14 @@ async function scanAndFix(
 }
 
 /** True when a later segment holds a frame written after the records from `lostFirstOffset` on were durable. */
-async function laterSegmentsProveSynced(options: ResolvedWalOptions, laterBases: readonly number[], lostFirstOffset: number): Promise<boolean> {
+async function laterSegmentsProveSynced(
+  options: ResolvedWalOptions,
+  laterBases: readonly number[],
+  lostFirstOffset: number,
+  laterContents: Map<number, Buffer>,
+): Promise<boolean> {
   for (const base of laterBases) {
-    const path = new Segment(options.dir, base, 0).path;
-    const handle = await options.fileSystem.open(path, {});
-    let content: Buffer;
-    try {
-      content = await readWhole(handle);
-    } finally {
-      await handle.close();
-    }
+    const content = await readSegmentFile(options, base, laterContents);
     const header = decodeSegmentHeader(content.subarray(0, SEGMENT_HEADER_SIZE_BYTES));
     if (header.kind === 'ok' && provesSyncedPast(content, header.nonce, lostFirstOffset)) return true;
   }
@@ -445,18 +446,26 @@ async function keepBroken(options: ResolvedWalOptions, path: string, bytes: Buff
   await writeFileAtomic(options.fileSystem, options.dir, name, bytes, { durable: true });
 }
 
+/** A whole segment file, read once per recovery: `read` keeps what was read. */
+async function readSegmentFile(options: ResolvedWalOptions, base: number, read: Map<number, Buffer>): Promise<Buffer> {
+  const cached = read.get(base);
+  if (cached !== undefined) return cached;
+  const handle = await options.fileSystem.open(new Segment(options.dir, base, 0).path, {});
+  try {
+    const content = await readWhole(handle);
+    read.set(base, content);
+    return content;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Moves segments that can no longer follow the log to `.broken` names. */
-async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases: readonly number[]): Promise<void> {
+async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases: readonly number[], read: Map<number, Buffer>): Promise<void> {
   const moved: string[] = [];
   for (const base of bases) {
     const segment = new Segment(options.dir, base, 0);
-    const handle = await options.fileSystem.open(segment.path, {});
-    let content: Buffer;
-    try {
-      content = await readWhole(handle);
-    } finally {
-      await handle.close();
-    }
+    const content = await readSegmentFile(options, base, read);
     const dataBytes = nonZeroEnd(content, 0);
     totals.truncatedBytes += dataBytes;
     if (dataBytes === 0) {
