@@ -1230,8 +1230,9 @@ function asOpenError(error: unknown, dir: string): unknown {
  */
 function holdWhileSyncing(segment: Segment, sync: Promise<void>): Promise<void> {
   const settled = sync.catch(() => {});
+  // Marks set here never reject, so they chain as they are.
   const previous = segment.filesSync;
-  const held = previous === null ? settled : Promise.all([previous.catch(() => {}), settled]).then(() => {});
+  const held = previous === null ? settled : Promise.all([previous, settled]).then(() => {});
   segment.filesSync = held;
   void held.then(() => {
     if (segment.filesSync === held) segment.filesSync = null;

@@ -220,7 +220,7 @@ export class LogPool {
       // close() of a log that failed (before or while closing) resolves, but
       // a journaled log's files may then lack what the journal acknowledged:
       // the journal must stay, and the log must not reopen without its replay.
-      const failure = opened.failure ?? (closeError === null ? null : closeError);
+      const failure = opened.failure ?? closeError;
       if (entry.journaled && failure !== null) {
         entry.failure ??= failure instanceof Error ? failure : new Error(String(failure));
         this.#failedCloseCount += 1;

@@ -245,10 +245,14 @@ export class WalManager {
   append(topic: string, partition: number, data: readonly Record_[]): Promise<number[]>;
   async append(topic: string, partition: number, data: Record_ | readonly Record_[]): Promise<number | number[]> {
     this.#checkOpen('append records');
-    // A partition is created only for records it can take: a bad record
-    // must not leave an empty log behind.
-    const records = this.#exists(topic, partition) ? data : this.#checkFirstRecords(topic, partition, data);
-    const entry = this.#entry(topic, partition, 'append records');
+    let records = data;
+    let entry = this.#topics.get(topic)?.get(partition);
+    if (entry === undefined) {
+      // A partition is created only for records it can take: a bad record
+      // must not leave an empty log behind.
+      records = this.#checkFirstRecords(topic, partition, data);
+      entry = this.#entry(topic, partition, 'append records');
+    }
     const pool = this.#pool;
     const acquired = pool.acquire(entry);
     // A failed open already gave its pin back: only a Wal we got is released.
@@ -400,10 +404,6 @@ export class WalManager {
 
   #checkOpen(action: string): void {
     if (this.#closing !== null) throw new WalClosedError(action);
-  }
-
-  #exists(topic: string, partition: number): boolean {
-    return this.#topics.get(topic)?.has(partition) === true;
   }
 
   /** The records of an append to a partition that does not exist yet, checked against that log's limits. */
