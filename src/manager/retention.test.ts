@@ -87,7 +87,8 @@ test('retention never deletes what the named checkpoint still needs, and deletes
   await reopened.close();
 });
 
-test('a commit that lowers the guarding checkpoint while retention deletes waits for it: nothing that existed when the commit resolved goes afterwards', async () => {
+/** A manager whose logs keep nothing below checkpoint 'indexer', with 55 records in t/0 (10 per segment) and faults to arm. */
+async function guardedManagerWithFaults(): Promise<{ dir: string; faulty: FaultyFileSystem; mgr: WalManager }> {
   const dir = freshDir();
   const faulty = new FaultyFileSystem(new NodeFileSystem());
   const mgr = await WalManager.open({
@@ -98,8 +99,13 @@ test('a commit that lowers the guarding checkpoint while retention deletes waits
     retentionIntervalMs: 0,
     retention: { maxBytes: 0, checkpoint: 'indexer' },
   });
+  await appendEach(mgr, 't', 55);
+  return { dir, faulty, mgr };
+}
+
+test('a commit that lowers the guarding checkpoint while retention deletes waits for it: nothing that existed when the commit resolved goes afterwards', async () => {
+  const { faulty, mgr } = await guardedManagerWithFaults();
   try {
-    await appendEach(mgr, 't', 55);
     await mgr.checkpoints.commit('indexer', { 't/0': 45 });
     // Retention reads the guard (45) and starts deleting; its first unlink is slow.
     faulty.arm({ call: 'unlink', path: /\.wal$/, delayMs: 100 });
@@ -117,18 +123,8 @@ test('a commit that lowers the guarding checkpoint while retention deletes waits
 });
 
 test('a commit for another log does not wait for a guarded retention pass', async () => {
-  const dir = freshDir();
-  const faulty = new FaultyFileSystem(new NodeFileSystem());
-  const mgr = await WalManager.open({
-    dir,
-    fileSystem: faulty,
-    fsync: 'os',
-    segmentMaxRecords: 10,
-    retentionIntervalMs: 0,
-    retention: { maxBytes: 0, checkpoint: 'indexer' },
-  });
+  const { dir, faulty, mgr } = await guardedManagerWithFaults();
   try {
-    await appendEach(mgr, 't', 55);
     await mgr.append('u', 0, 'x');
     await mgr.checkpoints.commit('indexer', { 't/0': 45 });
     // t's retention pass holds t's guard while its first unlink hangs for a second.
