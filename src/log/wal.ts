@@ -1188,6 +1188,15 @@ export class Wal implements ReadableLog {
   }
 }
 
+/**
+ * What {@link Wal.read} answers on an empty log that does not exist yet:
+ * nothing without `from`, OFFSET_OUT_OF_RANGE with one; bad options throw.
+ */
+export function checkEmptyRead(options: ReadOptions): void {
+  const { from } = readBounds(options);
+  if (from !== undefined) throw new OffsetOutOfRangeError('read records', from, 0, 0);
+}
+
 function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`Cannot read records: options must be an object, got ${describe(options)}`);

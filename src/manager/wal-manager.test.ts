@@ -133,23 +133,49 @@ test('bad records for a partition that does not exist yet are rejected and creat
   }
 });
 
-test('a reader that is made but never iterated creates no partition; iterating one creates it, as an append does', async () => {
+test('reading a partition that does not exist creates nothing and answers as an empty log; a tail creates it, as an append does', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
   try {
     mgr.read('ghost', 7);
     mgr.readBlocks('ghost', 8);
     mgr.tail('ghost', 9);
-    assert.deepEqual(mgr.topics(), []);
-    assert.equal(existsSync(join(dir, 'ghost')), false);
+    assert.deepEqual(mgr.topics(), [], 'a reader that is never iterated creates nothing');
     const records = [];
     for await (const record of mgr.read('ghost', 7)) records.push(record);
+    for await (const block of mgr.readBlocks('ghost', 8)) records.push(block);
     assert.deepEqual(records, []);
-    assert.deepEqual(mgr.partitions('ghost'), [7]);
+    await assert.rejects(drain(mgr.read('ghost', 7, { from: 5 })), { code: 'OFFSET_OUT_OF_RANGE', message: /\[0, 0\)/ });
+    await assert.rejects(drain(mgr.readBlocks('ghost', 7, { from: 0 })), { code: 'OFFSET_OUT_OF_RANGE' });
+    await assert.rejects(drain(mgr.read('ghost', 7, { from: -1 })), { code: 'INVALID_ARGUMENT' });
+    assert.deepEqual(mgr.topics(), []);
+    assert.equal(existsSync(join(dir, 'ghost')), false, 'no folder was made');
+    // An existing partition answers from its own log.
+    await mgr.append('ghost', 7, 'a');
+    const read = [];
+    for await (const record of mgr.read('ghost', 7, { from: 0 })) read.push(record.data.toString());
+    assert.deepEqual(read, ['a']);
+    const controller = new AbortController();
+    const tail = mgr.tail('ghost', 9, { signal: controller.signal })[Symbol.asyncIterator]();
+    const first = tail.next();
+    await waitUntil(() => mgr.partitions('ghost').includes(9));
+    assert.equal(await mgr.append('ghost', 9, 'b'), 0);
+    assert.equal((await first).value?.data.toString(), 'b');
+    controller.abort();
+    await tail.return?.();
   } finally {
     await mgr.close();
   }
 });
+
+async function drain(iterable: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of iterable);
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !condition(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(condition(), 'the condition came true within 5 s');
+}
 
 test('open logs stay within maxOpenLogs while idle logs are evicted and reopened', async () => {
   const dir = freshDir();

@@ -20,7 +20,7 @@ import { acquireLock, releaseLock } from '../log/lock.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { WalOptions } from '../log/options.js';
 import { toBatchPayloads, toPayload } from '../log/record-input.js';
-import { Wal } from '../log/wal.js';
+import { Wal, checkEmptyRead } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -302,7 +302,7 @@ export class WalManager {
    */
   read(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<WalRecord> {
     this.#checkOpen('read records');
-    return this.#leased(topic, partition, 'read records', (wal) => wal.read(options));
+    return this.#leased(topic, partition, 'read records', (wal) => wal.read(options), options);
   }
 
   /**
@@ -313,7 +313,7 @@ export class WalManager {
    */
   readBlocks(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<RecordBlock> {
     this.#checkOpen('read records');
-    return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options));
+    return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options), options);
   }
 
   /**
@@ -518,18 +518,24 @@ export class WalManager {
   }
 
   /**
-   * Iterates one log, pinned in the pool. Names are checked now; the log is
-   * created (like by an append) only when iteration starts, so a reader
-   * that is made but never used leaves no partition behind.
+   * Iterates one log, pinned in the pool. Names are checked now, the log is
+   * looked up when iteration starts. A read (`readOptions` given) of a
+   * partition that does not exist creates nothing: it answers as an empty
+   * log does. A tail creates the log, like an append, so that it can wait
+   * for records.
    */
-  #leased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  #leased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>, readOptions?: ReadOptions): AsyncGenerator<T, void, undefined> {
     checkTopicName(topic, action);
     checkPartition(partition, this.maxPartitions, action);
-    return this.#iterateLeased(topic, partition, action, iterate);
+    return this.#iterateLeased(topic, partition, action, iterate, readOptions);
   }
 
-  async *#iterateLeased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  async *#iterateLeased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>, readOptions: ReadOptions | undefined): AsyncGenerator<T, void, undefined> {
     this.#checkOpen(action);
+    if (readOptions !== undefined && this.#topics.get(topic)?.get(partition) === undefined) {
+      checkEmptyRead(readOptions);
+      return;
+    }
     const entry = this.#entry(topic, partition, action);
     const wal = await this.#pool.acquire(entry);
     try {
