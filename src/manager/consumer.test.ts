@@ -108,6 +108,32 @@ test("'latest' sees only records appended after start", async () => {
   await mgr.close();
 });
 
+test('a consumer whose partition log cannot open rejects with that error and skips nothing', async () => {
+  const dir = freshDir();
+  const writer = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  await writer.append('t', 0, ['a0', 'a1']);
+  await writer.append('t', 1, ['b0']);
+  await writer.close();
+  // Partition 1's options are bad now, so its log cannot open.
+  const mgr = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0, logOptions: (_topic, partition) => (partition === 1 ? { segmentBytes: -1 } : {}) });
+  try {
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        // The signal ends a consumer that wrongly goes on without the partition, instead of a hang.
+        for await (const record of mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', signal: AbortSignal.timeout(5000) })) seen.push(label(record));
+      })(),
+      { code: 'INVALID_ARGUMENT', message: /segmentBytes/ },
+    );
+    assert.deepEqual(seen, [], 'no record was handed out while a partition was missing');
+    assert.equal(mgr.checkpoints.get('g'), undefined);
+    // The good partition was given back: it still reads and appends.
+    assert.equal(await mgr.append('t', 0, 'a2'), 2);
+  } finally {
+    await mgr.close();
+  }
+});
+
 test('bad consumer options are rejected', async () => {
   const mgr = await WalManager.open({ dir: freshDir(), retentionIntervalMs: 0 });
   assert.throws(() => mgr.consume({ group: '../g', topics: ['t'] }), { code: 'INVALID_ARGUMENT' });
