@@ -34,6 +34,7 @@ import { SegmentPreparer } from './segment-preparer.js';
 import { scanSegment } from './segment-scan.js';
 import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
 import { syncFilesAt } from './sync-files.js';
+import { FolderSync } from './folder-sync.js';
 import { toBatchPayloads, toPayload } from './record-input.js';
 import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
@@ -147,10 +148,8 @@ export class Wal implements ReadableLog {
   #syncTimer: NodeJS.Timeout | null;
   #syncing: Promise<void> | null;
   #dirSyncPending: boolean;
-  /** A segment file was created or renamed since the last sync (non-'always' policies). */
-  #folderDirty: boolean;
-  /** The folder sync in flight (at most one), which covers every change made before it started. */
-  #folderSyncing: Promise<void> | null;
+  /** Folder syncs for the non-'always' policies, where creates and renames wait for the next sync. */
+  readonly #folder: FolderSync;
   #closeRun: Promise<void> | null;
   /** Under a journal: one past the last record known durable in the log's own files (syncFiles). */
   #filesSyncedOffset: number;
@@ -213,8 +212,7 @@ export class Wal implements ReadableLog {
     this.#syncing = null;
     // Open changed the folder (clean marker removed, temp files, cuts) without syncing it.
     this.#dirSyncPending = true;
-    this.#folderDirty = false;
-    this.#folderSyncing = null;
+    this.#folder = new FolderSync(this.#fileSystem, options.dir);
     this.#closeRun = null;
     this.#unsyncedSealedPaths = [];
     this.#rotatedUnsynced = [];
@@ -456,7 +454,7 @@ export class Wal implements ReadableLog {
         await this.#syncSealedFiles();
         await this.#renamesDone();
         if (this.#failure !== null) throw this.#failure;
-        await this.#syncFolder();
+        await this.#folder.sync();
         this.#filesSyncedOffset = Math.max(this.#filesSyncedOffset, target);
       } catch (error) {
         this.#fail(error, 'sync log files');
@@ -718,7 +716,7 @@ export class Wal implements ReadableLog {
       segment.nameSynced.catch((error: unknown) => this.#fail(error, 'sync folder after rotation'));
     } else {
       // Acknowledged before any sync anyway; the next sync covers the folder.
-      this.#folderDirty = true;
+      this.#folder.markDirty();
     }
   }
 
@@ -919,7 +917,7 @@ export class Wal implements ReadableLog {
         if (this.#options.syncMode !== 'batch') await this.#sealChain;
         await this.#renamesDone();
         if (this.#failure !== null) return;
-        await this.#syncFolder();
+        await this.#folder.sync();
         const syncs = rotated.map((rotatedSegment) => {
           assert(rotatedSegment.writeHandle !== null, 'a segment waiting for its sync keeps its handle');
           return rotatedSegment.writeHandle.datasync();
@@ -951,24 +949,6 @@ export class Wal implements ReadableLog {
   async #syncLanded(): Promise<void> {
     if (this.#syncing !== null) await this.#syncing;
     else await this.#syncData().catch(() => {});
-  }
-
-  /** Makes every change to the folder made so far (creates, renames) durable. */
-  async #syncFolder(): Promise<void> {
-    // A sync in flight may have started before the latest change: wait, then look again.
-    while (this.#folderSyncing !== null) await this.#folderSyncing;
-    if (!this.#folderDirty) return;
-    this.#folderDirty = false;
-    const run = this.#fileSystem.syncDir(this.dir);
-    this.#folderSyncing = run.then(
-      () => {
-        this.#folderSyncing = null;
-      },
-      () => {
-        this.#folderSyncing = null;
-      },
-    );
-    await run;
   }
 
   /** Waits for the seals started so far, syncing at once the files they wait for. */
@@ -1057,7 +1037,7 @@ export class Wal implements ReadableLog {
       // covers the folder; under 'os' nothing else syncs it, and a power cut
       // lost a whole earlier segment (created, renamed, never synced) while
       // this one's trailer survived (simulated power cuts, seed 2613).
-      await this.#syncFolder();
+      await this.#folder.sync();
       if (this.#failure !== null) return;
     }
     // The index trailer is a cache verified by its checksum: it needs no
