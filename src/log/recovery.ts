@@ -88,17 +88,18 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
   bases.sort((a, b) => a - b);
   const totals: ScanTotals = { scannedSegments: 0, scannedBytes: 0, truncatedBytes: 0, repaired: null };
   let clean = false;
-  let segments: Segment[] = [];
+  const segments: Segment[] = [];
   try {
     if (bases.length === 0) {
       clean = true;
-      segments = [await createFirstSegment(options, nowMs)];
+      segments.push(await createFirstSegment(options, nowMs));
       // The log's folder may be new: its name lives in the parent folder.
       await fileSystem.syncDir(dirname(dir));
     } else {
       const cleanSegments = await openClean(options, bases);
       clean = cleanSegments !== null;
-      segments = cleanSegments ?? (await openAfterCrash(options, bases, totals, nowMs));
+      if (cleanSegments !== null) segments.push(...cleanSegments);
+      else await openAfterCrash(options, bases, segments, totals, nowMs);
     }
     // The marker's removal (and any other change to the folder above) must be
     // durable before the log changes; the Wal's first write does that folder
@@ -219,24 +220,13 @@ function sealedSegments(options: ResolvedWalOptions, bases: number[], nextBase: 
   });
 }
 
-async function openAfterCrash(
-  options: ResolvedWalOptions,
-  bases: number[],
-  totals: ScanTotals,
-  nowMs: number,
-): Promise<Segment[]> {
-  const segments = await trustedPrefix(options, bases);
-  try {
-    await scanUntrusted(options, bases, segments, totals, nowMs);
-  } catch (error) {
-    await closeWriteHandles(segments);
-    throw error;
-  }
-  return segments;
-}
-
-/** Scans the segments after the trusted prefix into `segments`, cutting what cannot follow; the last gets a write handle. */
-async function scanUntrusted(options: ResolvedWalOptions, bases: number[], segments: Segment[], totals: ScanTotals, nowMs: number): Promise<void> {
+/**
+ * Recovers after a crash into `segments` (empty; the caller closes what it
+ * holds if this throws): the trusted prefix, then a scan of the segments
+ * after it, cutting what cannot follow. The last segment gets a write handle.
+ */
+async function openAfterCrash(options: ResolvedWalOptions, bases: number[], segments: Segment[], totals: ScanTotals, nowMs: number): Promise<void> {
+  segments.push(...(await trustedPrefix(options, bases)));
   const lastTrusted = segments[segments.length - 1];
   let expectedBase = lastTrusted?.nextOffset ?? bases[0] ?? 0;
   const untrusted = bases.slice(segments.length);
@@ -366,11 +356,19 @@ async function scanAndFix(
       // Zeros after the data are preallocated space, not lost bytes.
       totals.truncatedBytes += Math.max(0, nonZeroEnd(content, validSizeBytes) - validSizeBytes);
     }
+    // A segment whose records do not reach the next one ends the log there.
+    const stop = nextBase !== null && !reachesNext;
+    const stays = nextBase === null || stop;
     if (validSizeBytes < SEGMENT_HEADER_SIZE_BYTES) {
       segment.nonce = newSegmentNonce();
       await writeHeader(handle, segment, false);
+    } else if (stays) {
+      // Also when nothing was cut: a kill -9 keeps the page cache, so the
+      // frames kept may never have reached the disk. The log counts them as
+      // synced from now on (its new frames record that), so they must be.
+      // (A segment sealed below is synced before its trailer is written.)
+      await handle.datasync();
     }
-    else if (validSizeBytes < content.length) await handle.datasync();
     if (scan !== null && header.kind === 'ok') {
       segment.recordCount = scan.recordCount;
       segment.firstTimestampMs = scan.firstTimestampMs;
@@ -381,13 +379,7 @@ async function scanAndFix(
     segment.allocatedBytes = segment.sizeBytes;
     segment.reservedSizeBytes = segment.sizeBytes;
     segment.reservedRecordCount = segment.recordCount;
-    // A segment whose records do not reach the next one ends the log there.
-    const stop = nextBase !== null && !reachesNext;
-    if (nextBase === null || stop) {
-      // Also when nothing was cut: a kill -9 keeps the page cache, so the
-      // frames kept may never have reached the disk. The log counts them as
-      // synced from now on (its new frames record that), so they must be.
-      if (validSizeBytes >= SEGMENT_HEADER_SIZE_BYTES && validSizeBytes === content.length) await handle.datasync();
+    if (stays) {
       segment.writeHandle = handle;
       return { segment, stop };
     }
@@ -442,7 +434,7 @@ async function sealRecovered(options: ResolvedWalOptions, segment: Segment, hand
 
 /** Copies bytes that are about to be cut to a `.broken` file beside the segment. */
 async function keepBroken(options: ResolvedWalOptions, path: string, bytes: Buffer): Promise<void> {
-  const name = `${path.slice(options.dir.length + 1)}.${Date.now()}.broken`;
+  const name = `${path.slice(options.dir.length + 1)}.${options.clock.wallMs()}.broken`;
   await writeFileAtomic(options.fileSystem, options.dir, name, bytes, { durable: true });
 }
 
@@ -473,7 +465,7 @@ async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases:
       await options.fileSystem.unlink(segment.path);
       continue;
     }
-    await options.fileSystem.rename(segment.path, `${segment.path}.${Date.now()}.broken`);
+    await options.fileSystem.rename(segment.path, `${segment.path}.${options.clock.wallMs()}.broken`);
     moved.push(segment.path);
   }
   if (totals.repaired !== null) totals.repaired.removedSegments.push(...moved);
