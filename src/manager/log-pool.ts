@@ -86,9 +86,7 @@ export class LogPool {
     entry.useCount += 1;
     this.#tick += 1;
     entry.lastUsedTick = this.#tick;
-    // A failed Wal is handed out as it is: its calls reject with its failure.
-    // One closed by its user (through mgr.log()) is opened again.
-    if (entry.wal !== null && (entry.wal.state === 'open' || entry.wal.state === 'failed')) return entry.wal;
+    if (entry.wal !== null && isHandedOutAsItIs(entry.wal)) return entry.wal;
     return this.#openPinned(entry);
   }
 
@@ -149,8 +147,7 @@ export class LogPool {
       // before it can be opened again.
       for (;;) {
         while (entry.closing !== null) await entry.closing;
-        const current = entry.wal;
-        if (current === null || current.state === 'open' || current.state === 'failed') break;
+        if (entry.wal === null || isHandedOutAsItIs(entry.wal)) break;
         // Closed by its user (through mgr.log()): finish that close as an
         // eviction would, so that other callers wait for it too, then open again.
         await this.#close(entry);
@@ -236,4 +233,13 @@ export class LogPool {
         if (entry.closing === closing) entry.closing = null;
       });
   }
+}
+
+/**
+ * An open Wal, or a failed one (its calls reject with its failure), is
+ * handed out as it is; one closed by its user (through mgr.log()) is
+ * closed out and opened again.
+ */
+function isHandedOutAsItIs(wal: Wal): boolean {
+  return wal.state === 'open' || wal.state === 'failed';
 }
