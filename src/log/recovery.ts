@@ -434,7 +434,7 @@ async function sealRecovered(options: ResolvedWalOptions, segment: Segment, hand
 
 /** Copies bytes that are about to be cut to a `.broken` file beside the segment. */
 async function keepBroken(options: ResolvedWalOptions, path: string, bytes: Buffer): Promise<void> {
-  const name = `${path.slice(options.dir.length + 1)}.${options.clock.wallMs()}.broken`;
+  const name = `${path.slice(options.dir.length + 1)}.${Math.trunc(options.clock.wallMs())}.broken`;
   await writeFileAtomic(options.fileSystem, options.dir, name, bytes, { durable: true });
 }
 
@@ -465,7 +465,7 @@ async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases:
       await options.fileSystem.unlink(segment.path);
       continue;
     }
-    await options.fileSystem.rename(segment.path, `${segment.path}.${options.clock.wallMs()}.broken`);
+    await options.fileSystem.rename(segment.path, `${segment.path}.${Math.trunc(options.clock.wallMs())}.broken`);
     moved.push(segment.path);
   }
   if (totals.repaired !== null) totals.repaired.removedSegments.push(...moved);
