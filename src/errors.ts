@@ -45,11 +45,15 @@ export class CorruptionError extends WalError {
   /** Byte position of the first bad frame inside `file`. */
   readonly filePosition: number;
 
-  constructor(file: string, filePosition: number, reason: string) {
+  /**
+   * @param options.action what failed, for the message (default "read log")
+   * @param options.remedy what the caller can do (default: open with repair, for a log's segments)
+   */
+  constructor(file: string, filePosition: number, reason: string, options?: { readonly action?: string; readonly remedy?: string }) {
     super(
       'LOG_CORRUPT',
-      `Cannot read log: ${reason} in ${file} at byte ${filePosition}; ` +
-        'open with { repair: true } to cut the log there (the cut bytes are kept in a .broken file)',
+      `Cannot ${options?.action ?? 'read log'}: ${reason} in ${file} at byte ${filePosition}; ` +
+        (options?.remedy ?? 'open with { repair: true } to cut the log there (the cut bytes are kept in a .broken file)'),
     );
     this.name = 'CorruptionError';
     this.file = file;

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { CorruptionError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-store.js';
+import { CHECKPOINT_NAME_LENGTH_MAX } from './topic-name.js';
 import { WalManager } from './wal-manager.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
@@ -66,6 +68,26 @@ test('bad checkpoint names, keys and offsets are rejected with INVALID_ARGUMENT'
   await mgr.close();
 });
 
+test('checkpoint names hold at most 200 characters, so that their files fit a file name', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('t', 0, ['a', 'b']);
+  const longest = 'c'.repeat(CHECKPOINT_NAME_LENGTH_MAX);
+  // 249 is a valid topic name, but its checkpoint file name would not fit in 255 bytes.
+  for (const name of ['c'.repeat(CHECKPOINT_NAME_LENGTH_MAX + 1), 'c'.repeat(249)]) {
+    assert.throws(() => mgr.checkpoints.commit(name, { 't/0': 1 }), { code: 'INVALID_ARGUMENT', message: /1 to 200 of the characters/ });
+    assert.throws(() => mgr.consume({ group: name, topics: ['t'] }), { code: 'INVALID_ARGUMENT' });
+  }
+  // The store is not stopped by them: the longest valid name commits, and reloads.
+  await mgr.checkpoints.commit(longest, { 't/0': 2 });
+  await mgr.checkpoints.commit(longest, { 't/0': 1 });
+  await mgr.close();
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.checkpoints.list(), [longest]);
+  assert.deepEqual(reopened.checkpoints.get(longest), { 't/0': 1 });
+  await reopened.close();
+});
+
 test('a commit interrupted before its rename leaves the old checkpoint', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
@@ -91,7 +113,15 @@ test('a damaged checkpoint file is reported, never read as offsets', async () =>
   const flipIndex = content.length - 3;
   content[flipIndex] = (content[flipIndex] ?? 0) ^ 0x01;
   writeFileSync(path, content);
-  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), { code: 'LOG_CORRUPT', message: /checksum mismatch/ });
+  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), (error: unknown) => {
+    // The same class as a damaged segment, naming the file and where, with advice that fits a checkpoint.
+    assert.ok(error instanceof CorruptionError);
+    assert.equal(error.code, 'LOG_CORRUPT');
+    assert.equal(error.file, path);
+    assert.equal(error.filePosition, 12);
+    assert.match(error.message, /^Cannot load checkpoint: checksum mismatch in .*c\.checkpoint at byte 12; restore the file from a backup or delete it$/);
+    return true;
+  });
 });
 
 test('checkpoint files decode only when whole', () => {

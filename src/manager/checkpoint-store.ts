@@ -23,12 +23,12 @@
  */
 import { join, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { WalClosedError, WalError, WalIOError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
+import { CorruptionError, WalClosedError, WalError, WalIOError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
 import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from '../log/atomic-file.js';
 import { describe } from '../log/options.js';
-import { checkCheckpointName, isValidName, logKey, parseLogKey } from './topic-name.js';
+import { checkCheckpointName, isValidCheckpointName, logKey, parseLogKey } from './topic-name.js';
 
 /** A checkpoint's content: next offset to process, per `'topic/partition'`. */
 export type CheckpointOffsets = Readonly<Record<string, number>>;
@@ -84,7 +84,7 @@ export class CheckpointStore {
 
   /**
    * Loads every checkpoint in `dir`, removing temp files a crash left behind.
-   * @throws WalError LOG_CORRUPT when a checkpoint file is damaged
+   * @throws CorruptionError (LOG_CORRUPT) when a checkpoint file is damaged
    */
   static async open(fileSystem: FileSystem, dir: string, host: CheckpointHost): Promise<CheckpointStore> {
     await fileSystem.mkdir(dir);
@@ -98,7 +98,7 @@ export class CheckpointStore {
       }
       if (!fileName.endsWith(CHECKPOINT_SUFFIX)) continue;
       const name = fileName.slice(0, -CHECKPOINT_SUFFIX.length);
-      if (!isValidName(name)) continue;
+      if (!isValidCheckpointName(name)) continue;
       const path = join(dir, fileName);
       checkpoints.set(name, decodeCheckpoint(await readCheckpointFile(fileSystem, path), path));
     }
@@ -254,38 +254,40 @@ async function readCheckpointFile(fileSystem: FileSystem, path: string): Promise
   }
 }
 
-/** Parses and checks a checkpoint file; throws LOG_CORRUPT naming the file on any damage. */
+/** Parses and checks a checkpoint file; throws a CorruptionError naming the file on any damage. */
 export function decodeCheckpoint(content: Buffer, path: string): CheckpointOffsets {
-  const damaged = (reason: string): WalError =>
-    new WalError('LOG_CORRUPT', `Cannot load checkpoint ${path}: ${reason}; restore it from a backup or delete the file`);
-  if (content.length < CHECKPOINT_HEADER_SIZE_BYTES) throw damaged(`it is ${content.length} bytes, shorter than its header`);
-  if (content.length > CHECKPOINT_SIZE_BYTES_MAX) throw damaged(`it is larger than the ${CHECKPOINT_SIZE_BYTES_MAX}-byte limit`);
-  if (content.readUInt32LE(0) !== CHECKPOINT_MAGIC) throw damaged('bad magic');
+  const damaged = (filePosition: number, reason: string): CorruptionError =>
+    new CorruptionError(path, filePosition, reason, { action: 'load checkpoint', remedy: 'restore the file from a backup or delete it' });
+  if (content.length < CHECKPOINT_HEADER_SIZE_BYTES) throw damaged(0, `the file is ${content.length} bytes, shorter than its header`);
+  if (content.length > CHECKPOINT_SIZE_BYTES_MAX) throw damaged(0, `the file is larger than the ${CHECKPOINT_SIZE_BYTES_MAX}-byte limit`);
+  if (content.readUInt32LE(0) !== CHECKPOINT_MAGIC) throw damaged(0, 'bad magic');
   const version = content.readUInt32LE(4);
   if (version !== CHECKPOINT_VERSION) throw new FormatUnsupportedError(path, version, CHECKPOINT_VERSION);
   const bodySizeBytes = content.readUInt32LE(8);
   if (CHECKPOINT_HEADER_SIZE_BYTES + bodySizeBytes !== content.length) {
-    throw damaged(`body size field says ${bodySizeBytes} bytes, file holds ${content.length - CHECKPOINT_HEADER_SIZE_BYTES}`);
+    throw damaged(8, `body size field says ${bodySizeBytes} bytes, file holds ${content.length - CHECKPOINT_HEADER_SIZE_BYTES}`);
   }
   const body = content.subarray(CHECKPOINT_HEADER_SIZE_BYTES);
-  if (crc32(body) !== content.readUInt32LE(12)) throw damaged('checksum mismatch');
+  // Past the checksum, damage is somewhere in the body.
+  const bodyDamaged = (reason: string): CorruptionError => damaged(CHECKPOINT_HEADER_SIZE_BYTES, reason);
+  if (crc32(body) !== content.readUInt32LE(12)) throw damaged(12, 'checksum mismatch');
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw damaged('body is not JSON');
+    throw bodyDamaged('body is not JSON');
   }
   const offsets = (parsed as { offsets?: unknown } | null)?.offsets;
-  if (typeof offsets !== 'object' || offsets === null) throw damaged('body has no offsets');
+  if (typeof offsets !== 'object' || offsets === null) throw bodyDamaged('body has no offsets');
   const result: Record<string, number> = {};
   for (const [key, offset] of Object.entries(offsets)) {
     try {
       // Any partition number: a checkpoint outlives a lower maxPartitions.
       parseLogKey(key, Number.MAX_SAFE_INTEGER, 'load checkpoint');
     } catch {
-      throw damaged(`bad key ${describe(key)}`);
+      throw bodyDamaged(`bad key ${describe(key)}`);
     }
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw damaged(`bad offset for ${key}`);
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw bodyDamaged(`bad offset for ${key}`);
     result[key] = offset;
   }
   return Object.freeze(result);

@@ -25,7 +25,7 @@ export type ConsumeFrom = 'checkpoint' | 'earliest' | 'latest';
 
 /** Options of {@link WalManager.consume}. */
 export interface ConsumeOptions {
-  /** The consumer group: its checkpoint has this name. Same rules as a topic name. */
+  /** The consumer group: its checkpoint has this name. A checkpoint name: a topic name of at most 200 characters. */
   readonly group: string;
   /** Topics to follow (all their partitions, including ones created later). */
   readonly topics: readonly string[];

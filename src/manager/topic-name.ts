@@ -8,8 +8,16 @@
 import { InvalidArgumentError } from '../errors.js';
 import { describe } from '../log/options.js';
 
-/** Longest topic or checkpoint name; Kafka's limit, which keeps every file name under 255 bytes. */
+/** Longest topic name; Kafka's limit. A topic is a folder name, well under the 255 bytes a file name may hold. */
 export const TOPIC_NAME_LENGTH_MAX = 249;
+
+/**
+ * Longest checkpoint (and consumer-group) name. A checkpoint is the file
+ * `<name>.checkpoint`, written through `<name>.checkpoint.<pid>.<seq>.tmp`:
+ * up to 34 bytes more than the name, and a file name holds 255 bytes. At
+ * 249 a commit failed with ENAMETOOLONG and stopped the store.
+ */
+export const CHECKPOINT_NAME_LENGTH_MAX = 200;
 
 /** Default bound on partition numbers: keeps one topic's folder listing bounded. */
 export const PARTITIONS_DEFAULT_MAX = 65_536;
@@ -23,9 +31,14 @@ const NAME_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;
 /** Canonical decimal: no sign, no leading zeros (so `007` and `7` are not two folders). */
 const PARTITION_FOLDER_PATTERN = /^(0|[1-9][0-9]{0,9})$/;
 
-/** True when `name` is a valid topic (or checkpoint) name. */
+/** True when `name` is a valid topic name. */
 export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..';
+}
+
+/** True when `name` is a valid checkpoint (or consumer-group) name: a topic name of at most CHECKPOINT_NAME_LENGTH_MAX characters. */
+export function isValidCheckpointName(name: unknown): name is string {
+  return isValidName(name) && name.length <= CHECKPOINT_NAME_LENGTH_MAX;
 }
 
 /**
@@ -37,22 +50,22 @@ export function isValidName(name: unknown): name is string {
  * checkTopicName('orders', 'append records');
  */
 export function checkTopicName(name: unknown, action: string): asserts name is string {
-  checkName(name, action, 'topic');
+  checkName(name, action, 'topic', TOPIC_NAME_LENGTH_MAX);
 }
 
-/** Same rules as a topic name, for checkpoint and consumer-group names. */
+/** The rules of a topic name, at most CHECKPOINT_NAME_LENGTH_MAX long, for checkpoint and consumer-group names. */
 export function checkCheckpointName(name: unknown, action: string): asserts name is string {
-  checkName(name, action, 'checkpoint name');
+  checkName(name, action, 'checkpoint name', CHECKPOINT_NAME_LENGTH_MAX);
 }
 
-function checkName(name: unknown, action: string, what: string): asserts name is string {
-  if (isValidName(name)) return;
+function checkName(name: unknown, action: string, what: string, lengthMax: number): asserts name is string {
+  if (isValidName(name) && name.length <= lengthMax) return;
   if (typeof name !== 'string') {
     throw new InvalidArgumentError(`Cannot ${action}: ${what} must be a string, got ${describe(name)}`);
   }
   throw new InvalidArgumentError(
     `Cannot ${action}: ${what} ${describe(name)} is not valid; ` +
-      `it must be 1 to ${TOPIC_NAME_LENGTH_MAX} of the characters A-Z a-z 0-9 . _ - and not "." or ".."`,
+      `it must be 1 to ${lengthMax} of the characters A-Z a-z 0-9 . _ - and not "." or ".."`,
   );
 }
 
