@@ -20,7 +20,7 @@ export const FRAME_SIZE_BYTES_TARGET = 256 * 1024;
  */
 export const FRAME_ALIGNMENT_BYTES = 8;
 
-/** Default and hard ceiling of one record's payload. */
+/** Default `maxRecordBytes`: the largest record payload accepted unless the options say otherwise. */
 export const RECORD_SIZE_BYTES_DEFAULT_MAX = 16 * 1024 * 1024;
 /** No record may ever be larger than this, whatever the options. */
 export const RECORD_SIZE_BYTES_LIMIT = 256 * 1024 * 1024;

@@ -214,9 +214,10 @@ export class LogPool {
       } catch (error) {
         closeError = error;
       }
-      // close() of a log that failed (before or while closing) resolves, but
-      // a journaled log's files may then lack what the journal acknowledged:
-      // the journal must stay, and the log must not reopen without its replay.
+      // A log that failed before closing resolves close(); one that failed
+      // while closing rejects it. Either way a journaled log's files may lack
+      // what the journal acknowledged: the journal must stay, and the log
+      // must not reopen without its replay.
       const failure = opened.failure ?? closeError;
       if (entry.journaled && failure !== null) {
         entry.failure ??= failure instanceof Error ? failure : new Error(String(failure));

@@ -47,8 +47,9 @@ export const MANAGER_FOLDER_NAME = '~manager';
 
 /**
  * Default bound on open logs. Each open log holds two or three descriptors
- * (active segment, one or two prepared next segments), so 256 logs and the
- * shared read handles stay inside the common 1024-descriptor soft limit.
+ * in steady use (active segment, one or two prepared next segments) and up
+ * to seven while rotation outpaces sealing (docs/manager.md counts them and
+ * says which `ulimit -n` to set).
  */
 export const OPEN_LOGS_DEFAULT_MAX = 256;
 /** Default size of the read-handle cache shared by every log. */
@@ -80,7 +81,12 @@ export interface WalManagerOptions extends ManagedLogOptions {
   readonly maxOpenLogs?: number;
   /** Read handles kept open across all logs (one shared LRU). @default 128 */
   readonly maxOpenFiles?: number;
-  /** Per-log overrides of the defaults, asked each time a log opens. */
+  /**
+   * Per-log overrides of the defaults. Asked whenever the manager needs a
+   * log's options: when it opens, before its first records are checked,
+   * and at each retention pass; so it may run several times for one log
+   * and must give the same answer each time.
+   */
   readonly logOptions?: (topic: string, partition: number) => ManagedLogOptions;
   /** Period of the background retention task; 0 turns it off (call enforceRetention()). @default 60000 */
   readonly retentionIntervalMs?: number;
