@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WalError } from '../errors.js';
@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { decodeJournalEntry, encodeJournalEntry, JOURNAL_ENTRY_HEADER_BYTES } from './journal-entry.js';
 import { JOURNAL_FOLDER_NAME, MANAGER_FOLDER_NAME, WalManager } from './wal-manager.js';
 import { freshFolders } from '../../test/temp-folders.js';
+import { copyLiveFolder } from '../../test/copy-live-folder.js';
 
 const freshDir = freshFolders('tidewal-journal-');
 
@@ -88,8 +89,7 @@ test('a copy taken while the manager runs (a crash) opens by replaying the journ
       written.set(partition, records);
     }),
   );
-  const crashed = freshDir();
-  cpSync(dir, crashed, { recursive: true });
+  const crashed = copyLiveFolder(dir, freshDir);
   await mgr.close();
   for (const name of ['~manager/LOCK', '~manager/journal/LOCK', 't/0/LOCK', 't/1/LOCK', 't/2/LOCK']) rmSync(join(crashed, name), { force: true });
 

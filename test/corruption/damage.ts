@@ -10,6 +10,7 @@ import { FrameDecoder } from '../../src/log/frame-decoder.js';
 import { RECORD_HEADER } from '../../src/log/format.js';
 import { decodeIndexTrailer } from '../../src/log/segment-index.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_SIZE_BYTES_LIMIT, SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
+import { copyLiveFolder } from '../copy-live-folder.js';
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
 export const LOCK_FILE = 'LOCK';
@@ -29,17 +30,7 @@ export function removeTempDirs(): void {
 
 /** Copies a log folder to a new temp folder (a "disk image"); the LOCK is dropped as a reboot would. */
 export function copyLog(dir: string): string {
-  // cpSync is not atomic: a prepared segment renamed while it runs fails it with ENOENT; start over.
-  for (let attempt = 0; ; attempt += 1) {
-    const copy = tempDir('tidewal-copy-');
-    try {
-      fs.cpSync(dir, copy, { recursive: true });
-      fs.rmSync(path.join(copy, LOCK_FILE), { force: true });
-      return copy;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw error;
-    }
-  }
+  return copyLiveFolder(dir, () => tempDir('tidewal-copy-'));
 }
 
 /** Makes the next open believe the process crashed: no clean-shutdown marker, so it scans. */

@@ -19,6 +19,7 @@ import fc from 'fast-check';
 import { Wal } from '../../src/log/wal.js';
 import type { FsyncPolicy, WalOptions } from '../../src/log/options.js';
 import { WalError } from '../../src/errors.js';
+import { copyLiveFolder } from '../copy-live-folder.js';
 
 interface Model {
   /** records[i] holds the bytes of offset i; offsets below firstOffset are gone. */
@@ -41,22 +42,9 @@ function tempDir(dirs: string[]): string {
   return dir;
 }
 
-/**
- * Copies a live log folder as a crash image. The copy is not atomic: a
- * prepared segment renamed while it runs makes cpSync fail with ENOENT, so
- * start over (the rename only moves an empty file between two names).
- */
+/** Copies a live log folder as a crash image (test/copy-live-folder.ts). */
 function copyImage(fromDir: string, dirs: string[]): string {
-  for (let attempt = 0; ; attempt += 1) {
-    const image = tempDir(dirs);
-    try {
-      fs.cpSync(fromDir, image, { recursive: true });
-      fs.rmSync(path.join(image, 'LOCK'), { force: true });
-      return image;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw error;
-    }
-  }
+  return copyLiveFolder(fromDir, () => tempDir(dirs));
 }
 
 function describeSize(data: Uint8Array): string {
