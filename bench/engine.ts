@@ -15,10 +15,12 @@ export interface EngineConfig {
   readonly preallocate: PreallocateChoice;
   /** Counts data syncs through a wrapping FileSystem; `null` opens with the engine's own. */
   readonly counter: SyncCounter | null;
+  /** Wal option `blockingWrites`. @default false */
+  readonly blockingWrites?: boolean;
 }
 
 export function openEngine(dir: string, config: EngineConfig): Promise<Wal> {
-  const base: WalOptions = { dir, fsync: config.fsync };
+  const base: WalOptions = { dir, fsync: config.fsync, ...(config.blockingWrites === true ? { blockingWrites: true } : {}) };
   const withPreallocate: WalOptions =
     config.preallocate === 'default' ? base : { ...base, preallocate: config.preallocate === 'on' };
   const options: WalOptions =

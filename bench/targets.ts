@@ -17,6 +17,10 @@ export type Target =
 const TARGETS: Readonly<Record<string, Target>> = {
   W1: { kind: 'ratio-at-least', ratio: 1.5 },
   W2: { kind: 'ratio-at-least', ratio: 2 },
+  // The same workloads with the opt-in blockingWrites, against the same reference runs.
+  'W1/blocking': { kind: 'ratio-at-least', ratio: 1.5 },
+  'W2/blocking': { kind: 'ratio-at-least', ratio: 2 },
+  'W5/always/blocking': { kind: 'ratio-at-least', ratio: 2 },
   'W3/16': { kind: 'ratio-at-least', ratio: 1 },
   // "MB/s within 10% of a plain buffered sequential write + fsync of the same bytes".
   'W3/16-vs-buffered': { kind: 'ratio-at-least', ratio: 0.9 },

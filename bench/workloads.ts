@@ -23,20 +23,41 @@ export interface AppendCase {
   readonly title: string;
   readonly fsync: 'always' | 'os';
   readonly shape: AppendShape;
+  /** tidewal opened with `blockingWrites: true` (docs/performance.md). @default false */
+  readonly blockingWrites?: boolean;
+  /** The case whose reference run this one is compared with; its own reference is not run. */
+  readonly referenceId?: string;
+}
+
+/** The id of the reference run a case is compared with. */
+export function referenceIdOf(appendCase: AppendCase): string {
+  return appendCase.referenceId ?? appendCase.id;
+}
+
+/** The same workload on tidewal with `blockingWrites`, compared with the base case's reference run. */
+function withBlockingWrites(base: AppendCase): AppendCase {
+  return { ...base, id: `${base.id}/blocking`, title: `${base.title}, blockingWrites`, blockingWrites: true, referenceId: base.id };
 }
 
 function shape(recordBytes: number, producerCount: number, batchSize = 1, pipelineWindow = 0): AppendShape {
   return { recordBytes, producerCount, batchSize, pipelineWindow };
 }
 
+const W1: AppendCase = { id: 'W1', title: "W1 1 producer, 1 KiB, 'always'", fsync: 'always', shape: shape(KIB, 1) };
+const W2: AppendCase = { id: 'W2', title: "W2 64 producers, 1 KiB, 'always'", fsync: 'always', shape: shape(KIB, 64) };
+const W5_ALWAYS: AppendCase = { id: 'W5/always', title: "W5 64 producers, 100 B, 'always'", fsync: 'always', shape: shape(100, 64) };
+
 export const APPEND_CASES: readonly AppendCase[] = [
-  { id: 'W1', title: "W1 1 producer, 1 KiB, 'always'", fsync: 'always', shape: shape(KIB, 1) },
-  { id: 'W2', title: "W2 64 producers, 1 KiB, 'always'", fsync: 'always', shape: shape(KIB, 64) },
+  W1,
+  withBlockingWrites(W1),
+  W2,
+  withBlockingWrites(W2),
   { id: 'W3/1', title: "W3 appendBatch 100x1 KiB, 1 producer, 'always'", fsync: 'always', shape: shape(KIB, 1, 100) },
   { id: 'W3/16', title: "W3 appendBatch 100x1 KiB, 16 producers, 'always'", fsync: 'always', shape: shape(KIB, 16, 100) },
   { id: 'W4/1', title: "W4 1 producer, 1 KiB, 'os'", fsync: 'os', shape: shape(KIB, 1) },
   { id: 'W4/pipelined', title: `W4 pipelined (windows of ${PIPELINE_WINDOW}), 1 KiB, 'os'`, fsync: 'os', shape: shape(KIB, 1, 1, PIPELINE_WINDOW) },
-  { id: 'W5/always', title: "W5 64 producers, 100 B, 'always'", fsync: 'always', shape: shape(100, 64) },
+  W5_ALWAYS,
+  withBlockingWrites(W5_ALWAYS),
   { id: 'W5/os', title: "W5 64 producers, 100 B, 'os'", fsync: 'os', shape: shape(100, 64) },
 ];
 
@@ -53,10 +74,10 @@ export async function runEngineAppend(
   preallocate: PreallocateChoice,
   timing: TimingOptions,
 ): Promise<RunMeasurement> {
-  const dir = await makeScratchDir(appendCase.id.replace('/', '-'));
+  const dir = await makeScratchDir(appendCase.id.replaceAll('/', '-'));
   try {
     const counter: SyncCounter | null = timing.countSyncs ? { syncCount: 0, dirSyncCount: 0 } : null;
-    const wal = await openEngine(dir, { fsync: appendCase.fsync, preallocate, counter });
+    const wal = await openEngine(dir, { fsync: appendCase.fsync, preallocate, counter, blockingWrites: appendCase.blockingWrites === true });
     try {
       // Under 'os' the only syncs are rotation's (sealing a segment), so records per fsync says nothing there.
       const readSyncCount = (): number | null => (appendCase.fsync === 'always' ? (counter?.syncCount ?? null) : null);
@@ -69,9 +90,9 @@ export async function runEngineAppend(
   }
 }
 
-/** One timed run of `appendCase` on the reference group-commit loop. */
+/** One timed run of `appendCase` on the reference group-commit loop (only for cases without a referenceId). */
 export async function runReferenceAppend(appendCase: AppendCase, timing: TimingOptions): Promise<RunMeasurement> {
-  const dir = await makeScratchDir(`ref-${appendCase.id.replace('/', '-')}`);
+  const dir = await makeScratchDir(`ref-${appendCase.id.replaceAll('/', '-')}`);
   try {
     const log = await ReferenceGroupCommitLog.open(referenceFile(dir), { durable: appendCase.fsync === 'always' });
     try {

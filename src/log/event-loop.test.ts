@@ -1,6 +1,7 @@
 /**
  * Producers that await each append in a tight loop, under the policies
- * whose flushes do no thread-pool I/O ('os', batch): the event loop must
+ * whose flushes do no thread-pool I/O ('os', batch, and 'always' with
+ * blockingWrites): the event loop must
  * still turn, so timers (the batch sync) and I/O callbacks run. The loops
  * below stop by reading the clock, not by a timer: a starved timer would
  * never stop them.
@@ -30,9 +31,10 @@ async function tightLoops(wal: Wal, probe: () => void, done: () => boolean): Pro
   );
 }
 
-async function openLog(fsync: NonNullable<WalOptions['fsync']>): Promise<Wal> {
-  // No rotation during the loops: a rotation awaits real I/O and would let the loop turn by itself.
-  return Wal.open({ dir: freshFolder(), fsync, segmentBytes: 1024 * 1024 * 1024 });
+async function openLog(fsync: NonNullable<WalOptions['fsync']>, blockingWrites = false): Promise<Wal> {
+  // No rotation during the loops, and no preallocation: both await real
+  // I/O on the thread pool and would let the loop turn by themselves.
+  return Wal.open({ dir: freshFolder(), fsync, segmentBytes: 1024 * 1024 * 1024, blockingWrites, preallocate: false });
 }
 
 describe('Wal and the event loop', () => {
@@ -53,8 +55,16 @@ describe('Wal and the event loop', () => {
     await wal.close();
   });
 
-  test("under 'os', timers keep firing while producers append in a tight loop", async () => {
-    const wal = await openLog('os');
+  for (const [name, fsync, blockingWrites] of [
+    ["'os'", 'os', false],
+    ["'always' with blockingWrites", 'always', true],
+  ] as const) {
+    test(`under ${name}, timers keep firing while producers append in a tight loop`, async () => {
+      await timersFire(await openLog(fsync, blockingWrites));
+    });
+  }
+
+  async function timersFire(wal: Wal): Promise<void> {
     let ticks = 0;
     const interval = setInterval(() => {
       ticks += 1;
@@ -67,5 +77,5 @@ describe('Wal and the event loop', () => {
     // A starved loop sees 0 or 1, however long it runs.
     assert.ok(ticks >= 5, `a 10 ms interval fired ${ticks} times while the loops appended ${wal.nextOffset} records`);
     await wal.close();
-  });
+  }
 });

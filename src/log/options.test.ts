@@ -46,6 +46,7 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.preallocate, true, 'preallocation is on by default for synced appends');
     assert.equal(resolveWalOptions({ dir: '/tmp/x', fsync: 'os' }).preallocate, false, 'and off under fsync os');
     assert.equal(resolveWalOptions({ dir: '/tmp/x', fsync: { batch: { intervalMs: 5 } } }).preallocate, false, 'and under batch');
+    assert.equal(resolved.blockingWrites, false, 'durable writes go to the thread pool by default');
     assert.equal(resolved.repair, false);
     assert.ok(resolved.fileSystem instanceof NodeFileSystem);
     assert.equal(typeof resolved.logger, 'object');
@@ -66,6 +67,7 @@ describe('resolveWalOptions', () => {
       maxPendingBytes: 64,
       maxOpenFiles: 1,
       preallocate: true,
+      blockingWrites: true,
       repair: true,
       fileSystem,
       logger,
@@ -79,6 +81,7 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.maxPendingBytes, 64);
     assert.equal(resolved.maxOpenFiles, 1);
     assert.equal(resolved.preallocate, true);
+    assert.equal(resolved.blockingWrites, true);
     assert.equal(resolved.repair, true);
     assert.equal(resolved.fileSystem, fileSystem);
     assert.equal(resolved.logger, logger);
@@ -166,6 +169,7 @@ describe('resolveWalOptions', () => {
     ['maxOpenFiles fractional', { dir: 'd', maxOpenFiles: 1.5 }, /"maxOpenFiles"/],
     ['preallocate as a string', { dir: 'd', preallocate: 'true' }, /"preallocate"/],
     ['preallocate as a number', { dir: 'd', preallocate: 1 }, /"preallocate"/],
+    ['blockingWrites as a string', { dir: 'd', blockingWrites: 'yes' }, /"blockingWrites" must be a boolean/],
     ['repair as a string', { dir: 'd', repair: 'yes' }, /"repair"/],
     ['repair null', { dir: 'd', repair: null }, /"repair"/],
     ['fileSystem as a string', { dir: 'd', fileSystem: 'node' }, /"fileSystem"/],

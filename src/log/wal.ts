@@ -729,7 +729,8 @@ export class Wal implements ReadableLog {
     if (!this.#flushScheduled && !this.#flushing) {
       this.#flushScheduled = true;
       // Flushes that do no thread-pool I/O must let the event loop turn now and then (LoopTurnWatch).
-      if (this.#options.syncMode !== 'always' && this.#loopTurns.heldUpMs(this.#options.clock.monotonicMs()) >= LOOP_HELD_UP_MS_MAX) {
+      const blockingFlush = !this.#options.dsyncWrites || this.#options.blockingWrites;
+      if (blockingFlush && this.#loopTurns.heldUpMs(this.#options.clock.monotonicMs()) >= LOOP_HELD_UP_MS_MAX) {
         setImmediate(this.#flushBound);
       } else {
         // nextTick runs after the current microtasks drain: every producer
@@ -774,9 +775,11 @@ export class Wal implements ReadableLog {
           const waitFor = this.#preallocate(segment, group);
           if (waitFor !== null) await waitFor;
         }
-        if (this.#options.dsyncWrites) {
+        if (this.#options.dsyncWrites && !this.#options.blockingWrites) {
           await writeFully(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         } else {
+          // Page-cache writes cost less than a pool round trip; so, on an idle
+          // loop, does a device flush (blockingWrites, under 'always').
           writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
           if (this.#journal !== null) {
             await this.#journal.recordWrite(this.dir, segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));

@@ -1,6 +1,7 @@
 /**
  * The process the crash test kills. It opens the log with fsync 'always' and
- * small segments, then appends forever from several concurrent producers
+ * small segments (group writes on the thread pool or, in half the runs,
+ * blocking), then appends forever from several concurrent producers
  * (single appends and appendBatch calls) and reports on stdout, one line each:
  *
  * - `R <nextOffset> <firstOffset>` once the log is open;
@@ -37,11 +38,14 @@ async function main(): Promise<void> {
   // Some runs also rotate by record count, so segments end at odd sizes.
   const segmentMaxRecords = random() % 2 === 0 ? 10 + (random() % 300) : undefined;
   const preallocate = random() % 4 === 0;
+  // Half the runs write each group on this thread (blockingWrites): acknowledged must mean durable either way.
+  const blockingWrites = random() % 2 === 0;
   const wal = await Wal.open({
     dir,
     fsync: 'always',
     segmentBytes: SEGMENT_SIZE_BYTES,
     preallocate,
+    blockingWrites,
     ...(segmentMaxRecords === undefined ? {} : { segmentMaxRecords }),
   });
   let nextPredicted = wal.nextOffset;

@@ -239,8 +239,9 @@ describe('I/O faults', () => {
     assert.equal(wal.state, 'failed');
   }
 
-  test("'always' acknowledges an append only once its bytes are durable, across rotations", async () => {
-    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096 });
+  for (const blockingWrites of [false, true]) {
+  test(`'always' acknowledges an append only once its bytes are durable, across rotations (blockingWrites ${blockingWrites})`, async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096, blockingWrites });
     for (let index = 0; index < 60; index += 1) {
       const base = wal.nextOffset;
       if (index % 4 === 3) await wal.appendBatch([recordFor(SEED, base), recordFor(SEED, base + 1)]);
@@ -255,6 +256,29 @@ describe('I/O faults', () => {
     }
     assert.ok(fs.readdirSync(dir).filter((name) => name.endsWith('.wal')).length > 3, 'the log rotated');
   });
+
+  test(`append() rejects every pending and later call after a write fails with EIO under 'always' (blockingWrites ${blockingWrites})`, async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 16 * 1024, blockingWrites });
+    const acknowledged = await appendSome(wal, 20);
+    // A blocking write cannot wait: with blockingWrites the delay passes it at once.
+    faulty.arm({ call: 'write', code: 'EIO', times: Infinity, delayMs: 10 });
+    // Appends from several producers: some join the failing group, some wait behind it.
+    const results = await appendConcurrently(wal, 40);
+    for (const [index, result] of results.entries()) {
+      assert.equal(result.status, 'rejected', `append #${index} was not written, so it is not acknowledged`);
+      const reason = (result as { reason: unknown }).reason;
+      assertWalFailed(reason, `append #${index}`);
+      assert.equal(rootCode(reason), 'EIO', 'the cause is the EIO');
+    }
+    // Which write path ran: blocking writes on this thread, or the thread pool's.
+    const counts = faulty.countsFor(SEGMENT_FILE);
+    assert.equal(counts.writeSync > 0, blockingWrites, `segment writes: ${counts.write} on the pool, ${counts.writeSync} blocking`);
+    await checkFailStop(wal);
+    await settle(wal.close(), 'close() after the failure');
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
+  });
+  }
 
   test('sync() under { batch } leaves no unsynced segment bytes and moves durableOffset to nextOffset', async () => {
     const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty, segmentBytes: 4096 });
@@ -272,24 +296,6 @@ describe('I/O faults', () => {
     }
     assert.ok(trailerBytes > 0, 'sealed segments carry index trailers');
     assert.equal(faulty.unsyncedBytes(SEGMENT_FILE), trailerBytes);
-  });
-
-  test("append() rejects every pending and later call after a write fails with EIO under 'always'", async () => {
-    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 16 * 1024 });
-    const acknowledged = await appendSome(wal, 20);
-    faulty.arm({ call: 'write', code: 'EIO', times: Infinity, delayMs: 10 });
-    // Appends from several producers: some join the failing group, some wait behind it.
-    const results = await appendConcurrently(wal, 40);
-    for (const [index, result] of results.entries()) {
-      assert.equal(result.status, 'rejected', `append #${index} was not written, so it is not acknowledged`);
-      const reason = (result as { reason: unknown }).reason;
-      assertWalFailed(reason, `append #${index}`);
-      assert.equal(rootCode(reason), 'EIO', 'the cause is the EIO');
-    }
-    await checkFailStop(wal);
-    await settle(wal.close(), 'close() after the failure');
-    faulty.disarm();
-    await reopenAndCheck(acknowledged);
   });
 
   test("sync() rejects and the log fails when fdatasync fails under { batch }", async () => {
@@ -377,6 +383,7 @@ describe('I/O faults', () => {
         segmentBytes: 4096,
         preallocate: random() % 3 === 0,
         ...(random() % 2 === 0 ? { segmentMaxRecords: 3 + (random() % 10) } : {}),
+        ...(fsync === 'always' && random() % 2 === 0 ? { blockingWrites: true } : {}),
       };
       const { dir: _dir, ...shown } = options;
       const context = `seed ${seed} round ${round}: fault ${JSON.stringify(fault)}, options ${JSON.stringify(shown)}`;

@@ -295,6 +295,7 @@ const optionsArbitrary = fc.record({
   segmentMaxRecords: fc.constantFrom(3, 7, 1000),
   maxRecordBytes: fc.constant(8192),
   preallocate: fc.boolean(),
+  blockingWrites: fc.boolean(),
 });
 
 function replayParameters(): { numRuns: number; seed?: number; path?: string; verbose: 0; interruptAfterTimeLimit: number } {

@@ -68,6 +68,7 @@ function makeWorkload(seed: number): Workload {
     segmentBytes: 4096 + random.below(3) * 4096,
     ...(random.chance(0.5) ? { segmentMaxRecords: 3 + random.below(20) } : {}),
     ...(random.chance(0.3) ? { preallocate: policy !== 'always' } : {}),
+    ...(policy === 'always' && random.chance(0.5) ? { blockingWrites: true } : {}),
   };
   const operations: Operation[] = [];
   let serial = 0;
