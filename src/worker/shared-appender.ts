@@ -66,7 +66,7 @@ export class SharedAppender {
 
   /**
    * Attaches to a channel's handle (one producer thread per channel).
-   * @throws InvalidArgumentError when `handle` is not a SharedAppendChannel's handle
+   * @throws InvalidArgumentError when `handle` is not a SharedAppendChannel's handle, or when a producer already attached to it
    */
   static attach(handle: SharedAppendHandle): SharedAppender {
     const valid =
@@ -81,6 +81,12 @@ export class SharedAppender {
       Number.isInteger(handle.maxRecordBytes);
     if (!valid) {
       throw new InvalidArgumentError(`Cannot attach shared appender: expected a SharedAppendChannel's handle, got ${describe(handle)}`);
+    }
+    // The ring has a single writer: a second appender would publish over the first one's records.
+    if (Atomics.compareExchange(new Int32Array(handle.control), CONTROL.ATTACHED, 0, 1) !== 0) {
+      throw new InvalidArgumentError(
+        `Cannot attach shared appender to the channel of ${handle.dir}: a producer is already attached; open one SharedAppendChannel per producer thread`,
+      );
     }
     return new SharedAppender(handle);
   }

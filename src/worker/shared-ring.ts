@@ -16,6 +16,8 @@
  * - OWNER_WAKE / PRODUCER_WAKE: bumped by one side on every change the
  *   other may wait for; each side waits on its own word, so a change made
  *   between its last look and its wait is never missed
+ * - ATTACHED: 1 once a producer attached; the ring has one writer, and a
+ *   second appender on the same handle would overwrite its records
  *
  * A ring entry at an 8-aligned position: u32 payload length, u32 reserved,
  * then the payload padded to 8. A length of WRAP_MARKER means "continue at
@@ -23,7 +25,7 @@
  */
 import type { WalErrorCode } from '../errors.js';
 
-export const SHARED_RING_VERSION = 1;
+export const SHARED_RING_VERSION = 2;
 export const CONTROL = {
   PUBLISHED: 0,
   ACKNOWLEDGED: 1,
@@ -33,8 +35,9 @@ export const CONTROL = {
   TAKEN_FINAL: 5,
   OWNER_WAKE: 6,
   PRODUCER_WAKE: 7,
+  ATTACHED: 8,
 } as const;
-export const CONTROL_WORDS = 8;
+export const CONTROL_WORDS = 9;
 export const STATE = { OPEN: 0, CLOSED_BY_OWNER: 1, CLOSED_BY_PRODUCER: 2 } as const;
 export const ENTRY_HEADER_BYTES = 8;
 export const WRAP_MARKER = 0xffff_ffff;

@@ -101,10 +101,33 @@ test('bad channel options and bad handles are INVALID_ARGUMENT', async () => {
       assert.throws(() => SharedAppendChannel.open(wal, { ringBytes: ringBytes as never }), { code: 'INVALID_ARGUMENT', message: /ringBytes/ });
     }
     assert.throws(() => SharedAppendChannel.open(null as never), { code: 'INVALID_ARGUMENT' });
+    for (const options of [null, 'x', 5]) {
+      assert.throws(() => SharedAppendChannel.open(wal, options as never), { code: 'INVALID_ARGUMENT', message: /options must be an object/ });
+    }
+    assert.throws(() => SharedAppendChannel.open(wal, { ringByte: 4096 } as never), { code: 'INVALID_ARGUMENT', message: /unknown option "ringByte"/ });
     for (const handle of [null, {}, { version: 1 }, { version: 2, control: new SharedArrayBuffer(32) }]) {
       assert.throws(() => SharedAppender.attach(handle as never), { code: 'INVALID_ARGUMENT', message: /handle/ });
     }
   } finally {
+    await wal.close();
+  }
+});
+
+test('a channel takes one producer: a second attach to its handle is refused, and the first producer loses nothing', async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 4096 });
+  try {
+    const appender = SharedAppender.attach(channel.handle);
+    // The ring has one writer: a second appender would publish over the first one's records.
+    assert.throws(() => SharedAppender.attach(channel.handle), { code: 'INVALID_ARGUMENT', message: /already attached; open one SharedAppendChannel per producer thread/ });
+    const results = await Promise.all(['first', 'second', 'third'].map((data) => appender.append(data)));
+    assert.deepEqual(results, [{ offset: 0 }, { offset: 1 }, { offset: 2 }]);
+    const stored: string[] = [];
+    for await (const record of wal.read({ from: 0 })) stored.push(Buffer.from(record.data).toString());
+    assert.deepEqual(stored, ['first', 'second', 'third']);
+    appender.close();
+  } finally {
+    await channel.close();
     await wal.close();
   }
 });
