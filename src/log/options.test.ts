@@ -114,9 +114,23 @@ describe('resolveWalOptions', () => {
     assert.ok(resolved.maxPendingBytes >= 2 * (maxRecordBytes + 32));
   });
 
-  test('extra known option names are accepted when a caller passes them', () => {
-    assert.doesNotThrow(() => resolveWalOptions({ dir: 'd', topic: 'x' }, new Set(['topic'])));
+  test('extra known option names are accepted when a caller passes them, and only shown when they are public', () => {
+    assert.doesNotThrow(() => resolveWalOptions({ dir: 'd', topic: 'x' }, { action: 'open log', internal: new Set(['topic']) }));
     assertInvalid({ dir: 'd', topic: 'x' }, /unknown option "topic"/);
+    assert.throws(() => resolveWalOptions({ dir: 'd', partitons: 3 }, { action: 'open manager', alsoKnown: new Set(['partitions']) }), {
+      code: 'INVALID_ARGUMENT',
+      message: /^Cannot open manager: unknown option "partitons"; known options are partitions, dir, fsync/,
+    });
+  });
+
+  test('a fileSystem or logger without the methods tidewal calls is refused before anything runs', () => {
+    assertInvalid({ dir: 'd', fileSystem: {} }, /"fileSystem" must have the methods open, readFile, rename, unlink, mkdir, readdir, syncDir; it lacks open/);
+    assertInvalid({ dir: 'd', logger: { info() {}, warn() {} } }, /"logger" must have the methods debug, info, warn, error; it lacks debug, error/);
+    assertInvalid({ dir: 'd', logger: 'console' }, /"logger" must be an object/);
+  });
+
+  test('a dir with a NUL byte is refused as bad input, not met as an I/O error', () => {
+    assertInvalid({ dir: 'data\0/log' }, /"dir" must be a non-empty path without NUL bytes, got a path with a NUL byte/);
   });
 
   const notObjects: unknown[] = [undefined, null, 'dir', 42, true, Symbol('x')];
@@ -129,7 +143,7 @@ describe('resolveWalOptions', () => {
   const badTable: Array<[name: string, options: Record<string, unknown>, message: RegExp]> = [
     ['an unknown option', { dir: 'd', segmentSize: 4096 }, /unknown option "segmentSize"/],
     ['an unknown option spelled in another case', { dir: 'd', Fsync: 'os' }, /unknown option "Fsync"/],
-    ['a missing dir', {}, /"dir" must be a non-empty string/],
+    ['a missing dir', {}, /"dir" must be a non-empty path/],
     ['an empty dir', { dir: '' }, /"dir"/],
     ['a numeric dir', { dir: 5 }, /"dir"/],
     ['a null dir', { dir: null }, /"dir"/],

@@ -117,48 +117,70 @@ const KNOWN_OPTIONS = new Set([
   'clock',
 ]);
 
+/** Where options are checked, for messages and the list of known options. */
+export interface OptionsContext {
+  /** What the caller was doing: "open log", "open manager". */
+  readonly action: string;
+  /** Option names accepted besides the Wal's and not shown in messages (internal wiring). */
+  readonly internal?: ReadonlySet<string>;
+  /** Option names accepted besides the Wal's and shown in messages (a manager's own). */
+  readonly alsoKnown?: ReadonlySet<string>;
+}
+
+const OPEN_LOG: OptionsContext = { action: 'open log' };
+
+/** The methods a `fileSystem` option must have (FileSystem). */
+const FILE_SYSTEM_METHODS = ['open', 'readFile', 'rename', 'unlink', 'mkdir', 'readdir', 'syncDir'];
+/** The methods a `logger` option must have (pino's, as Logger names them). */
+const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'];
+
 /** Checks `options` and fills in defaults; throws {@link InvalidArgumentError} naming the bad option. */
-export function resolveWalOptions(options: unknown, extraKnown: ReadonlySet<string> = new Set()): ResolvedWalOptions {
+export function resolveWalOptions(options: unknown, context: OptionsContext = OPEN_LOG): ResolvedWalOptions {
+  const action = context.action;
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(`Cannot open log: options must be an object, got ${describe(options)}`);
+    throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
   }
   const raw = options as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.has(key) && !extraKnown.has(key)) {
-      throw new InvalidArgumentError(`Cannot open log: unknown option "${key}"; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
+    if (!KNOWN_OPTIONS.has(key) && context.internal?.has(key) !== true && context.alsoKnown?.has(key) !== true) {
+      const known = [...(context.alsoKnown ?? []), ...KNOWN_OPTIONS].filter((name, index, all) => all.indexOf(name) === index);
+      throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
     }
   }
-  if (typeof raw['dir'] !== 'string' || raw['dir'].length === 0) {
-    throw new InvalidArgumentError(`Cannot open log: option "dir" must be a non-empty string, got ${describe(raw['dir'])}`);
+  const dir = raw['dir'];
+  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
+    const got = typeof dir === 'string' && dir.includes('\0') ? 'a path with a NUL byte' : describe(dir);
+    throw new InvalidArgumentError(`Cannot ${action}: option "dir" must be a non-empty path without NUL bytes, got ${got}`);
   }
-  const { syncMode, batchIntervalMs } = resolveFsync(raw['fsync']);
-  const maxRecordBytes = integerOption(raw, 'maxRecordBytes', RECORD_SIZE_BYTES_DEFAULT_MAX, 1, RECORD_SIZE_BYTES_LIMIT);
+  const { syncMode, batchIntervalMs } = resolveFsync(action, raw['fsync']);
+  const maxRecordBytes = integerOption(action, raw, 'maxRecordBytes', RECORD_SIZE_BYTES_DEFAULT_MAX, 1, RECORD_SIZE_BYTES_LIMIT);
   // One record of the largest size must fit the budget, or its append could never be admitted.
   const pendingDefault = Math.max(PENDING_SIZE_BYTES_DEFAULT_MAX, 2 * frameSizeBytes(maxRecordBytes));
-  const maxPendingBytes = integerOption(raw, 'maxPendingBytes', pendingDefault, frameSizeBytes(maxRecordBytes), 2 ** 31);
+  const maxPendingBytes = integerOption(action, raw, 'maxPendingBytes', pendingDefault, frameSizeBytes(maxRecordBytes), 2 ** 31);
   return {
-    dir: raw['dir'],
+    dir,
     syncMode,
     dsyncWrites: syncMode === 'always',
     batchIntervalMs,
-    segmentBytes: integerOption(raw, 'segmentBytes', SEGMENT_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_MIN, 2 ** 32 - 1),
-    segmentMaxAgeMs: integerOption(raw, 'segmentMaxAgeMs', SEGMENT_AGE_MS_DEFAULT_MAX, 1, Number.MAX_SAFE_INTEGER),
-    segmentMaxRecords: countOption(raw, 'segmentMaxRecords'),
+    segmentBytes: integerOption(action, raw, 'segmentBytes', SEGMENT_SIZE_BYTES_DEFAULT, SEGMENT_SIZE_BYTES_MIN, 2 ** 32 - 1),
+    segmentMaxAgeMs: integerOption(action, raw, 'segmentMaxAgeMs', SEGMENT_AGE_MS_DEFAULT_MAX, 1, Number.MAX_SAFE_INTEGER),
+    segmentMaxRecords: countOption(action, raw, 'segmentMaxRecords'),
     maxRecordBytes,
     maxPendingBytes,
-    maxOpenFiles: integerOption(raw, 'maxOpenFiles', OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
+    maxOpenFiles: integerOption(action, raw, 'maxOpenFiles', OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
     // Measured (docs/decisions.md): a large win under 'always', a loss under
     // batch and 'os', where writes are not synced one by one.
-    preallocate: booleanOption(raw, 'preallocate', syncMode === 'always'),
-    blockingWrites: booleanOption(raw, 'blockingWrites', false),
-    repair: booleanOption(raw, 'repair', false),
-    fileSystem: objectOption<FileSystem>(raw, 'fileSystem') ?? new NodeFileSystem(),
-    logger: objectOption<Logger>(raw, 'logger') ?? silentLogger,
-    clock: clockOption(raw['clock']),
+    preallocate: booleanOption(action, raw, 'preallocate', syncMode === 'always'),
+    blockingWrites: booleanOption(action, raw, 'blockingWrites', false),
+    repair: booleanOption(action, raw, 'repair', false),
+    fileSystem: methodsOption<FileSystem>(action, raw, 'fileSystem', FILE_SYSTEM_METHODS) ?? new NodeFileSystem(),
+    // A logger without its methods would first fail deep inside a failure path.
+    logger: methodsOption<Logger>(action, raw, 'logger', LOGGER_METHODS) ?? silentLogger,
+    clock: clockOption(action, raw['clock']),
   };
 }
 
-function resolveFsync(value: unknown): { syncMode: 'always' | 'batch' | 'os'; batchIntervalMs: number } {
+function resolveFsync(action: string, value: unknown): { syncMode: 'always' | 'batch' | 'os'; batchIntervalMs: number } {
   if (value === undefined || value === 'always') return { syncMode: 'always', batchIntervalMs: 0 };
   if (value === 'os') return { syncMode: 'os', batchIntervalMs: 0 };
   if (typeof value === 'object' && value !== null && 'batch' in value) {
@@ -168,51 +190,55 @@ function resolveFsync(value: unknown): { syncMode: 'always' | 'batch' | 'os'; ba
       return { syncMode: 'batch', batchIntervalMs: intervalMs };
     }
     throw new InvalidArgumentError(
-      `Cannot open log: fsync.batch.intervalMs must be an integer in [1, 3600000], got ${describe(intervalMs)}`,
+      `Cannot ${action}: fsync.batch.intervalMs must be an integer in [1, 3600000], got ${describe(intervalMs)}`,
     );
   }
   throw new InvalidArgumentError(
-    `Cannot open log: option "fsync" must be 'always', 'os' or { batch: { intervalMs } }, got ${describe(value)}`,
+    `Cannot ${action}: option "fsync" must be 'always', 'os' or { batch: { intervalMs } }, got ${describe(value)}`,
   );
 }
 
-function integerOption(raw: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+function integerOption(action: string, raw: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
   const value = raw[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`Cannot open log: option "${name}" must be an integer in [${min}, ${max}], got ${describe(value)}`);
+    throw new InvalidArgumentError(`Cannot ${action}: option "${name}" must be an integer in [${min}, ${max}], got ${describe(value)}`);
   }
   return value;
 }
 
-function countOption(raw: Record<string, unknown>, name: string): number {
+function countOption(action: string, raw: Record<string, unknown>, name: string): number {
   const value = raw[name];
   if (value === undefined || value === Infinity) return Infinity;
-  return integerOption(raw, name, Infinity, 1, Number.MAX_SAFE_INTEGER);
+  return integerOption(action, raw, name, Infinity, 1, Number.MAX_SAFE_INTEGER);
 }
 
-function booleanOption(raw: Record<string, unknown>, name: string, fallback: boolean): boolean {
+function booleanOption(action: string, raw: Record<string, unknown>, name: string, fallback: boolean): boolean {
   const value = raw[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
-    throw new InvalidArgumentError(`Cannot open log: option "${name}" must be a boolean, got ${describe(value)}`);
+    throw new InvalidArgumentError(`Cannot ${action}: option "${name}" must be a boolean, got ${describe(value)}`);
   }
   return value;
 }
 
-function clockOption(value: unknown): Clock {
+function clockOption(action: string, value: unknown): Clock {
   if (value === undefined) return systemClock;
   if (!isClock(value)) {
-    throw new InvalidArgumentError(`Cannot open log: option "clock" must be an object with monotonicMs() and wallMs(), got ${describe(value)}`);
+    throw new InvalidArgumentError(`Cannot ${action}: option "clock" must be an object with monotonicMs() and wallMs(), got ${describe(value)}`);
   }
   return value;
 }
 
-function objectOption<T>(raw: Record<string, unknown>, name: string): T | undefined {
+function methodsOption<T>(action: string, raw: Record<string, unknown>, name: string, methods: readonly string[]): T | undefined {
   const value = raw[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidArgumentError(`Cannot open log: option "${name}" must be an object, got ${describe(value)}`);
+    throw new InvalidArgumentError(`Cannot ${action}: option "${name}" must be an object, got ${describe(value)}`);
+  }
+  const missing = methods.filter((method) => typeof (value as Record<string, unknown>)[method] !== 'function');
+  if (missing.length > 0) {
+    throw new InvalidArgumentError(`Cannot ${action}: option "${name}" must have the methods ${methods.join(', ')}; it lacks ${missing.join(', ')}`);
   }
   return value as T;
 }

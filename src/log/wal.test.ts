@@ -866,6 +866,20 @@ describe('Wal bad input', () => {
     });
   }
 
+  test('read(), readBlocks() and tail() refuse options that are not an object, unknown keys and a bad signal', async () => {
+    const wal = await openWal({ dir: tempDir() });
+    await wal.appendBatch(['a', 'b', 'c']);
+    // A misspelt key must not silently mean "from the start" (read) or "from the end" (tail).
+    await rejectsWith(() => wal.read({ frm: 2 } as never), 'INVALID_ARGUMENT');
+    await rejectsWith(() => wal.readBlocks({ from: 0, too: 1 } as never), 'INVALID_ARGUMENT');
+    await rejectsWith(() => wal.read(null as never), 'INVALID_ARGUMENT');
+    assert.throws(() => wal.tail({ frm: 0 } as never), { code: 'INVALID_ARGUMENT', message: /unknown option "frm"; known options are from, signal/ });
+    assert.throws(() => wal.tail('0' as never), { code: 'INVALID_ARGUMENT', message: /options must be an object/ });
+    assert.throws(() => wal.tail({ from: 0, signal: {} as never }), { code: 'INVALID_ARGUMENT', message: /signal must be an AbortSignal/ });
+    assert.throws(() => wal.tail({ from: 4 }), { code: 'OFFSET_OUT_OF_RANGE' });
+    await wal.close();
+  });
+
   test('read() refuses an offset at or after nextOffset with OFFSET_OUT_OF_RANGE', async () => {
     const wal = await openWal({ dir: tempDir() });
     await wal.appendBatch(['a', 'b', 'c']);

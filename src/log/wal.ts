@@ -11,7 +11,7 @@
  * thread-pool round trip), and a timer syncs at least every `intervalMs`.
  */
 import { assert } from '../assert.js';
-import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosedError, WalError, WalIOError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosedError, WalIOError } from '../errors.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully, writeFullySync } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
@@ -19,6 +19,7 @@ import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
 import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
 import { acquireLock, releaseLock } from './lock.js';
+import { asOpenError } from './open-error.js';
 import { describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import { readBatches, readBlocksWith, readRange } from './reader.js';
@@ -232,7 +233,7 @@ export class Wal implements ReadableLog {
    * const wal = await Wal.open({ dir: './data/log', fsync: { batch: { intervalMs: 5 } } });
    */
   static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal }): Promise<Wal> {
-    let resolved = resolveWalOptions(options, WAL_OPTIONS_EXTRA);
+    let resolved = resolveWalOptions(options, { action: 'open log', internal: WAL_OPTIONS_EXTRA });
     const fileCache = (options as { fileCache?: unknown }).fileCache;
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
       throw new InvalidArgumentError(`Cannot open log: option "fileCache" must be a FileCache, got ${describe(fileCache)}`);
@@ -251,7 +252,7 @@ export class Wal implements ReadableLog {
       await resolved.fileSystem.mkdir(resolved.dir);
       await acquireLock(resolved.fileSystem, resolved.dir);
     } catch (error) {
-      throw asOpenError(error, resolved.dir);
+      throw asOpenError(error, resolved.dir, 'log');
     }
     try {
       const recovered = await recoverLog(resolved, resolved.clock.wallMs());
@@ -262,7 +263,7 @@ export class Wal implements ReadableLog {
       return wal;
     } catch (error) {
       await releaseLock(resolved.fileSystem, resolved.dir).catch(() => {});
-      throw asOpenError(error, resolved.dir);
+      throw asOpenError(error, resolved.dir, 'log');
     }
   }
 
@@ -400,19 +401,12 @@ export class Wal implements ReadableLog {
    */
   tail(options: TailOptions = {}): AsyncIterable<WalRecord> {
     this.#checkReadable('tail records');
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`Cannot tail records: options must be an object, got ${describe(options)}`);
-    }
+    checkTailOptions(options);
     const from = options.from === undefined ? this.#ackedOffset : options.from;
-    checkOffset(from, 'tail records', 'from');
     if (from < this.firstOffset || from > this.#ackedOffset) {
       throw new OffsetOutOfRangeError('tail records', from, this.firstOffset, this.#ackedOffset + 1);
     }
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError(`Cannot tail records: signal must be an AbortSignal, got ${describe(signal)}`);
-    }
-    return this.#tail(from, signal);
+    return this.#tail(from, options.signal);
   }
 
   /**
@@ -1180,10 +1174,31 @@ export function checkEmptyRead(options: ReadOptions): void {
   if (from !== undefined) throw new OffsetOutOfRangeError('read records', from, 0, 0);
 }
 
-function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(`Cannot read records: options must be an object, got ${describe(options)}`);
+/**
+ * Checks the options of a tail without the log (the offset's range needs it).
+ * @throws InvalidArgumentError for options that are not an object, an unknown key, a bad `from` or a `signal` that is not an AbortSignal
+ */
+export function checkTailOptions(options: TailOptions): void {
+  checkOptionKeys(options, ['from', 'signal'], 'tail records');
+  if (options.from !== undefined) checkOffset(options.from, 'tail records', 'from');
+  const signal: unknown = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`Cannot tail records: signal must be an AbortSignal, got ${describe(signal)}`);
   }
+}
+
+/** Options of a call are an object of known keys: a misspelt `frm` must not silently mean "from the start". */
+function checkOptionKeys(options: unknown, known: readonly string[], action: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
+  }
+}
+
+function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
+  checkOptionKeys(options, ['from', 'to'], 'read records');
   const { from, to } = options;
   if (from !== undefined) checkOffset(from, 'read records', 'from');
   if (to !== undefined) checkOffset(to, 'read records', 'to');
@@ -1206,13 +1221,6 @@ let zeros = Buffer.alloc(0);
 function zeroBlock(sizeBytes: number): Buffer {
   if (zeros.length < sizeBytes) zeros = Buffer.alloc(sizeBytes);
   return zeros.subarray(0, sizeBytes);
-}
-
-/** Errors of open as callers handle them: a WalError, with any errno error as its cause. */
-function asOpenError(error: unknown, dir: string): unknown {
-  if (error instanceof WalError || !(error instanceof Error) || error.name === 'AssertionError') return error;
-  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-  return new WalIOError(`Cannot open log in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
 }
 
 /**

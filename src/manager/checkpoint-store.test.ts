@@ -58,11 +58,17 @@ test('bad checkpoint names, keys and offsets are rejected with INVALID_ARGUMENT'
   const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
   await mgr.append('t', 0, 'x');
   for (const name of ['', '..', '.', '../evil', 'a/b', 'x'.repeat(250), 'ünï']) {
-    assert.throws(() => mgr.checkpoints.commit(name, { 't/0': 0 }), { code: 'INVALID_ARGUMENT' }, name);
+    await assert.rejects(mgr.checkpoints.commit(name, { 't/0': 0 }), { code: 'INVALID_ARGUMENT' }, name);
+    await assert.rejects(mgr.checkpoints.delete(name), { code: 'INVALID_ARGUMENT' }, name);
     assert.throws(() => mgr.checkpoints.get(name), { code: 'INVALID_ARGUMENT' });
   }
-  for (const offsets of [{ 't/x': 0 }, { t: 0 }, { '../t/0': 0 }, { 't/0': -1 }, { 't/0': 0.5 }, { 't/0': '1' }]) {
-    assert.throws(() => mgr.checkpoints.commit('c', offsets as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(offsets));
+  for (const offsets of [{ 't/x': 0 }, { t: 0 }, { '../t/0': 0 }, { 't/0': -1 }, { 't/0': 0.5 }, { 't/0': '1' }, { 't/65536': 0 }, [['t/0', 0]], null, 't/0']) {
+    await assert.rejects(mgr.checkpoints.commit('c', offsets as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(offsets));
+  }
+  // A Map would read as no offsets at all, and with replace wipe the checkpoint.
+  await assert.rejects(mgr.checkpoints.commit('c', new Map([['t/0', 1]]) as never, { replace: true }), { code: 'INVALID_ARGUMENT', message: /got a Map/ });
+  for (const options of [null, 'replace', { replac: true }, { replace: 'yes' }]) {
+    await assert.rejects(mgr.checkpoints.commit('c', { 't/0': 0 }, options as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(options));
   }
   assert.deepEqual(readdirSync(checkpointDir(dir)), []);
   await mgr.close();
@@ -75,7 +81,7 @@ test('checkpoint names hold at most 200 characters, so that their files fit a fi
   const longest = 'c'.repeat(CHECKPOINT_NAME_LENGTH_MAX);
   // 249 is a valid topic name, but its checkpoint file name would not fit in 255 bytes.
   for (const name of ['c'.repeat(CHECKPOINT_NAME_LENGTH_MAX + 1), 'c'.repeat(249)]) {
-    assert.throws(() => mgr.checkpoints.commit(name, { 't/0': 1 }), { code: 'INVALID_ARGUMENT', message: /1 to 200 of the characters/ });
+    await assert.rejects(mgr.checkpoints.commit(name, { 't/0': 1 }), { code: 'INVALID_ARGUMENT', message: /1 to 200 of the characters/ });
     assert.throws(() => mgr.consume({ group: name, topics: ['t'] }), { code: 'INVALID_ARGUMENT' });
   }
   // The store is not stopped by them: the longest valid name commits, and reloads.

@@ -116,11 +116,26 @@ export class CheckpointStore {
    * await mgr.checkpoints.commit('indexer', { 'orders/0': 10, 'orders/1': 7 });
    */
   commit(name: string, offsets: CheckpointOffsets, options: CommitOptions = {}): Promise<void> {
+    // Bad input rejects the returned promise, as every other failure does.
+    try {
+      return this.#commit(name, offsets, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  #commit(name: string, offsets: CheckpointOffsets, options: CommitOptions): Promise<void> {
     this.#checkOpen('commit checkpoint');
     checkCheckpointName(name, 'commit checkpoint');
     const entries = this.#checkOffsets(offsets);
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`Cannot commit checkpoint: options must be an object, got ${describe(options)}`);
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== 'replace') throw new InvalidArgumentError(`Cannot commit checkpoint: unknown option "${key}"; the known option is replace`);
+    }
+    if (options.replace !== undefined && typeof options.replace !== 'boolean') {
+      throw new InvalidArgumentError(`Cannot commit checkpoint: option "replace" must be a boolean, got ${describe(options.replace)}`);
     }
     const replace = options.replace === true;
     const logKeys = entries.map(({ topic, partition }) => logKey(topic, partition));
@@ -160,8 +175,12 @@ export class CheckpointStore {
    * @returns true when it existed
    */
   delete(name: string): Promise<boolean> {
-    this.#checkOpen('delete checkpoint');
-    checkCheckpointName(name, 'delete checkpoint');
+    try {
+      this.#checkOpen('delete checkpoint');
+      checkCheckpointName(name, 'delete checkpoint');
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     let existed = false;
     return this.#serialize(name, async () => {
       existed = this.#checkpoints.has(name);
@@ -190,11 +209,13 @@ export class CheckpointStore {
   }
 
   #checkOffsets(offsets: unknown): { topic: string; partition: number; key: string; offset: number }[] {
-    if (typeof offsets !== 'object' || offsets === null || Array.isArray(offsets)) {
-      throw new InvalidArgumentError(`Cannot commit checkpoint: offsets must be an object, got ${describe(offsets)}`);
+    // A plain object only: a Map's entries are not its keys, and would be read as no offsets at all.
+    const prototype: unknown = typeof offsets === 'object' && offsets !== null ? Object.getPrototypeOf(offsets) : undefined;
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw new InvalidArgumentError(`Cannot commit checkpoint: offsets must be a plain object { 'topic/partition': offset }, got ${describeOffsets(offsets)}`);
     }
     const entries = [];
-    for (const [key, offset] of Object.entries(offsets)) {
+    for (const [key, offset] of Object.entries(offsets as Record<string, unknown>)) {
       const { topic, partition } = parseLogKey(key, this.#host.maxPartitions, 'commit checkpoint');
       if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
         throw new InvalidArgumentError(`Cannot commit checkpoint: offset for ${key} must be a non-negative integer, got ${describe(offset)}`);
@@ -252,6 +273,10 @@ async function readCheckpointFile(fileSystem: FileSystem, path: string): Promise
   } finally {
     await handle.close();
   }
+}
+
+function describeOffsets(offsets: unknown): string {
+  return offsets instanceof Map ? 'a Map' : describe(offsets);
 }
 
 /** Parses and checks a checkpoint file; throws a CorruptionError naming the file on any damage. */

@@ -90,6 +90,8 @@ interface Cursor {
  *   if (++handled % 1000 === 0) await consumer.commit();
  * }
  */
+const CONSUME_OPTION_NAMES: readonly string[] = ['group', 'topics', 'from', 'batchSize', 'signal'];
+
 export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** The group (and checkpoint) name. */
   readonly group: string;
@@ -114,6 +116,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   constructor(host: ConsumerHost, options: ConsumeOptions) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`Cannot consume: options must be an object, got ${describe(options)}`);
+    }
+    for (const key of Object.keys(options)) {
+      // A misspelt `form: 'latest'` must not silently start from the checkpoint.
+      if (!CONSUME_OPTION_NAMES.includes(key)) {
+        throw new InvalidArgumentError(`Cannot consume: unknown option "${key}"; known options are ${CONSUME_OPTION_NAMES.join(', ')}`);
+      }
     }
     checkCheckpointName(options.group, 'consume');
     if (!Array.isArray(options.topics) || options.topics.length === 0) {

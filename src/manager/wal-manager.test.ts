@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { WalError } from '../errors.js';
+import { WalError, WalIOError } from '../errors.js';
 import { WalManager } from './wal-manager.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
@@ -219,7 +219,51 @@ test('bad options are rejected before anything is created', async () => {
   await assert.rejects(WalManager.open({ dir, fsync: 'never' as never }), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(WalManager.open({ dir, syncStream: 'both' as never }), { code: 'INVALID_ARGUMENT', message: /syncStream/ });
   await assert.rejects(WalManager.open({ dir, journalCheckpointBytes: 0 }), { code: 'INVALID_ARGUMENT', message: /journalCheckpointBytes/ });
+  // Messages name the manager, and the known options include its own.
+  await assert.rejects(WalManager.open({ dir, maxPartitons: 3 } as never), {
+    code: 'INVALID_ARGUMENT',
+    message: /^Cannot open manager: unknown option "maxPartitons"; known options are dir, maxPartitions, /,
+  });
+  await assert.rejects(WalManager.open({ dir, fileSystem: {} as never }), { code: 'INVALID_ARGUMENT', message: /^Cannot open manager: option "fileSystem" must have the methods/ });
+  await assert.rejects(WalManager.open({ dir, logger: {} as never }), { code: 'INVALID_ARGUMENT', message: /"logger" must have the methods/ });
+  await assert.rejects(WalManager.open({ dir: `${dir}\0x` }), { code: 'INVALID_ARGUMENT', message: /NUL/ });
   assert.equal(existsSync(dir), false);
+});
+
+test('a bad tail or withLog call is refused before its partition is created', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  for (const options of [{ from: -1 }, { signal: {} }, null, { frm: 0 }]) {
+    assert.throws(() => mgr.tail('new', 2, options as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(options));
+  }
+  await assert.rejects(mgr.withLog('new', 1, 'not a function' as never), { code: 'INVALID_ARGUMENT', message: /use must be a function/ });
+  assert.deepEqual(mgr.topics(), []);
+  assert.equal(existsSync(join(dir, 'new')), false);
+  await mgr.close();
+});
+
+test('an async logOptions, a retention guard no checkpoint can name, and a misspelt consume option are refused', async () => {
+  const dir = freshDir();
+  await assert.rejects(WalManager.open({ dir, retention: { checkpoint: 'c'.repeat(201) } }), { code: 'INVALID_ARGUMENT', message: /retention.checkpoint/ });
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0, logOptions: (async () => ({ segmentMaxRecords: 2 })) as never });
+  await assert.rejects(mgr.append('t', 0, 'x'), { code: 'INVALID_ARGUMENT', message: /logOptions returned a Promise; it must return the options synchronously/ });
+  assert.throws(() => mgr.consume({ group: 'g', topics: ['t'], form: 'latest' } as never), {
+    code: 'INVALID_ARGUMENT',
+    message: /unknown option "form"; known options are group, topics, from, batchSize, signal/,
+  });
+  await mgr.close();
+});
+
+test('a manager folder that cannot be made is a WalIOError naming the manager, with the errno error as cause', async () => {
+  const file = join(freshDir() + '-file');
+  writeFileSync(file, 'not a folder');
+  await assert.rejects(WalManager.open({ dir: file }), (error: unknown) => {
+    assert.ok(error instanceof WalIOError);
+    assert.equal(error.code, 'WAL_FAILED');
+    assert.equal((error.cause as NodeJS.ErrnoException).code, 'ENOTDIR');
+    assert.match(error.message, /^Cannot open manager in .*: ENOTDIR.*; check the folder exists, is writable and has space$/);
+    return true;
+  });
 });
 
 test('per-log options override the defaults', async () => {

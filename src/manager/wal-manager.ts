@@ -17,10 +17,11 @@ import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
+import { asOpenError } from '../log/open-error.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { WalOptions } from '../log/options.js';
 import { toBatchPayloads, toPayload } from '../log/record-input.js';
-import { Wal, checkEmptyRead } from '../log/wal.js';
+import { Wal, checkEmptyRead, checkTailOptions } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -204,6 +205,14 @@ export class WalManager {
    */
   static async open(options: WalManagerOptions): Promise<WalManager> {
     const resolved = resolveManagerOptions(options);
+    try {
+      return await WalManager.#open(resolved);
+    } catch (error) {
+      throw asOpenError(error, resolved.dir, 'manager');
+    }
+  }
+
+  static async #open(resolved: ResolvedManagerOptions): Promise<WalManager> {
     const { fileSystem, dir } = resolved;
     const metaDir = join(dir, MANAGER_FOLDER_NAME);
     await fileSystem.mkdir(metaDir);
@@ -292,6 +301,7 @@ export class WalManager {
    */
   async withLog<T>(topic: string, partition: number, use: (wal: Wal) => T | Promise<T>): Promise<T> {
     this.#checkOpen('open log');
+    if (typeof use !== 'function') throw new InvalidArgumentError(`Cannot open log: use must be a function of the Wal, got ${describe(use)}`);
     const entry = this.#entry(topic, partition, 'open log');
     const wal = await this.#pool.acquire(entry);
     try {
@@ -329,6 +339,8 @@ export class WalManager {
    */
   tail(topic: string, partition: number, options: TailOptions = {}): AsyncIterable<WalRecord> {
     this.#checkOpen('tail records');
+    // Before the log is looked up: a tail creates its partition, a bad one must not.
+    checkTailOptions(options);
     return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options));
   }
 
@@ -417,7 +429,7 @@ export class WalManager {
     checkTopicName(topic, 'append records');
     checkPartition(partition, this.maxPartitions, 'append records');
     const walOptions = this.#walOptionsFor(topic, partition);
-    const limits = resolveWalOptions({ ...walOptions, dir: join(this.dir, topic, String(partition)) });
+    const limits = resolveWalOptions({ ...walOptions, dir: join(this.dir, topic, String(partition)) }, { action: `open log ${logKey(topic, partition)}` });
     if (Array.isArray(data)) return toBatchPayloads(data, limits).payloads;
     return toPayload(data, limits.maxRecordBytes, 'append record');
   }
@@ -507,6 +519,10 @@ export class WalManager {
     if (this.#logOptions === undefined) return {};
     const overrides: unknown = this.#logOptions(topic, partition);
     if (overrides === undefined) return {};
+    // An async logOptions would be read as "no overrides": the log would open with the defaults.
+    if (typeof overrides === 'object' && overrides !== null && typeof (overrides as { then?: unknown }).then === 'function') {
+      throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned a Promise; it must return the options synchronously`);
+    }
     if (typeof overrides !== 'object' || overrides === null) {
       throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned ${describe(overrides)}, not an object`);
     }
@@ -697,11 +713,8 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
   const raw = options as Record<string, unknown>;
   const walDefaults: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) if (!MANAGER_ONLY_OPTIONS.has(key)) walDefaults[key] = value;
-  // The Wal's own validation names unknown or bad options; `dir` is a stand-in.
-  const walResolved = resolveWalOptions({ ...walDefaults, dir: typeof raw['dir'] === 'string' ? raw['dir'] : '?' });
-  if (typeof raw['dir'] !== 'string' || raw['dir'].length === 0) {
-    throw new InvalidArgumentError(`Cannot open manager: option "dir" must be a non-empty string, got ${describe(raw['dir'])}`);
-  }
+  // The Wal's own validation names unknown or bad options, and checks `dir`.
+  const walResolved = resolveWalOptions({ ...walDefaults, dir: raw['dir'] }, { action: 'open manager', alsoKnown: MANAGER_ONLY_OPTIONS });
   const syncStream = raw['syncStream'] ?? 'shared';
   if (syncStream !== 'shared' && syncStream !== 'per-log') {
     throw new InvalidArgumentError(`Cannot open manager: option "syncStream" must be 'shared' or 'per-log', got ${describe(syncStream)}`);
@@ -711,7 +724,7 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
     throw new InvalidArgumentError(`Cannot open manager: option "logOptions" must be a function, got ${describe(logOptions)}`);
   }
   return {
-    dir: raw['dir'],
+    dir: walResolved.dir,
     maxPartitions: integerOption(raw, 'maxPartitions', PARTITIONS_DEFAULT_MAX, 1, PARTITIONS_LIMIT),
     maxOpenLogs: integerOption(raw, 'maxOpenLogs', OPEN_LOGS_DEFAULT_MAX, 1, 1_000_000),
     maxOpenFiles: integerOption(raw, 'maxOpenFiles', SHARED_OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
