@@ -69,10 +69,14 @@ export class WalIOError extends WalError {
   }
 }
 
-/** The log was closed; open it again to continue. */
+/** The log (or the manager, consumer or channel in front of it) was closed; open it again to continue. */
 export class WalClosedError extends WalError {
-  constructor(action: string) {
-    super('WAL_CLOSED', `Cannot ${action}: the log is closed; open it again with Wal.open()`);
+  /**
+   * @param closed what is closed, for the message (default "log")
+   * @param remedy what to do (default: open it again with Wal.open())
+   */
+  constructor(action: string, closed = 'log', remedy = 'open it again with Wal.open()') {
+    super('WAL_CLOSED', `Cannot ${action}: the ${closed} is closed; ${remedy}`);
     this.name = 'WalClosedError';
   }
 }
@@ -92,7 +96,10 @@ export class OffsetOutOfRangeError extends WalError {
   constructor(action: string, offset: number, firstOffset: number, nextOffset: number) {
     super(
       'OFFSET_OUT_OF_RANGE',
-      `Cannot ${action}: offset ${offset} is outside the log's range [${firstOffset}, ${nextOffset})`,
+      `Cannot ${action}: offset ${offset} is outside the log's range [${firstOffset}, ${nextOffset})` +
+        (offset < firstOffset
+          ? `; the records before ${firstOffset} were deleted (truncateBefore or retention), start at firstOffset`
+          : `; offset ${nextOffset} is the next to be written`),
     );
     this.name = 'OffsetOutOfRangeError';
     this.offset = offset;

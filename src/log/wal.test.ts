@@ -435,6 +435,11 @@ describe('Wal.truncateBefore', () => {
     assert.deepEqual(records.map((record) => Buffer.from(record.data).toString()), Array.from({ length: 25 }, (_, i) => `r${i + 20}`));
     await rejectsWith(() => wal.read({ from: 19 }), 'OFFSET_OUT_OF_RANGE');
     await rejectsWith(() => wal.read({ from: 0 }), 'OFFSET_OUT_OF_RANGE');
+    // The message says why the records are gone and where to start.
+    await assert.rejects(async () => collect(wal.read({ from: 0 })), {
+      message: /^Cannot read records: offset 0 is outside the log's range \[20, 45\); the records before 20 were deleted \(truncateBefore or retention\), start at firstOffset$/,
+    });
+    await assert.rejects(async () => collect(wal.read({ from: 45 })), { message: /range \[20, 45\); offset 45 is the next to be written$/ });
     assertRecords(await collect(wal.read({})), records.map((record) => Buffer.from(record.data)), 20, 'read without from starts at firstOffset');
     await wal.close();
   });

@@ -227,7 +227,7 @@ export class CheckpointStore {
 
   #checkOpen(action: string): void {
     if (this.#failure !== null) throw this.#failure;
-    if (this.#closed) throw new WalClosedError(action);
+    if (this.#closed) throw new WalClosedError(action, 'manager', 'open it again with WalManager.open()');
   }
 
   /**

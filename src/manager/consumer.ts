@@ -193,7 +193,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<ConsumerRecord> {
     if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
-    if (this.#closed) throw new WalClosedError('consume');
+    if (this.#closed) throw new WalClosedError('consume', 'consumer', 'start a new one with mgr.consume(); it resumes from the group\'s checkpoint');
     this.#iterating = true;
     try {
       this.#unsubscribe = this.#host.onNewPartition((topic, partition) => {

@@ -163,7 +163,7 @@ export class LogPool {
 
   async #startOpen(entry: LogEntry): Promise<Wal> {
     // An iterator made before close() but started after it lands here.
-    if (this.#closed) throw new WalClosedError('open log');
+    if (this.#closed) throw new WalClosedError('open log', 'manager', 'open it again with WalManager.open()');
     if (entry.failure !== null) {
       throw new WalIOError(
         `Cannot open log ${entry.topic}/${entry.partition}: it failed earlier (${entry.failure.message}); close and reopen the manager to recover it`,

@@ -293,7 +293,8 @@ test('calls after close reject with WAL_CLOSED', async () => {
     for await (const record of readMadeBeforeClose) void record;
   }, { code: 'WAL_CLOSED' });
   assert.throws(() => mgr.read('t', 0), { code: 'WAL_CLOSED' });
-  assert.throws(() => mgr.topics(), { code: 'WAL_CLOSED' });
+  // The message names what is closed and how to go on.
+  assert.throws(() => mgr.topics(), { code: 'WAL_CLOSED', message: /^Cannot list topics: the manager is closed; open it again with WalManager\.open\(\)$/ });
   await assert.rejects(async () => mgr.checkpoints.commit('c', {}), { code: 'WAL_CLOSED' });
 });
 

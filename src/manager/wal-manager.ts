@@ -421,7 +421,7 @@ export class WalManager {
   }
 
   #checkOpen(action: string): void {
-    if (this.#closing !== null) throw new WalClosedError(action);
+    if (this.#closing !== null) throw new WalClosedError(action, 'manager', 'open it again with WalManager.open()');
   }
 
   /** The records of an append to a partition that does not exist yet, checked against that log's limits. */

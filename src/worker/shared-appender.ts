@@ -116,7 +116,7 @@ export class SharedAppender {
     this.#closed = true;
     Atomics.compareExchange(this.#control, CONTROL.STATE, STATE.OPEN, STATE.CLOSED_BY_PRODUCER);
     wake(this.#control, CONTROL.OWNER_WAKE);
-    for (const queued of this.#queued.splice(0)) queued.reject(new WalClosedError('append record'));
+    for (const queued of this.#queued.splice(0)) queued.reject(channelClosed());
   }
 
   #toPayload(data: unknown): Uint8Array {
@@ -140,7 +140,7 @@ export class SharedAppender {
 
   #checkOpen(): void {
     if (this.#closed || Atomics.load(this.#control, CONTROL.STATE) === STATE.CLOSED_BY_OWNER) {
-      throw new WalClosedError('append record');
+      throw channelClosed();
     }
   }
 
@@ -205,8 +205,8 @@ export class SharedAppender {
         // Records published after the owner stopped taking will never settle.
         const takenFinal = Atomics.load(this.#control, CONTROL.TAKEN_FINAL);
         const orphanCount = this.#waiting.filter((waiting) => ((waiting.sequence - takenFinal) | 0) >= 0).length;
-        for (const waiting of this.#waiting.splice(this.#waiting.length - orphanCount)) waiting.reject(new WalClosedError('append record'));
-        for (const queued of this.#queued.splice(0)) queued.reject(new WalClosedError('append record'));
+        for (const waiting of this.#waiting.splice(this.#waiting.length - orphanCount)) waiting.reject(channelClosed());
+        for (const queued of this.#queued.splice(0)) queued.reject(channelClosed());
       } else {
         this.#publishQueued();
       }
@@ -223,6 +223,10 @@ export class SharedAppender {
 
 function errorFor(result: number, dir: string): WalError {
   const code = ERROR_CODES[-result - 1] ?? 'WAL_FAILED';
-  if (code === 'WAL_CLOSED') return new WalClosedError('append record');
+  if (code === 'WAL_CLOSED') return channelClosed();
   return new WalError(code, `Cannot append record to the log in ${dir} from a worker thread: the owner's log rejected it (${code}); see the owner's log`);
+}
+
+function channelClosed(): WalClosedError {
+  return new WalClosedError('append record', 'shared append channel', 'it, its appender or its log was closed; open a new SharedAppendChannel to append more');
 }
