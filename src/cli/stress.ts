@@ -184,7 +184,7 @@ function resolveConfig(options: StressOptions): StressConfig {
   checkInteger('partitions', config.partitions, 1, 65_536);
   checkInteger('recordBytes', config.recordBytes, STRESS_RECORD_HEADER_BYTES, 16 * 1024 * 1024);
   checkInteger('rotateRecords', config.rotateRecords, 1, Number.MAX_SAFE_INTEGER);
-  checkInteger('durationMs', config.durationMs, 1, 7 * 24 * 3600 * 1000);
+  checkInteger('durationMs', config.durationMs, 1, DURATION_MS_MAX);
   return config;
 }
 
@@ -403,6 +403,11 @@ export function formatFsync(fsync: FsyncPolicy): string {
   return typeof fsync === 'string' ? fsync : `batch:${fsync.batch.intervalMs}`;
 }
 
+/** Longest stress run. */
+const DURATION_MS_MAX = 7 * 24 * 3600 * 1000;
+/** Longest batch interval a log accepts (Wal options). */
+const BATCH_INTERVAL_MS_MAX = 3_600_000;
+
 /**
  * Parses `always`, `os` or `batch:<intervalMs>`.
  * @throws InvalidArgumentError for anything else
@@ -410,8 +415,11 @@ export function formatFsync(fsync: FsyncPolicy): string {
 export function parseFsync(text: string): FsyncPolicy {
   if (text === 'always' || text === 'os') return text;
   const match = /^batch:([1-9][0-9]{0,6})$/.exec(text);
-  if (match?.[1] !== undefined) return { batch: { intervalMs: Number(match[1]) } };
-  throw new InvalidArgumentError(`fsync must be always, os or batch:<intervalMs> (e.g. batch:5), got ${JSON.stringify(text)}`);
+  // The log's own limit, checked here so that the message names the flag.
+  if (match?.[1] !== undefined && Number(match[1]) <= BATCH_INTERVAL_MS_MAX) return { batch: { intervalMs: Number(match[1]) } };
+  throw new InvalidArgumentError(
+    `fsync must be always, os or batch:<intervalMs> with intervalMs in [1, ${BATCH_INTERVAL_MS_MAX}] (e.g. batch:5), got ${JSON.stringify(text)}`,
+  );
 }
 
 /**
@@ -426,7 +434,9 @@ export function parseDuration(text: string): number {
   }
   const unit = match[2] ?? 's';
   const durationMs = Math.round(unit === 'ms' ? amount : unit === 's' ? amount * 1000 : amount * 60_000);
-  if (durationMs < 1) throw new InvalidArgumentError(`duration must be at least 1ms, got ${JSON.stringify(text)}`);
+  if (durationMs < 1 || durationMs > DURATION_MS_MAX) {
+    throw new InvalidArgumentError(`duration must be between 1ms and 7 days (${DURATION_MS_MAX / 60_000}m), got ${JSON.stringify(text)}`);
+  }
   return durationMs;
 }
 

@@ -72,6 +72,10 @@ test('bad flags exit with code 2 and a clear message', () => {
     [['stress', '--fsync', 'sometimes'], /fsync must be always, os or batch:<intervalMs>/],
     [['stress', '--fsync', 'batch:'], /fsync must be/],
     [['stress', '--duration', 'soon'], /duration must look like 500ms, 10s or 2m/],
+    // Past the parsers' patterns but beyond the limits: the message still names the flag.
+    [['stress', '--fsync', 'batch:5000000'], /--fsync.*intervalMs in \[1, 3600000\]/],
+    [['stress', '--duration', '99999m'], /--duration.*between 1ms and 7 days/],
+    [['stress', '--duration', '0'], /--duration.*between 1ms and 7 days/],
     [['stress', '--record-bytes', '8'], /--record-bytes.*\[16,/],
     [['stress', '--sync-stream', 'both'], /--sync-stream.*'both' is invalid\. Allowed choices are shared, per-log/],
     [['stress', '--bogus'], /unknown option '--bogus'/],
