@@ -108,6 +108,37 @@ test("'latest' sees only records appended after start", async () => {
   await mgr.close();
 });
 
+test('a signal aborted before iteration ends it cleanly; a consumer closed by close() refuses to iterate, and misused options are refused', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  await mgr.append('t', 0, ['a', 'b']);
+  const seen: string[] = [];
+  for await (const record of mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', signal: AbortSignal.abort() })) seen.push(record.data.toString());
+  assert.deepEqual(seen, []);
+  const closed = mgr.consume({ group: 'g', topics: ['t'] });
+  await closed.close();
+  await assert.rejects(async () => {
+    for await (const record of closed) void record;
+  }, { code: 'WAL_CLOSED', message: /the consumer is closed; start a new one with mgr\.consume\(\)/ });
+  const bad: unknown[] = [
+    null,
+    { group: 5, topics: ['t'] },
+    { group: 'g', topics: 't' },
+    { group: 'g', topics: [] },
+    { group: 'g', topics: ['t'], from: 'newest' },
+    { group: 'g', topics: ['t'], batchSize: 0 },
+    { group: 'g', topics: ['t'], batchSize: '64' },
+    { group: 'g', topics: ['t'], signal: {} },
+  ];
+  for (const options of bad) assert.throws(() => mgr.consume(options as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(options));
+  // One iteration at a time.
+  const consumer = mgr.consume({ group: 'g2', topics: ['t'], from: 'earliest' });
+  const first = consumer[Symbol.asyncIterator]();
+  assert.equal((await first.next()).done, false);
+  await assert.rejects(consumer[Symbol.asyncIterator]().next(), { code: 'INVALID_ARGUMENT', message: /already being iterated/ });
+  await first.return?.();
+  await mgr.close();
+});
+
 test('a consumer whose partition log cannot open rejects with that error and skips nothing', async () => {
   const dir = freshDir();
   const writer = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });

@@ -106,6 +106,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Partitions created after start, waiting to be opened by the iteration. */
   readonly #added: { topic: string; partition: number }[] = [];
   #unsubscribe: (() => void) | null = null;
+  /** The consumer was closed by its signal (iteration then ends cleanly, never with WAL_CLOSED). */
+  #endedBySignal = false;
   #forgetSignal: (() => void) | null = null;
   #iterating = false;
   #closed = false;
@@ -146,10 +148,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.#from = from;
     this.#batchSize = batchSize;
     if (signal !== undefined) {
-      if (signal.aborted) {
+      const onAbort = (): void => {
+        this.#endedBySignal = true;
         void this.close();
+      };
+      if (signal.aborted) {
+        onAbort();
       } else {
-        const onAbort = (): void => void this.close();
         signal.addEventListener('abort', onAbort, { once: true });
         // Removed on close, so a long-lived signal does not keep closed consumers alive.
         this.#forgetSignal = () => signal.removeEventListener('abort', onAbort);
@@ -193,6 +198,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<ConsumerRecord> {
     if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
+    // The caller's signal ends iteration cleanly, also one aborted before it began; close() does not.
+    if (this.#closed && this.#endedBySignal) return;
     if (this.#closed) throw new WalClosedError('consume', 'consumer', 'start a new one with mgr.consume(); it resumes from the group\'s checkpoint');
     this.#iterating = true;
     try {
