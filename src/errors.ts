@@ -99,7 +99,7 @@ export class OffsetOutOfRangeError extends WalError {
       `Cannot ${action}: offset ${offset} is outside the log's range [${firstOffset}, ${nextOffset})` +
         (offset < firstOffset
           ? `; the records before ${firstOffset} were deleted (truncateBefore or retention), start at firstOffset`
-          : `; offset ${nextOffset} is the next to be written`),
+          : `; the highest offset accepted here is ${nextOffset - 1}`),
     );
     this.name = 'OffsetOutOfRangeError';
     this.offset = offset;

@@ -78,6 +78,9 @@ test('bad flags exit with code 2 and a clear message', () => {
     [['stress', '--duration', '0'], /--duration.*between 1ms and 7 days/],
     [['stress', '--record-bytes', '8'], /--record-bytes.*\[16,/],
     [['stress', '--sync-stream', 'both'], /--sync-stream.*'both' is invalid\. Allowed choices are shared, per-log/],
+    [['stress', '--partitions', '0'], /--partitions.*must be an integer in \[1, 65536\], got "0"/],
+    [['stress', '--rotate-records', '-1'], /--rotate-records.*must be an integer in \[1, /],
+    [['stress', 'extra'], /too many arguments for 'stress'/],
     [['stress', '--bogus'], /unknown option '--bogus'/],
     [['nonsense'], /unknown command 'nonsense'/],
   ];

@@ -1,0 +1,111 @@
+/**
+ * The public surface refuses bad input with a typed error that names what
+ * was wrong, and changes nothing: one table per entry point, for the cases
+ * the module tests do not already cover.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
+import type { WalErrorCode } from '../../src/index.js';
+import { freshFolders } from '../temp-folders.js';
+
+const freshDir = freshFolders('tidewal-bad-input-');
+
+/** Runs `call` (a value, a promise or an async iterable to drain) and checks that it fails with `code` and a message matching `message`. */
+async function refuses(label: string, call: () => unknown, code: WalErrorCode, message: RegExp): Promise<void> {
+  await assert.rejects(
+    async () => {
+      const result = call();
+      if (result !== null && typeof result === 'object' && Symbol.asyncIterator in result) {
+        for await (const item of result as AsyncIterable<unknown>) void item;
+      } else {
+        await result;
+      }
+    },
+    (error: unknown) => {
+      assert.ok(error instanceof WalError, `${label}: a WalError, got ${String(error)}`);
+      assert.equal(error.code, code, `${label}: ${error.message}`);
+      assert.match(error.message, message, label);
+      return true;
+    },
+  );
+}
+
+test('Wal: internal options, records of other types, offsets past the end, calls after close', async () => {
+  const dir = freshDir();
+  const wal = await Wal.open({ dir });
+  await wal.append('a');
+  await refuses('a Symbol record', () => wal.append(Symbol('x') as never), 'INVALID_ARGUMENT', /must be a Uint8Array or a string, got symbol/);
+  await refuses('a bigint record', () => wal.append(5n as never), 'INVALID_ARGUMENT', /must be a Uint8Array or a string/);
+  await refuses('an empty batch', () => wal.appendBatch([]), 'INVALID_ARGUMENT', /non-empty array/);
+  await refuses('truncateBefore past nextOffset', () => wal.truncateBefore(5), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 2\); the highest offset accepted here is 1$/);
+  await refuses('a tail from past nextOffset', () => wal.tail({ from: 3 }), 'OFFSET_OUT_OF_RANGE', /outside the log's range/);
+  await refuses('a fileCache that is not one', () => Wal.open({ dir: freshDir(), fileCache: {} } as never), 'INVALID_ARGUMENT', /"fileCache" must be a FileCache/);
+  await refuses('a journal that is not one', () => Wal.open({ dir: freshDir(), journal: 5 } as never), 'INVALID_ARGUMENT', /"journal" must be a WriteJournal/);
+  assert.equal(wal.nextOffset, 1, 'nothing was appended by the refused calls');
+  await wal.close();
+  await refuses('segments() after close', () => wal.segments(), 'WAL_CLOSED', /the log is closed; open it again with Wal\.open\(\)/);
+});
+
+test('WalManager.open: each bad option is refused and no folder is made', async () => {
+  const dir = freshDir();
+  const cases: Array<[label: string, options: unknown, message: RegExp]> = [
+    ['options null', null, /options must be an object/],
+    ['maxPartitions 0', { dir, maxPartitions: 0 }, /"maxPartitions" must be an integer in \[1, /],
+    ['maxOpenFiles 1.5', { dir, maxOpenFiles: 1.5 }, /"maxOpenFiles"/],
+    ['retentionIntervalMs -1', { dir, retentionIntervalMs: -1 }, /"retentionIntervalMs"/],
+    ['logOptions not a function', { dir, logOptions: 5 }, /"logOptions" must be a function/],
+    ['retention not an object', { dir, retention: 5 }, /"retention" must be an object/],
+    ['retention with an unknown key', { dir, retention: { maxByte: 1 } }, /unknown retention option "maxByte"/],
+    ['retention guarded by a bad name', { dir, retention: { checkpoint: '../x' } }, /retention.checkpoint must be a checkpoint name/],
+  ];
+  for (const [label, options, message] of cases) {
+    await refuses(label, () => WalManager.open(options as never), 'INVALID_ARGUMENT', message);
+  }
+  assert.equal(existsSync(dir), false);
+});
+
+test('WalManager: bad names and logOptions answers are refused, calls after close say the manager is closed', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    retentionIntervalMs: 0,
+    logOptions: (topic) => (topic === 'number' ? 5 : topic === 'cache' ? { fileCache: 1 } : topic === 'files' ? { maxOpenFiles: 3 } : {}) as never,
+  });
+  await refuses('withLog with a bad topic', () => mgr.withLog('../x', 0, () => 1), 'INVALID_ARGUMENT', /topic "\.\.\/x" is not valid/);
+  await refuses('partitions of a bad topic', () => mgr.partitions('a/b'), 'INVALID_ARGUMENT', /topic "a\/b" is not valid/);
+  await refuses('logOptions returning a number', () => mgr.append('number', 0, 'x'), 'INVALID_ARGUMENT', /^Cannot open log number\/0: logOptions returned 5, not an object/);
+  await refuses('logOptions setting fileCache', () => mgr.append('cache', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "fileCache"/);
+  await refuses('logOptions setting maxOpenFiles', () => mgr.append('files', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "maxOpenFiles"/);
+  assert.deepEqual(readdirSync(dir), ['~manager'], 'no topic folder was made');
+  await mgr.close();
+  const closed = /the manager is closed; open it again with WalManager\.open\(\)$/;
+  await refuses('log() after close', () => mgr.log('t', 0), 'WAL_CLOSED', closed);
+  await refuses('withLog() after close', () => mgr.withLog('t', 0, () => 1), 'WAL_CLOSED', closed);
+  await refuses('readBlocks() after close', () => mgr.readBlocks('t', 0), 'WAL_CLOSED', closed);
+  await refuses('tail() after close', () => mgr.tail('t', 0), 'WAL_CLOSED', closed);
+  await refuses('partitions() after close', () => mgr.partitions('t'), 'WAL_CLOSED', closed);
+  await refuses('consume() after close', () => mgr.consume({ group: 'g', topics: ['t'] }), 'WAL_CLOSED', closed);
+  await refuses('enforceRetention() after close', () => mgr.enforceRetention(), 'WAL_CLOSED', closed);
+  await refuses('checkpoints.delete() after close', () => mgr.checkpoints.delete('c'), 'WAL_CLOSED', closed);
+  assert.equal(existsSync(join(dir, 't')), false);
+});
+
+test('shared append: bad targets and ring sizes, and an appender used after its own close', async () => {
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  try {
+    await refuses('a string target', () => SharedAppendChannel.open('wal' as never), 'INVALID_ARGUMENT', /the target must be a Wal, got "wal"/);
+    await refuses('an object target', () => SharedAppendChannel.open({} as never), 'INVALID_ARGUMENT', /the target must be a Wal/);
+    await refuses('ringBytes NaN', () => SharedAppendChannel.open(wal, { ringBytes: Number.NaN }), 'INVALID_ARGUMENT', /ringBytes must be a multiple of 8/);
+    const channel = SharedAppendChannel.open(wal, { ringBytes: 4096 });
+    const appender = SharedAppender.attach(channel.handle);
+    appender.close();
+    await refuses('append after the appender closed', () => appender.append('x'), 'WAL_CLOSED', /shared append channel is closed/);
+    await channel.close();
+    assert.equal(wal.nextOffset, 0);
+  } finally {
+    await wal.close();
+  }
+});
