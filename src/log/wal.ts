@@ -20,6 +20,7 @@ import { FileCache } from './file-cache.js';
 import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { asOpenError } from './open-error.js';
+import { folderOwner } from './folder-owner.js';
 import { describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import { readBatches, readBlocksWith, readRange } from './reader.js';
@@ -250,6 +251,12 @@ export class Wal implements ReadableLog {
     if (journal !== null) resolved = { ...resolved, dsyncWrites: false, preallocate: false };
     try {
       await resolved.fileSystem.mkdir(resolved.dir);
+      const owner = folderOwner(await resolved.fileSystem.readdir(resolved.dir));
+      if (owner?.kind === 'manager') {
+        throw new InvalidArgumentError(
+          `Cannot open log in ${resolved.dir}: it is a WalManager's folder (it holds ${owner.entry}); open it with WalManager.open(), or give the log a folder of its own`,
+        );
+      }
       await acquireLock(resolved.fileSystem, resolved.dir);
     } catch (error) {
       throw asOpenError(error, resolved.dir, 'log');

@@ -18,6 +18,7 @@ import type { FileSystem } from '../io/file-system.js';
 import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
 import { asOpenError } from '../log/open-error.js';
+import { folderOwner, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { WalOptions } from '../log/options.js';
 import { toBatchPayloads, toPayload } from '../log/record-input.js';
@@ -43,8 +44,7 @@ import {
   parsePartitionFolder,
 } from './topic-name.js';
 
-/** Folder of the manager's own files (LOCK, checkpoints). */
-export const MANAGER_FOLDER_NAME = '~manager';
+export { MANAGER_FOLDER_NAME };
 
 /**
  * Default bound on open logs. Each open log holds two or three descriptors
@@ -214,6 +214,15 @@ export class WalManager {
 
   static async #open(resolved: ResolvedManagerOptions): Promise<WalManager> {
     const { fileSystem, dir } = resolved;
+    const owner = folderOwner(await fileSystem.readdir(dir).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }));
+    if (owner?.kind === 'log') {
+      throw new InvalidArgumentError(
+        `Cannot open manager in ${dir}: it is a log's folder (it holds ${owner.entry}); open it with Wal.open(), or give the manager a folder of its own`,
+      );
+    }
     const metaDir = join(dir, MANAGER_FOLDER_NAME);
     await fileSystem.mkdir(metaDir);
     // New folders live in their parents: sync them so a power cut keeps them.

@@ -109,3 +109,25 @@ test('shared append: bad targets and ring sizes, and an appender used after its 
     await wal.close();
   }
 });
+
+test("a Wal is not opened in a manager's folder, nor a manager in a log's folder, and neither leaves a file there", async () => {
+  const managerDir = freshDir();
+  const mgr = await WalManager.open({ dir: managerDir, retentionIntervalMs: 0 });
+  await mgr.append('t', 0, 'x');
+  await mgr.close();
+  const managerEntries = readdirSync(managerDir).sort();
+  await refuses('Wal.open on a manager folder', () => Wal.open({ dir: managerDir }), 'INVALID_ARGUMENT', /it is a WalManager's folder \(it holds ~manager\); open it with WalManager\.open\(\)/);
+  assert.deepEqual(readdirSync(managerDir).sort(), managerEntries);
+
+  const logDir = freshDir();
+  const wal = await Wal.open({ dir: logDir });
+  await wal.append('x');
+  await wal.close();
+  const logEntries = readdirSync(logDir).sort();
+  await refuses('WalManager.open on a log folder', () => WalManager.open({ dir: logDir }), 'INVALID_ARGUMENT', /it is a log's folder \(it holds .*\); open it with Wal\.open\(\)/);
+  assert.deepEqual(readdirSync(logDir).sort(), logEntries);
+  // A log inside a manager's partition folder is what the manager itself opens: still fine.
+  const partition = await Wal.open({ dir: join(managerDir, 't', '0') });
+  assert.equal(partition.nextOffset, 1);
+  await partition.close();
+});

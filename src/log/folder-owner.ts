@@ -1,0 +1,22 @@
+/**
+ * Which kind of owner a folder belongs to, judged by its entries, so that a
+ * Wal is not opened in a WalManager's folder (its segments would land among
+ * the topic folders) and a manager is not opened in a log's folder (its
+ * `~manager` would land among the segments). Both kinds tolerate files they
+ * do not know; this only refuses the other kind's own.
+ */
+import { CLEAN_MARKER_FILE_NAME } from './clean-marker.js';
+import { LOCK_FILE_NAME } from './lock.js';
+import { parseSegmentFileName } from './segment-name.js';
+
+/** Folder of a manager's own files (LOCK, checkpoints, journal) inside its folder. */
+export const MANAGER_FOLDER_NAME = '~manager';
+
+/** The entry that shows whose folder this is, or null when it shows no owner. */
+export function folderOwner(names: readonly string[]): { readonly kind: 'log' | 'manager'; readonly entry: string } | null {
+  for (const name of names) {
+    if (name === MANAGER_FOLDER_NAME) return { kind: 'manager', entry: name };
+    if (name === LOCK_FILE_NAME || name === CLEAN_MARKER_FILE_NAME || parseSegmentFileName(name) !== null) return { kind: 'log', entry: name };
+  }
+  return null;
+}
