@@ -99,7 +99,9 @@ export class OffsetOutOfRangeError extends WalError {
       `Cannot ${action}: offset ${offset} is outside the log's range [${firstOffset}, ${nextOffset})` +
         (offset < firstOffset
           ? `; the records before ${firstOffset} were deleted (truncateBefore or retention), start at firstOffset`
-          : `; the highest offset accepted here is ${nextOffset - 1}`),
+          : nextOffset <= firstOffset
+            ? '; the log holds no records: read without from, or tail it'
+            : `; the highest offset accepted here is ${nextOffset - 1}`),
     );
     this.name = 'OffsetOutOfRangeError';
     this.offset = offset;

@@ -12,11 +12,13 @@ import { parseSegmentFileName } from './segment-name.js';
 /** Folder of a manager's own files (LOCK, checkpoints, journal) inside its folder. */
 export const MANAGER_FOLDER_NAME = '~manager';
 
-/** The entry that shows whose folder this is, or null when it shows no owner. */
+/**
+ * The entry that shows whose folder this is, or null when it shows no owner.
+ * `~manager` decides first, whatever the listing order: a manager's topic
+ * may be named `LOCK`, `clean-shutdown` or like a segment file.
+ */
 export function folderOwner(names: readonly string[]): { readonly kind: 'log' | 'manager'; readonly entry: string } | null {
-  for (const name of names) {
-    if (name === MANAGER_FOLDER_NAME) return { kind: 'manager', entry: name };
-    if (name === LOCK_FILE_NAME || name === CLEAN_MARKER_FILE_NAME || parseSegmentFileName(name) !== null) return { kind: 'log', entry: name };
-  }
-  return null;
+  if (names.includes(MANAGER_FOLDER_NAME)) return { kind: 'manager', entry: MANAGER_FOLDER_NAME };
+  const logEntry = names.find((name) => name === LOCK_FILE_NAME || name === CLEAN_MARKER_FILE_NAME || parseSegmentFileName(name) !== null);
+  return logEntry === undefined ? null : { kind: 'log', entry: logEntry };
 }

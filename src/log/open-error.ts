@@ -6,8 +6,10 @@ import { WalError, WalIOError } from '../errors.js';
  * @param subject what was being opened: "log", "manager"
  */
 export function asOpenError(error: unknown, dir: string, subject: string): unknown {
-  if (error instanceof WalError || !(error instanceof Error) || error.name === 'AssertionError') return error;
+  if (error instanceof WalError || !(error instanceof Error)) return error;
+  // Only an errno error is an I/O failure; anything else (a bug, or a
+  // caller's fileSystem or logger throwing) passes as it is, not disguised.
   const code = (error as NodeJS.ErrnoException).code;
-  const detail = code === undefined ? error.message : `${error.message} (${code})`;
-  return new WalIOError(`Cannot open ${subject} in ${dir}: ${detail}; check the folder exists, is writable and has space`, error);
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return error;
+  return new WalIOError(`Cannot open ${subject} in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
 }

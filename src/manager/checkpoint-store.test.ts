@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CorruptionError } from '../errors.js';
@@ -91,7 +91,19 @@ test('checkpoint names hold at most 200 characters, so that their files fit a fi
   const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
   assert.deepEqual(reopened.checkpoints.list(), [longest]);
   assert.deepEqual(reopened.checkpoints.get(longest), { 't/0': 1 });
+  // A checkpoint with a longer name, as an earlier version could write one
+  // where the file name fitted, still loads, reads and deletes; only new
+  // commits are held to 200 characters.
   await reopened.close();
+  const legacy = 'g'.repeat(210);
+  renameSync(join(checkpointDir(dir), `${longest}.checkpoint`), join(checkpointDir(dir), `${legacy}.checkpoint`));
+  const third = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  assert.deepEqual(third.checkpoints.list(), [legacy]);
+  assert.deepEqual(third.checkpoints.get(legacy), { 't/0': 1 });
+  await assert.rejects(third.checkpoints.commit(legacy, { 't/0': 2 }), { code: 'INVALID_ARGUMENT' });
+  assert.equal(await third.checkpoints.delete(legacy), true);
+  assert.deepEqual(readdirSync(checkpointDir(dir)), []);
+  await third.close();
 });
 
 test('a commit interrupted before its rename leaves the old checkpoint', async () => {

@@ -28,7 +28,7 @@ import type { FileSystem } from '../io/file-system.js';
 import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from '../log/atomic-file.js';
 import { describe } from '../log/options.js';
-import { checkCheckpointName, isValidCheckpointName, logKey, parseLogKey } from './topic-name.js';
+import { checkCheckpointName, checkStoredCheckpointName, isValidName, logKey, parseLogKey } from './topic-name.js';
 
 /** A checkpoint's content: next offset to process, per `'topic/partition'`. */
 export type CheckpointOffsets = Readonly<Record<string, number>>;
@@ -98,7 +98,7 @@ export class CheckpointStore {
       }
       if (!fileName.endsWith(CHECKPOINT_SUFFIX)) continue;
       const name = fileName.slice(0, -CHECKPOINT_SUFFIX.length);
-      if (!isValidCheckpointName(name)) continue;
+      if (!isValidName(name)) continue;
       const path = join(dir, fileName);
       checkpoints.set(name, decodeCheckpoint(await readCheckpointFile(fileSystem, path), path));
     }
@@ -161,7 +161,7 @@ export class CheckpointStore {
    * @returns a frozen `{ 'topic/partition': offset }`, or undefined when there is no such checkpoint
    */
   get(name: string): CheckpointOffsets | undefined {
-    checkCheckpointName(name, 'get checkpoint');
+    checkStoredCheckpointName(name, 'get checkpoint');
     return this.#checkpoints.get(name);
   }
 
@@ -177,7 +177,7 @@ export class CheckpointStore {
   delete(name: string): Promise<boolean> {
     try {
       this.#checkOpen('delete checkpoint');
-      checkCheckpointName(name, 'delete checkpoint');
+      checkStoredCheckpointName(name, 'delete checkpoint');
     } catch (error) {
       return Promise.reject(error as Error);
     }

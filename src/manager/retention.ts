@@ -19,7 +19,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { describe } from '../log/options.js';
 import type { SegmentInfo, Wal } from '../log/wal.js';
-import { isValidCheckpointName } from './topic-name.js';
+import { isValidName } from './topic-name.js';
 
 /** A log's retention policy. Every field is optional; an empty policy deletes nothing. */
 export interface RetentionPolicy {
@@ -51,7 +51,7 @@ export function checkRetentionPolicy(value: unknown, action: string): RetentionP
   }
   const checkpoint = raw['checkpoint'];
   // A name no checkpoint can have would guard everything for ever.
-  if (checkpoint !== undefined && !isValidCheckpointName(checkpoint)) {
+  if (checkpoint !== undefined && !isValidName(checkpoint)) {
     throw new InvalidArgumentError(`Cannot ${action}: retention.checkpoint must be a checkpoint name or 'min', got ${describe(checkpoint)}`);
   }
   return raw as RetentionPolicy;

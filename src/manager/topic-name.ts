@@ -36,10 +36,6 @@ export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..';
 }
 
-/** True when `name` is a valid checkpoint (or consumer-group) name: a topic name of at most CHECKPOINT_NAME_LENGTH_MAX characters. */
-export function isValidCheckpointName(name: unknown): name is string {
-  return isValidName(name) && name.length <= CHECKPOINT_NAME_LENGTH_MAX;
-}
 
 /**
  * Checks a topic name.
@@ -53,9 +49,19 @@ export function checkTopicName(name: unknown, action: string): asserts name is s
   checkName(name, action, 'topic', TOPIC_NAME_LENGTH_MAX);
 }
 
-/** The rules of a topic name, at most CHECKPOINT_NAME_LENGTH_MAX long, for checkpoint and consumer-group names. */
+/** The rules of a topic name, at most CHECKPOINT_NAME_LENGTH_MAX long: for the name of a checkpoint to write (a commit, a consumer group). */
 export function checkCheckpointName(name: unknown, action: string): asserts name is string {
   checkName(name, action, 'checkpoint name', CHECKPOINT_NAME_LENGTH_MAX);
+}
+
+/**
+ * The rules of a topic name: for the name of a checkpoint to read or delete.
+ * Earlier versions wrote names longer than CHECKPOINT_NAME_LENGTH_MAX where
+ * the file name fitted; such checkpoints still load, guard retention and can
+ * be deleted, but no new one is written.
+ */
+export function checkStoredCheckpointName(name: unknown, action: string): asserts name is string {
+  checkName(name, action, 'checkpoint name', TOPIC_NAME_LENGTH_MAX);
 }
 
 function checkName(name: unknown, action: string, what: string, lengthMax: number): asserts name is string {

@@ -12,7 +12,7 @@
  */
 import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
-import { InvalidArgumentError, WalClosedError } from '../errors.js';
+import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { FileCache } from '../log/file-cache.js';
@@ -327,7 +327,7 @@ export class WalManager {
    */
   read(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<WalRecord> {
     this.#checkOpen('read records');
-    return this.#leased(topic, partition, 'read records', (wal) => wal.read(options), options);
+    return this.#leased(topic, partition, 'read records', (wal) => wal.read(options), { read: options });
   }
 
   /**
@@ -338,7 +338,7 @@ export class WalManager {
    */
   readBlocks(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<RecordBlock> {
     this.#checkOpen('read records');
-    return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options), options);
+    return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options), { read: options });
   }
 
   /**
@@ -350,7 +350,7 @@ export class WalManager {
     this.#checkOpen('tail records');
     // Before the log is looked up: a tail creates its partition, a bad one must not.
     checkTailOptions(options);
-    return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options));
+    return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options), { tailFrom: options.from });
   }
 
   /**
@@ -553,19 +553,35 @@ export class WalManager {
    * looked up when iteration starts. A read (`readOptions` given) of a
    * partition that does not exist creates nothing: it answers as an empty
    * log does. A tail creates the log, like an append, so that it can wait
-   * for records.
+   * for records; a tail from an offset an empty log cannot have creates
+   * nothing and fails as a tail of an empty log would.
    */
-  #leased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>, readOptions?: ReadOptions): AsyncGenerator<T, void, undefined> {
+  #leased<T>(
+    topic: string,
+    partition: number,
+    action: string,
+    iterate: (wal: Wal) => AsyncIterable<T>,
+    missing: { readonly read: ReadOptions } | { readonly tailFrom: number | undefined },
+  ): AsyncGenerator<T, void, undefined> {
     checkTopicName(topic, action);
     checkPartition(partition, this.maxPartitions, action);
-    return this.#iterateLeased(topic, partition, action, iterate, readOptions);
+    return this.#iterateLeased(topic, partition, action, iterate, missing);
   }
 
-  async *#iterateLeased<T>(topic: string, partition: number, action: string, iterate: (wal: Wal) => AsyncIterable<T>, readOptions: ReadOptions | undefined): AsyncGenerator<T, void, undefined> {
+  async *#iterateLeased<T>(
+    topic: string,
+    partition: number,
+    action: string,
+    iterate: (wal: Wal) => AsyncIterable<T>,
+    missing: { readonly read: ReadOptions } | { readonly tailFrom: number | undefined },
+  ): AsyncGenerator<T, void, undefined> {
     this.#checkOpen(action);
-    if (readOptions !== undefined && this.#topics.get(topic)?.get(partition) === undefined) {
-      checkEmptyRead(readOptions);
-      return;
+    if (this.#topics.get(topic)?.get(partition) === undefined) {
+      if ('read' in missing) {
+        checkEmptyRead(missing.read);
+        return;
+      }
+      if (missing.tailFrom !== undefined && missing.tailFrom > 0) throw new OffsetOutOfRangeError(action, missing.tailFrom, 0, 1);
     }
     const entry = this.#entry(topic, partition, action);
     const wal = await this.#pool.acquire(entry);

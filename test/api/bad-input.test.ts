@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
+import { NodeFileSystem, SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
 import type { WalErrorCode } from '../../src/index.js';
 import { freshFolders } from '../temp-folders.js';
 
@@ -42,6 +42,9 @@ test('Wal: internal options, records of other types, offsets past the end, calls
   await refuses('an empty batch', () => wal.appendBatch([]), 'INVALID_ARGUMENT', /non-empty array/);
   await refuses('truncateBefore past nextOffset', () => wal.truncateBefore(5), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 2\); the highest offset accepted here is 1$/);
   await refuses('a tail from past nextOffset', () => wal.tail({ from: 3 }), 'OFFSET_OUT_OF_RANGE', /outside the log's range/);
+  const empty = await Wal.open({ dir: freshDir() });
+  await refuses('a read from 0 of an empty log', () => empty.read({ from: 0 }), 'OFFSET_OUT_OF_RANGE', /range \[0, 0\); the log holds no records: read without from, or tail it$/);
+  await empty.close();
   await refuses('a fileCache that is not one', () => Wal.open({ dir: freshDir(), fileCache: {} } as never), 'INVALID_ARGUMENT', /"fileCache" must be a FileCache/);
   await refuses('a journal that is not one', () => Wal.open({ dir: freshDir(), journal: 5 } as never), 'INVALID_ARGUMENT', /"journal" must be a WriteJournal/);
   assert.equal(wal.nextOffset, 1, 'nothing was appended by the refused calls');
@@ -79,6 +82,7 @@ test('WalManager: bad names and logOptions answers are refused, calls after clos
   await refuses('logOptions returning a number', () => mgr.append('number', 0, 'x'), 'INVALID_ARGUMENT', /^Cannot open log number\/0: logOptions returned 5, not an object/);
   await refuses('logOptions setting fileCache', () => mgr.append('cache', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "fileCache"/);
   await refuses('logOptions setting maxOpenFiles', () => mgr.append('files', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "maxOpenFiles"/);
+  await refuses('a tail from 5 of a partition that does not exist', () => mgr.tail('new', 3, { from: 5 }), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 1\)/);
   assert.deepEqual(readdirSync(dir), ['~manager'], 'no topic folder was made');
   await mgr.close();
   const closed = /the manager is closed; open it again with WalManager\.open\(\)$/;
@@ -126,8 +130,28 @@ test("a Wal is not opened in a manager's folder, nor a manager in a log's folder
   const logEntries = readdirSync(logDir).sort();
   await refuses('WalManager.open on a log folder', () => WalManager.open({ dir: logDir }), 'INVALID_ARGUMENT', /it is a log's folder \(it holds .*\); open it with Wal\.open\(\)/);
   assert.deepEqual(readdirSync(logDir).sort(), logEntries);
+  // A manager's topics may carry a log's file names; ~manager decides, whatever the listing order.
+  const named = await WalManager.open({ dir: managerDir, retentionIntervalMs: 0 });
+  for (const topic of ['LOCK', 'clean-shutdown', '00000000000000000000.wal']) await named.append(topic, 0, 'x');
+  await named.close();
+  const reopened = await WalManager.open({ dir: managerDir, retentionIntervalMs: 0 });
+  assert.deepEqual(reopened.topics(), ['00000000000000000000.wal', 'LOCK', 'clean-shutdown', 't']);
+  await reopened.close();
+  await refuses('Wal.open on that manager folder', () => Wal.open({ dir: managerDir }), 'INVALID_ARGUMENT', /it is a WalManager's folder/);
   // A log inside a manager's partition folder is what the manager itself opens: still fine.
   const partition = await Wal.open({ dir: join(managerDir, 't', '0') });
   assert.equal(partition.nextOffset, 1);
   await partition.close();
+});
+
+test('only errno errors of an open become WalIOError: a fileSystem that throws something else is not disguised as I/O', async () => {
+  const fileSystem = new NodeFileSystem();
+  const broken = Object.assign(Object.create(fileSystem) as NodeFileSystem, {
+    mkdir: async (): Promise<void> => {
+      throw new TypeError('a bug in the caller\'s file system');
+    },
+  });
+  for (const open of [() => Wal.open({ dir: freshDir(), fileSystem: broken }), () => WalManager.open({ dir: freshDir(), fileSystem: broken })]) {
+    await assert.rejects(open(), (error: unknown) => error instanceof TypeError && !(error instanceof WalError) && /a bug in the caller/.test(error.message));
+  }
 });
