@@ -730,7 +730,8 @@ export class Wal implements ReadableLog {
     if (!this.#flushScheduled && !this.#flushing) {
       this.#flushScheduled = true;
       // Flushes that do no thread-pool I/O must let the event loop turn now and then (LoopTurnWatch).
-      const blockingFlush = !this.#options.dsyncWrites || this.#options.blockingWrites;
+      // A journaled log's flush awaits the journal's write on the pool, so the loop turns anyway.
+      const blockingFlush = this.#options.syncMode !== 'always' || (this.#options.dsyncWrites && this.#options.blockingWrites);
       if (blockingFlush && this.#loopTurns.heldUpMs(this.#options.clock.monotonicMs()) >= LOOP_HELD_UP_MS_MAX) {
         setImmediate(this.#flushBound);
       } else {
