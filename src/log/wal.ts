@@ -98,7 +98,7 @@ interface SpaceWaiter {
 }
 
 
-const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal']);
+const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal', 'closedRemedy']);
 
 /**
  * A durable, segmented, group-committed write-ahead log in one folder.
@@ -133,6 +133,8 @@ export class Wal implements ReadableLog {
   #flushRun: Promise<void>;
   #state: WalState;
   #failure: WalIOError | null;
+  /** Advice for calls after close, set by a WalManager for the logs it hands out; null: open it again with Wal.open(). */
+  readonly #closedRemedy: string | null;
   #reservedOffset: number;
   #ackedOffset: number;
   /** End of the groups written so far (acknowledged or about to be): what a sync starting now covers. */
@@ -168,7 +170,7 @@ export class Wal implements ReadableLog {
   /** Woken when a sync of the log's data ends (or the log fails): seals waiting for a sync to cover their file. */
   readonly #syncWaiters: (() => void)[];
 
-  private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, journal: WriteJournal | null, recovered: RecoveredLog) {
+  private constructor(options: ResolvedWalOptions, fileCache: FileCache | null, journal: WriteJournal | null, closedRemedy: string | null, recovered: RecoveredLog) {
     const { segments, summary: recovery } = recovered;
     const active = segments[segments.length - 1];
     assert(active !== undefined, 'a log has an active segment');
@@ -177,6 +179,7 @@ export class Wal implements ReadableLog {
     this.#options = options;
     this.#fileSystem = options.fileSystem;
     this.#journal = journal;
+    this.#closedRemedy = closedRemedy;
     this.#ownsFileCache = fileCache === null;
     this.fileCache = fileCache ?? new FileCache(options.fileSystem, options.maxOpenFiles);
     this.maxRecordBytes = options.maxRecordBytes;
@@ -233,11 +236,15 @@ export class Wal implements ReadableLog {
    * @example
    * const wal = await Wal.open({ dir: './data/log', fsync: { batch: { intervalMs: 5 } } });
    */
-  static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal }): Promise<Wal> {
+  static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal; readonly closedRemedy?: string }): Promise<Wal> {
     let resolved = resolveWalOptions(options, { action: 'open log', internal: WAL_OPTIONS_EXTRA });
     const fileCache = (options as { fileCache?: unknown }).fileCache;
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
       throw new InvalidArgumentError(`Cannot open log: option "fileCache" must be a FileCache, got ${describe(fileCache)}`);
+    }
+    const closedRemedy = (options as { closedRemedy?: unknown }).closedRemedy ?? null;
+    if (closedRemedy !== null && typeof closedRemedy !== 'string') {
+      throw new InvalidArgumentError(`Cannot open log: option "closedRemedy" must be a string, got ${describe(closedRemedy)}`);
     }
     const journalOption = (options as { journal?: unknown }).journal;
     if (journalOption !== undefined && !isWriteJournal(journalOption)) {
@@ -264,7 +271,7 @@ export class Wal implements ReadableLog {
     try {
       const recovered = await recoverLog(resolved, resolved.clock.wallMs());
       const { summary } = recovered;
-      const wal = new Wal(resolved, fileCache ?? null, journal, recovered);
+      const wal = new Wal(resolved, fileCache ?? null, journal, closedRemedy, recovered);
       if (!summary.clean) resolved.logger.info({ dir: resolved.dir, recovery: summary }, 'recovered log');
       wal.#preparer.start();
       return wal;
@@ -559,7 +566,7 @@ export class Wal implements ReadableLog {
     if (this.#state === 'closed' || this.#state === 'closing') return;
     const failed = this.#state === 'failed';
     this.#state = 'closing';
-    this.#rejectSpaceWaiters(new WalClosedError('append record'));
+    this.#rejectSpaceWaiters(this.#closedError('append record'));
     try {
       // A truncation still unlinking files must not outlive the lock.
       await Promise.allSettled([...this.#truncations]);
@@ -1129,11 +1136,16 @@ export class Wal implements ReadableLog {
 
   #checkWritable(action: string): void {
     if (this.#failure !== null) throw this.#failure;
-    if (this.#state !== 'open') throw new WalClosedError(action);
+    if (this.#state !== 'open') throw this.#closedError(action);
   }
 
   #checkReadable(action: string): void {
-    if (this.#state === 'closed') throw new WalClosedError(action);
+    if (this.#state === 'closed') throw this.#closedError(action);
+  }
+
+  /** What a call on the closed log gets: a managed log names the manager's way back (internal option closedRemedy). */
+  #closedError(action: string): WalClosedError {
+    return this.#closedRemedy === null ? new WalClosedError(action) : new WalClosedError(action, 'log', this.#closedRemedy);
   }
 
   /** The range `[from, to)` a read of `options` covers, checked now (see read()). */

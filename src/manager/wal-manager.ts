@@ -481,6 +481,8 @@ export class WalManager {
       ...walOptions,
       dir: join(topicDir, String(entry.partition)),
       fileCache: this.#fileCache,
+      // A Wal from mgr.log() may be closed by the LRU of open logs; the way back is the manager's.
+      closedRemedy: 'get it again with mgr.log() or mgr.withLog() (the manager closes idle logs beyond maxOpenLogs, and all of them on close)',
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
     if (entry.isNew) {

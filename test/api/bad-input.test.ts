@@ -155,3 +155,19 @@ test('only errno errors of an open become WalIOError: a fileSystem that throws s
     await assert.rejects(open(), (error: unknown) => error instanceof TypeError && !(error instanceof WalError) && /a bug in the caller/.test(error.message));
   }
 });
+
+test('a Wal handed out by mgr.log() and closed by the manager says how to get it back', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', maxOpenLogs: 1, retentionIntervalMs: 0 });
+  const first = await mgr.log('t', 0);
+  await first.append('a');
+  // Opening a second log evicts the idle first one (maxOpenLogs 1).
+  await mgr.append('t', 1, 'b');
+  await refuses('append to an evicted log', () => first.append('c'), 'WAL_CLOSED', /the log is closed; get it again with mgr\.log\(\) or mgr\.withLog\(\)/);
+  const again = await mgr.log('t', 0);
+  assert.equal((await again.append('c')).offset, 1);
+  await mgr.close();
+  // A Wal opened by the caller keeps the plain advice.
+  const wal = await Wal.open({ dir: freshDir() });
+  await wal.close();
+  await refuses('append after close', () => wal.append('x'), 'WAL_CLOSED', /open it again with Wal\.open\(\)$/);
+});
