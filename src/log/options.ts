@@ -55,7 +55,7 @@ export interface WalOptions {
    * Under fsync 'always', write each group with a blocking O_DSYNC write on
    * the thread that owns the log instead of on libuv's thread pool: no
    * hand-off to a pool thread and back per group, so one log makes more
-   * durable appends per second (1.5-2.4x here, docs/performance.md), but the
+   * durable appends per second (1.2-1.8x here, docs/performance.md), but the
    * event loop stalls for every device flush (the loop still turns between
    * groups). For a process or worker thread whose job is the log; not for
    * one serving other I/O, and no help to many logs at once, whose flushes
