@@ -42,6 +42,6 @@ test('callers that waited for a folder fsync that failed fail with it, and it is
   faulty.arm({ call: 'syncDir', code: 'EIO', delayMs: 50 });
   const started = folder.sync();
   const waiting = [folder.sync(), folder.sync()];
-  for (const call of [started, ...waiting]) await assert.rejects(call, { code: 'EIO' });
+  await Promise.all([started, ...waiting].map((call) => assert.rejects(call, { code: 'EIO' })));
   assert.equal(faulty.counts.syncDir, 1);
 });

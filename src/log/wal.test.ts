@@ -14,7 +14,6 @@ import { Wal } from './wal.js';
 import type { WalOptions } from './options.js';
 import { InvalidArgumentError, LockedError, OffsetOutOfRangeError, WalClosedError, WalError } from '../errors.js';
 import { GatedFileSystem } from '../../test/gated-file-system.js';
-import { FaultyFileSystem } from '../io/faulty-file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { decodeIndexTrailer } from './segment-index.js';
 
@@ -446,15 +445,32 @@ describe('Wal.truncateBefore', () => {
 
   test('a reader whose segment retention deletes before it opens the file gets OFFSET_OUT_OF_RANGE, not the file system\'s ENOENT', async () => {
     const dir = tempDir();
-    const faulty = new FaultyFileSystem(new NodeFileSystem());
-    const wal = await openWal({ dir, segmentMaxRecords: 10, fileSystem: faulty });
+    // The reader's open of segment 10 waits at a gate (a busy disk) until retention has deleted the file.
+    const inner = new NodeFileSystem();
+    let releaseOpen = (): void => {};
+    const openGate = new Promise<void>((resolve) => {
+      releaseOpen = resolve;
+    });
+    let heldOpens = 0;
+    let gating = false;
+    const gated = Object.assign(Object.create(inner) as NodeFileSystem, {
+      open: async (filePath: string, options: Parameters<NodeFileSystem['open']>[1]) => {
+        if (gating && filePath.endsWith('00000000000000000010.wal') && options.write !== true) {
+          heldOpens += 1;
+          await openGate;
+        }
+        return inner.open(filePath, options);
+      },
+    });
+    const wal = await openWal({ dir, segmentMaxRecords: 10, fileSystem: gated });
     try {
       for (let index = 0; index < 45; index += 1) await wal.append(`r${index}`);
-      // The reader's open of segment 10 is slow (a busy disk); retention deletes it meanwhile.
-      faulty.arm({ call: 'open', path: '00000000000000000010.wal', delayMs: 50 });
+      gating = true;
       const reading = collect(wal.read({ from: 15 }));
-      await sleep(10);
+      reading.catch(() => {}); // observed now, asserted below
+      while (heldOpens === 0) await sleep(1);
       await wal.truncateBefore(20);
+      releaseOpen();
       await assert.rejects(reading, (error: unknown) => {
         assert.ok(error instanceof OffsetOutOfRangeError, `got ${String(error)}`);
         assert.match(error.message, /15/);
