@@ -18,6 +18,7 @@ import type { FileSystem } from '../io/file-system.js';
 import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
 import { asOpenError } from '../log/open-error.js';
+import { descriptorsNeeded, openFilesSoftLimit } from './descriptor-budget.js';
 import { folderOwner, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { WalOptions } from '../log/options.js';
@@ -214,6 +215,7 @@ export class WalManager {
 
   static async #open(resolved: ResolvedManagerOptions): Promise<WalManager> {
     const { fileSystem, dir } = resolved;
+    warnIfDescriptorsShort(resolved);
     const owner = folderOwner(await fileSystem.readdir(dir).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
@@ -730,6 +732,17 @@ interface ResolvedManagerOptions {
   readonly walDefaults: Omit<WalOptions, 'dir'>;
   readonly retentionDefault: RetentionPolicy | undefined;
   readonly logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
+}
+
+/** Logs a warning when the bounds on open logs and files can take more descriptors than the process may open. */
+function warnIfDescriptorsShort(resolved: ResolvedManagerOptions): void {
+  const limit = openFilesSoftLimit();
+  const needed = descriptorsNeeded(resolved.maxOpenLogs, resolved.maxOpenFiles);
+  if (limit === null || needed <= limit) return;
+  resolved.logger.warn(
+    { dir: resolved.dir, maxOpenLogs: resolved.maxOpenLogs, maxOpenFiles: resolved.maxOpenFiles, descriptorsNeeded: needed, openFilesLimit: limit },
+    `the open-files limit (${limit}) is below the ${needed} descriptors this manager may hold at once; raise ulimit -n or lower maxOpenLogs, or a log that cannot open a file will stop`,
+  );
 }
 
 /** Checks every option before anything touches the disk. */
