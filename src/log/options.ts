@@ -243,6 +243,20 @@ function methodsOption<T>(action: string, raw: Record<string, unknown>, name: st
   return value as T;
 }
 
+/**
+ * Checks that the options of a call are an object of known keys: a misspelt
+ * `frm` must not silently mean "from the start".
+ * @throws InvalidArgumentError naming the unknown key and the known ones
+ */
+export function checkOptionKeys(options: unknown, known: readonly string[], action: string): asserts options is object {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
+  }
+}
+
 /** Short description of a bad value for an error message (never the whole value). */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

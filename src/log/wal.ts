@@ -21,7 +21,7 @@ import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './fo
 import { acquireLock, releaseLock } from './lock.js';
 import { asOpenError } from './open-error.js';
 import { folderOwner } from './folder-owner.js';
-import { describe, resolveWalOptions } from './options.js';
+import { checkOptionKeys, describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import { readBatches, readBlocksWith, readRange } from './reader.js';
 import { SyncDeadline } from './sync-deadline.js';
@@ -1204,16 +1204,6 @@ export function checkTailOptions(options: TailOptions): void {
   const signal: unknown = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`Cannot tail records: signal must be an AbortSignal, got ${describe(signal)}`);
-  }
-}
-
-/** Options of a call are an object of known keys: a misspelt `frm` must not silently mean "from the start". */
-function checkOptionKeys(options: unknown, known: readonly string[], action: string): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
   }
 }
 

@@ -23,11 +23,12 @@
  */
 import { join, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { CorruptionError, WalClosedError, WalError, WalIOError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
+import { CorruptionError, WalError, WalIOError, InvalidArgumentError, FormatUnsupportedError } from '../errors.js';
+import { managerClosedError } from './manager-closed.js';
 import type { FileSystem } from '../io/file-system.js';
 import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from '../log/atomic-file.js';
-import { describe } from '../log/options.js';
+import { checkOptionKeys, describe } from '../log/options.js';
 import { checkCheckpointName, checkStoredCheckpointName, isValidName, logKey, parseLogKey } from './topic-name.js';
 
 /** A checkpoint's content: next offset to process, per `'topic/partition'`. */
@@ -128,12 +129,7 @@ export class CheckpointStore {
     this.#checkOpen('commit checkpoint');
     checkCheckpointName(name, 'commit checkpoint');
     const entries = this.#checkOffsets(offsets);
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`Cannot commit checkpoint: options must be an object, got ${describe(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      if (key !== 'replace') throw new InvalidArgumentError(`Cannot commit checkpoint: unknown option "${key}"; the known option is replace`);
-    }
+    checkOptionKeys(options, ['replace'], 'commit checkpoint');
     if (options.replace !== undefined && typeof options.replace !== 'boolean') {
       throw new InvalidArgumentError(`Cannot commit checkpoint: option "replace" must be a boolean, got ${describe(options.replace)}`);
     }
@@ -227,7 +223,7 @@ export class CheckpointStore {
 
   #checkOpen(action: string): void {
     if (this.#failure !== null) throw this.#failure;
-    if (this.#closed) throw new WalClosedError(action, 'manager', 'open it again with WalManager.open()');
+    if (this.#closed) throw managerClosedError(action);
   }
 
   /**

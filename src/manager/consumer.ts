@@ -14,7 +14,7 @@
  * the reader's block) are handed out before that reader moves on.
  */
 import { InvalidArgumentError, WalClosedError } from '../errors.js';
-import { describe } from '../log/options.js';
+import { checkOptionKeys, describe } from '../log/options.js';
 import type { Wal, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import type { CheckpointOffsets, CheckpointStore } from './checkpoint-store.js';
@@ -79,6 +79,8 @@ interface Cursor {
   done: boolean;
 }
 
+const CONSUME_OPTION_NAMES: readonly string[] = ['group', 'topics', 'from', 'batchSize', 'signal'];
+
 /**
  * Follows every partition of some topics; made by {@link WalManager.consume}.
  *
@@ -90,8 +92,6 @@ interface Cursor {
  *   if (++handled % 1000 === 0) await consumer.commit();
  * }
  */
-const CONSUME_OPTION_NAMES: readonly string[] = ['group', 'topics', 'from', 'batchSize', 'signal'];
-
 export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** The group (and checkpoint) name. */
   readonly group: string;
@@ -116,15 +116,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   /** @internal Use {@link WalManager.consume}. */
   constructor(host: ConsumerHost, options: ConsumeOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`Cannot consume: options must be an object, got ${describe(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      // A misspelt `form: 'latest'` must not silently start from the checkpoint.
-      if (!CONSUME_OPTION_NAMES.includes(key)) {
-        throw new InvalidArgumentError(`Cannot consume: unknown option "${key}"; known options are ${CONSUME_OPTION_NAMES.join(', ')}`);
-      }
-    }
+    // A misspelt `form: 'latest'` must not silently start from the checkpoint.
+    checkOptionKeys(options, CONSUME_OPTION_NAMES, 'consume');
     checkCheckpointName(options.group, 'consume');
     if (!Array.isArray(options.topics) || options.topics.length === 0) {
       throw new InvalidArgumentError(`Cannot consume: topics must be a non-empty array, got ${describe(options.topics)}`);

@@ -8,7 +8,7 @@
 import { assert } from '../assert.js';
 import { InvalidArgumentError, WalError } from '../errors.js';
 import type { AppendResult } from '../log/wal.js';
-import { describe } from '../log/options.js';
+import { checkOptionKeys, describe } from '../log/options.js';
 import {
   CONTROL,
   CONTROL_WORDS,
@@ -100,12 +100,7 @@ export class SharedAppendChannel {
     if (typeof target !== 'object' || target === null || typeof target.append !== 'function') {
       throw new InvalidArgumentError(`Cannot open shared append channel: the target must be a Wal, got ${describe(target)}`);
     }
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`Cannot open shared append channel: options must be an object, got ${describe(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      if (key !== 'ringBytes') throw new InvalidArgumentError(`Cannot open shared append channel: unknown option "${key}"; the known option is ringBytes`);
-    }
+    checkOptionKeys(options, ['ringBytes'], 'open shared append channel');
     const ringBytes = options.ringBytes ?? RING_BYTES_DEFAULT;
     if (!Number.isInteger(ringBytes) || ringBytes < RING_BYTES_MIN || ringBytes > RING_BYTES_MAX || ringBytes % 8 !== 0) {
       throw new InvalidArgumentError(
