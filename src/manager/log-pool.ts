@@ -9,7 +9,8 @@
  * shrinks back as they are released (the same rule as FileCache).
  */
 import { assert } from '../assert.js';
-import { WalClosedError, WalError, WalIOError } from '../errors.js';
+import { WalError, WalIOError } from '../errors.js';
+import { managerClosedError } from './manager-closed.js';
 import type { Wal } from '../log/wal.js';
 
 /** One partition's slot. Created for every known partition; `wal` is set while it is open. */
@@ -163,7 +164,7 @@ export class LogPool {
 
   async #startOpen(entry: LogEntry): Promise<Wal> {
     // An iterator made before close() but started after it lands here.
-    if (this.#closed) throw new WalClosedError('open log', 'manager', 'open it again with WalManager.open()');
+    if (this.#closed) throw managerClosedError('open log');
     if (entry.failure !== null) {
       throw new WalIOError(
         `Cannot open log ${entry.topic}/${entry.partition}: it failed earlier (${entry.failure.message}); close and reopen the manager to recover it`,

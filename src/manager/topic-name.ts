@@ -36,7 +36,6 @@ export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..';
 }
 
-
 /**
  * Checks a topic name.
  * @param name the caller's value

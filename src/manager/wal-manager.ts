@@ -12,7 +12,8 @@
  */
 import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
-import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError } from '../errors.js';
+import { InvalidArgumentError, OffsetOutOfRangeError } from '../errors.js';
+import { managerClosedError } from './manager-closed.js';
 import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { FileCache } from '../log/file-cache.js';
@@ -432,7 +433,7 @@ export class WalManager {
   }
 
   #checkOpen(action: string): void {
-    if (this.#closing !== null) throw new WalClosedError(action, 'manager', 'open it again with WalManager.open()');
+    if (this.#closing !== null) throw managerClosedError(action);
   }
 
   /** The records of an append to a partition that does not exist yet, checked against that log's limits. */
@@ -565,7 +566,7 @@ export class WalManager {
     partition: number,
     action: string,
     iterate: (wal: Wal) => AsyncIterable<T>,
-    missing: { readonly read: ReadOptions } | { readonly tailFrom: number | undefined },
+    missing: WhenMissing,
   ): AsyncGenerator<T, void, undefined> {
     checkTopicName(topic, action);
     checkPartition(partition, this.maxPartitions, action);
@@ -577,7 +578,7 @@ export class WalManager {
     partition: number,
     action: string,
     iterate: (wal: Wal) => AsyncIterable<T>,
-    missing: { readonly read: ReadOptions } | { readonly tailFrom: number | undefined },
+    missing: WhenMissing,
   ): AsyncGenerator<T, void, undefined> {
     this.#checkOpen(action);
     if (this.#topics.get(topic)?.get(partition) === undefined) {
@@ -733,6 +734,9 @@ interface ResolvedManagerOptions {
   readonly retentionDefault: RetentionPolicy | undefined;
   readonly logOptions: ((topic: string, partition: number) => ManagedLogOptions) | undefined;
 }
+
+/** How an iteration of a partition that does not exist answers: a read as an empty log; a tail from `tailFrom`. */
+type WhenMissing = { readonly read: ReadOptions } | { readonly tailFrom: number | undefined };
 
 /** Logs a warning when the bounds on open logs and files can take more descriptors than the process may open. */
 function warnIfDescriptorsShort(resolved: ResolvedManagerOptions): void {
