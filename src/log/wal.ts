@@ -157,6 +157,8 @@ export class Wal implements ReadableLog {
   #closeRun: Promise<void> | null;
   /** Under a journal: one past the last record known durable in the log's own files (syncFiles). */
   #filesSyncedOffset: number;
+  /** Under a journal: the file write of a group already journaled, which runs once the journal's write is under way. */
+  #journaledFileWrite: Promise<void> | null = null;
   /** truncateBefore() calls in flight: close() waits for them before it releases the folder. */
   readonly #truncations: Set<Promise<void>>;
   /** Renames of rotated segments still in flight (Segment.named); syncs of the folder wait for them. */
@@ -444,6 +446,9 @@ export class Wal implements ReadableLog {
    */
   async syncFiles(): Promise<void> {
     if (this.#options.dsyncWrites) return;
+    // A group journaled just before this call may not be in its file yet.
+    const fileWrite = this.#journaledFileWrite;
+    if (fileWrite !== null) await fileWrite.catch((error: unknown) => this.#fail(error, 'write records'));
     if (this.#closeRun === null) {
       this.#checkWritable('sync log files');
       // Started before any await: a seal that begins meanwhile waits for this
@@ -789,10 +794,8 @@ export class Wal implements ReadableLog {
         } else {
           // Page-cache writes cost less than a pool round trip; so, on an idle
           // loop, does a device flush (blockingWrites, under 'always').
-          writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
-          if (this.#journal !== null) {
-            await this.#journal.recordWrite(this.dir, segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
-          }
+          if (this.#journal !== null) await this.#writeJournaled(this.#journal, handle, group);
+          else writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         }
         if (openChangesSynced !== null) await openChangesSynced;
         // Only now may a sync count this group durable: before the folder
@@ -820,6 +823,42 @@ export class Wal implements ReadableLog {
     } finally {
       this.#flushing = false;
     }
+  }
+
+  /**
+   * Journals a group, then writes it into the segment file while the
+   * journal's durable write is in flight: the journal's flush runs on the
+   * next tick and hands its write to the pool, and this page-cache write
+   * follows on the tick after, off the path the acknowledgement waits on
+   * (docs/performance.md, S1). The records are acknowledged once both are
+   * done. syncFiles waits for this write, so a journal checkpoint never
+   * forgets an entry whose bytes are not yet in the file it syncs.
+   */
+  async #writeJournaled(journal: WriteJournal, handle: FileHandle, group: WriteGroup): Promise<void> {
+    let finishFileWrite = (_error?: unknown): void => {};
+    // Set before recordWrite, which may start a checkpoint (and so syncFiles) at once.
+    const fileWritten = new Promise<void>((resolve, reject) => {
+      finishFileWrite = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    fileWritten.catch(() => {});
+    this.#journaledFileWrite = fileWritten;
+    const journaled = journal.recordWrite(this.dir, group.segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
+    // The file write may fail first; the journal's outcome then no longer matters.
+    journaled.catch(() => {});
+    process.nextTick(() => {
+      try {
+        writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
+        finishFileWrite();
+      } catch (error) {
+        finishFileWrite(error);
+      }
+    });
+    try {
+      await fileWritten;
+    } finally {
+      this.#journaledFileWrite = null;
+    }
+    await journaled;
   }
 
   /**

@@ -13,6 +13,7 @@
  */
 import { relative, sep } from 'node:path';
 import { assert } from '../assert.js';
+import { SEGMENT_SIZE_BYTES_MIN } from '../constants.js';
 import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { Wal } from '../log/wal.js';
@@ -23,8 +24,12 @@ import { removeJournal } from './journal-replay.js';
 
 /** Journal bytes between checkpoints (syncs of every open log's files). */
 export const JOURNAL_CHECKPOINT_BYTES_DEFAULT = 128 * 1024 * 1024;
-/** Journal segment size: checkpoints delete whole segments. */
-const JOURNAL_SEGMENT_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest journal segment. Checkpoints delete whole segments, so a segment
+ * is at most a quarter of the checkpoint interval: the journal then holds
+ * little more than `checkpointBytes` between checkpoints.
+ */
+const JOURNAL_SEGMENT_BYTES_MAX = 32 * 1024 * 1024;
 /** Journal records hold at most this many bytes of a write; larger writes go as an atomic batch of pieces. */
 const JOURNAL_PIECE_BYTES_MAX = 4 * 1024 * 1024;
 /** The partitions bound what is pending (each its own maxPendingBytes); the journal adds no second bound. */
@@ -54,6 +59,7 @@ export class SharedJournal implements WriteJournal {
   #bytesSinceCheckpoint = 0;
   #checkpointRun: Promise<void> | null = null;
   #checkpointCount = 0;
+  readonly #keys = new Map<string, string>();
 
   private constructor(wal: Wal, init: SharedJournalInit) {
     this.#wal = wal;
@@ -69,7 +75,7 @@ export class SharedJournal implements WriteJournal {
       fileSystem: init.fileSystem,
       logger: init.logger,
       clock: init.clock,
-      segmentBytes: JOURNAL_SEGMENT_BYTES,
+      segmentBytes: journalSegmentBytes(init.checkpointBytes ?? JOURNAL_CHECKPOINT_BYTES_DEFAULT),
       maxPendingBytes: JOURNAL_PENDING_BYTES_MAX,
     });
     assert(wal.nextOffset === wal.firstOffset || wal.recovery.clean, 'the journal opens empty or clean');
@@ -82,8 +88,7 @@ export class SharedJournal implements WriteJournal {
   }
 
   recordWrite(dir: string, segmentBaseOffset: number, filePosition: number, bytes: Uint8Array): Promise<void> {
-    const key = relative(this.#init.managerDir, dir).split(sep).join('/');
-    assert(!key.startsWith('..') && key.length > 0, 'journaled logs live in the manager folder');
+    const key = this.#keyFor(dir);
     this.#bytesSinceCheckpoint += bytes.length;
     if (this.#bytesSinceCheckpoint >= this.#checkpointBytes && this.#checkpointRun === null) this.#startCheckpoint();
     if (bytes.length <= JOURNAL_PIECE_BYTES_MAX) {
@@ -96,6 +101,17 @@ export class SharedJournal implements WriteJournal {
     }
     // One batch: after a crash the whole write is journaled or none of it.
     return this.#wal.appendBatch(pieces).then(ignore);
+  }
+
+  /** A log's key in journal entries: its folder relative to the manager's, worked out once per log (it showed in S1's profile). */
+  #keyFor(dir: string): string {
+    let key = this.#keys.get(dir);
+    if (key === undefined) {
+      key = relative(this.#init.managerDir, dir).split(sep).join('/');
+      assert(!key.startsWith('..') && key.length > 0, 'journaled logs live in the manager folder');
+      this.#keys.set(dir, key);
+    }
+    return key;
   }
 
   /** Runs a checkpoint now (tests; the journal starts its own as it grows). */
@@ -131,8 +147,9 @@ export class SharedJournal implements WriteJournal {
   }
 
   async #checkpoint(): Promise<void> {
-    // Each log writes its group into its file before it journals it, so every
-    // entry below this offset is in some log's file (page cache) by now.
+    // A log writes each group into its file right after journaling it, and
+    // its syncFiles waits for such a write: every entry below this offset is
+    // in a file that the sync below covers.
     const coveredOffset = this.#wal.nextOffset;
     await this.#init.host.syncLogFiles();
     await this.#wal.truncateBefore(coveredOffset);
@@ -142,3 +159,8 @@ export class SharedJournal implements WriteJournal {
 }
 
 function ignore(): void {}
+
+/** The journal's segment size for a checkpoint interval. */
+export function journalSegmentBytes(checkpointBytes: number): number {
+  return Math.min(JOURNAL_SEGMENT_BYTES_MAX, Math.max(SEGMENT_SIZE_BYTES_MIN, Math.floor(checkpointBytes / 4)));
+}
