@@ -161,6 +161,6 @@ export class SharedJournal implements WriteJournal {
 function ignore(): void {}
 
 /** The journal's segment size for a checkpoint interval. */
-export function journalSegmentBytes(checkpointBytes: number): number {
+function journalSegmentBytes(checkpointBytes: number): number {
   return Math.min(JOURNAL_SEGMENT_BYTES_MAX, Math.max(SEGMENT_SIZE_BYTES_MIN, Math.floor(checkpointBytes / 4)));
 }
