@@ -94,6 +94,40 @@ test('a log that failed keeps the journal: close() rejects with WAL_FAILED and a
   }
 });
 
+test("a log whose file write fails under the journal stops alone; a reopen after a power cut has every acknowledged record", async () => {
+  const { simulated, faulty, open } = simulatedManager();
+  const manager = await open();
+  const acknowledged = new Map<number, string[]>([
+    [0, []],
+    [1, []],
+  ]);
+  const append = async (partition: number, data: string): Promise<void> => {
+    await manager.append('orders', partition, data);
+    acknowledged.get(partition)?.push(data);
+  };
+  await Promise.all([append(0, 'p0-a'), append(1, 'p1-a')]);
+  // The group is journaled first; its file write runs while the journal's write is in flight, and fails.
+  faulty.arm({ call: 'write', path: '/orders/0/', code: 'EIO' });
+  const results = await Promise.allSettled([append(0, 'p0-b'), append(1, 'p1-b')]);
+  assert.equal(results[0]?.status, 'rejected', 'the append whose file write failed is rejected');
+  assert.match(String((results[0] as PromiseRejectedResult).reason?.message), /EIO/);
+  assert.equal(results[1]?.status, 'fulfilled', 'the other partition is not held up');
+  await append(1, 'p1-c');
+  await assert.rejects(manager.append('orders', 0, 'p0-c'), { code: 'WAL_FAILED' });
+  await assert.rejects(manager.close(), { code: 'WAL_FAILED' });
+
+  const reopened = await WalManager.open({ dir: DIR, fileSystem: rebootedAfterCut(simulated), retentionIntervalMs: 0 });
+  try {
+    assert.deepEqual(await readAll(reopened, 'orders', 1), acknowledged.get(1));
+    const partition0 = await readAll(reopened, 'orders', 0);
+    // The rejected record may be there: the journal held its group before the file write failed.
+    assert.deepEqual(partition0.slice(0, 1), ['p0-a']);
+    assert.deepEqual(partition0.slice(1), partition0.length > 1 ? ['p0-b'] : []);
+  } finally {
+    await reopened.close();
+  }
+});
+
 test('a failed log that the LRU closed is not reopened in the same manager: WAL_FAILED until the manager reopens', async () => {
   const { faulty, open } = simulatedManager({ maxOpenLogs: 1 });
   const manager = await open();
