@@ -1,7 +1,7 @@
 /**
  * The real file system, except that a test can hold the thread-pool writes
- * (and, unless told otherwise, the fdatasyncs) of files opened for writing
- * until it releases them. It also records which files were fdatasync'd and
+ * (and, unless told otherwise, the fdatasyncs; if asked, the closes) of
+ * files opened for writing until it releases them. It also records which files were fdatasync'd and
  * how many write handles are open.
  */
 import type { FileHandle, FileSystem, OpenOptions } from '../src/io/file-system.js';
@@ -10,6 +10,7 @@ import { NodeFileSystem } from '../src/io/node-file-system.js';
 export class GatedFileSystem implements FileSystem {
   readonly #inner = new NodeFileSystem();
   readonly #holdsSyncs: boolean;
+  readonly #holdsCloses: boolean;
   #open = true;
   #waiters: Array<() => void> = [];
   /** Calls that had to wait at the gate. */
@@ -21,9 +22,13 @@ export class GatedFileSystem implements FileSystem {
   /** Thread-pool writes to files opened for writing (under 'always', the O_DSYNC group writes). */
   writeCount = 0;
 
-  /** @param options.holdsSyncs hold fdatasyncs too, not only writes @default true */
-  constructor(options: { readonly holdsSyncs?: boolean } = {}) {
+  /**
+   * @param options.holdsSyncs hold fdatasyncs too, not only writes @default true
+   * @param options.holdsCloses hold closes too (the last step of a seal) @default false
+   */
+  constructor(options: { readonly holdsSyncs?: boolean; readonly holdsCloses?: boolean } = {}) {
     this.#holdsSyncs = options.holdsSyncs ?? true;
+    this.#holdsCloses = options.holdsCloses ?? false;
   }
 
   /** From now on, held calls wait (open writes a segment header that way: hold after it). */
@@ -69,6 +74,7 @@ export class GatedFileSystem implements FileSystem {
       truncate: (sizeBytes) => handle.truncate(sizeBytes),
       sizeBytes: () => handle.sizeBytes(),
       async close() {
+        if (gate.#holdsCloses) await gate.#pass();
         gate.openWriteHandles -= 1;
         await handle.close();
       },

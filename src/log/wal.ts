@@ -969,6 +969,8 @@ export class Wal implements ReadableLog {
         await this.#renamesDone();
         if (this.#failure !== null) return;
         await this.#folder.sync();
+        // Fail-stop: a failure meanwhile (a seal's write) ends the sync here.
+        if (this.#failure !== null) return;
         const syncs = rotated.map((rotatedSegment) => {
           assert(rotatedSegment.writeHandle !== null, 'a segment waiting for its sync keeps its handle');
           return rotatedSegment.writeHandle.datasync();
@@ -1094,7 +1096,9 @@ export class Wal implements ReadableLog {
     // The index trailer is a cache verified by its checksum: it needs no
     // fsync of its own, and losing it to a power cut costs a scan, never data.
     const trailer = encodeIndexTrailer(segment);
-    await writeFully(handle, trailer, 0, trailer.length, segment.sizeBytes);
+    // A page-cache write costs less than a pool round trip (performance.md, choice 3).
+    if (this.#options.dsyncWrites) await writeFully(handle, trailer, 0, trailer.length, segment.sizeBytes);
+    else writeFullySync(handle, trailer, 0, trailer.length, segment.sizeBytes);
     segment.sealed = true;
     segment.writeHandle = null;
     // A journal checkpoint may be syncing this file: let it finish first.

@@ -531,6 +531,31 @@ describe('I/O faults', () => {
     await reopenAndCheck(acknowledged);
   });
 
+  for (const fsync of ['os', { batch: { intervalMs: 2 } }] as const) {
+    test(`a failed index-trailer write while sealing stops the log under ${JSON.stringify(fsync)} (a page-cache write, never retried)`, async () => {
+      const wal = await open({ fsync, fileSystem: faulty, segmentMaxRecords: 2 });
+      // Segment 0 (its header is written at open) takes two groups; the next write to it is its trailer.
+      faulty.arm({ call: 'write', path: /00000000000000000000\.wal$/, skip: 2, code: 'EIO' });
+      const acknowledged = await appendSome(wal, 3);
+      let failure: unknown = null;
+      for (let index = 0; index < 200 && failure === null; index += 1) {
+        try {
+          acknowledged.push((await wal.append(recordFor(SEED, wal.nextOffset))).offset);
+        } catch (error) {
+          failure = error;
+        }
+      }
+      assert.equal(faulty.fired.length, 1, 'the trailer write failed');
+      assertWalFailed(failure, 'an append after the failed seal');
+      assert.match((failure as Error).message, /seal segment/);
+      assert.equal(rootCode(failure), 'EIO');
+      await checkFailStop(wal);
+      await settle(wal.close(), 'close()');
+      faulty.disarm();
+      await reopenAndCheck(acknowledged);
+    });
+  }
+
   test('truncateBefore() whose unlink or folder fsync fails stops the log with WAL_FAILED; reopen finds a consistent log', async () => {
     for (const call of ['unlink', 'syncDir'] as const) {
       fs.rmSync(dir, { recursive: true, force: true });
