@@ -40,7 +40,8 @@ export function encodeRecord(buffer: Buffer, bufferPosition: number, payload: Ui
   buffer.writeUInt32LE(payload.length, bufferPosition + RECORD_HEADER.payloadSizeBytes);
   buffer.writeInt32LE(timestampDeltaMs, bufferPosition + RECORD_HEADER.timestampDeltaMs);
   buffer.set(payload, bufferPosition + RECORD_HEADER_SIZE_BYTES);
-  buffer.fill(0, bufferPosition + RECORD_HEADER_SIZE_BYTES + payload.length, bufferPosition + sizeBytes);
+  // At most 7 bytes of padding: a loop costs less than Buffer.fill's checks (it showed in profiles).
+  for (let position = bufferPosition + RECORD_HEADER_SIZE_BYTES + payload.length; position < bufferPosition + sizeBytes; position++) buffer[position] = 0;
   return sizeBytes;
 }
 
