@@ -36,6 +36,11 @@ export class GatedFileSystem implements FileSystem {
     this.#open = false;
   }
 
+  /** Calls waiting at the gate now. */
+  get waitingCount(): number {
+    return this.#waiters.length;
+  }
+
   release(): void {
     this.#open = true;
     for (const wake of this.#waiters.splice(0)) wake();

@@ -842,10 +842,23 @@ export class Wal implements ReadableLog {
     });
     fileWritten.catch(() => {});
     this.#journaledFileWrite = fileWritten;
-    const journaled = journal.recordWrite(this.dir, group.segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
+    let journaled: Promise<void>;
+    try {
+      journaled = journal.recordWrite(this.dir, group.segment.baseOffset, group.startFilePosition, group.buffer.subarray(0, group.usedBytes));
+    } catch (error) {
+      // Settled either way: syncFiles waits on it.
+      finishFileWrite(error);
+      this.#journaledFileWrite = null;
+      throw error;
+    }
     // The file write may fail first; the journal's outcome then no longer matters.
     journaled.catch(() => {});
     process.nextTick(() => {
+      // Fail-stop: a failure since the group was journaled (a seal, a rename) writes nothing more.
+      if (this.#failure !== null) {
+        finishFileWrite(this.#failure);
+        return;
+      }
       try {
         writeFullySync(handle, group.buffer, 0, group.usedBytes, group.startFilePosition);
         finishFileWrite();

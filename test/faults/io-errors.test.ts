@@ -536,7 +536,8 @@ describe('I/O faults', () => {
       const wal = await open({ fsync, fileSystem: faulty, segmentMaxRecords: 2 });
       // Segment 0 (its header is written at open) takes two groups; the next write to it is its trailer.
       faulty.arm({ call: 'write', path: /00000000000000000000\.wal$/, skip: 2, code: 'EIO' });
-      const acknowledged = await appendSome(wal, 3);
+      // The third append rotates and starts segment 0's seal, which can fail the log before that append is acknowledged.
+      const acknowledged: number[] = [];
       let failure: unknown = null;
       for (let index = 0; index < 200 && failure === null; index += 1) {
         try {

@@ -79,3 +79,17 @@ test('syncFiles() covers a group journaled just before the call, whose file writ
   }
   assert.deepEqual(failures, []);
 });
+
+test('a journal whose recordWrite throws fails the log: the append rejects, and syncFiles() and close() settle', async () => {
+  const fileSystem = new SimulatedFileSystem({ seed: 7 });
+  const journal: WriteJournal = {
+    recordWrite: () => {
+      throw new Error('journal broke');
+    },
+  };
+  const wal = await Wal.open({ dir: DIR, fileSystem, clock: fileSystem.clock, fsync: 'always', journal } as never);
+  await assert.rejects(wal.append('a'), { code: 'WAL_FAILED', message: /journal broke/ });
+  assert.equal(wal.state, 'failed');
+  await assert.rejects(wal.syncFiles(), { code: 'WAL_FAILED' });
+  await wal.close();
+});
