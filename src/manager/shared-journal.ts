@@ -147,9 +147,10 @@ export class SharedJournal implements WriteJournal {
   }
 
   async #checkpoint(): Promise<void> {
-    // A log writes each group into its file right after journaling it, and
-    // its syncFiles waits for such a write: every entry below this offset is
-    // in a file that the sync below covers.
+    // Acknowledged entries only: a log writes each group into its file on the
+    // tick after journaling it, long before the journal's write completes
+    // (and syncFiles waits for such a write anyway). Every entry below this
+    // offset is in a file that the sync below covers.
     const coveredOffset = this.#wal.nextOffset;
     await this.#init.host.syncLogFiles();
     await this.#wal.truncateBefore(coveredOffset);
