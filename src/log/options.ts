@@ -137,16 +137,8 @@ const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'];
 /** Checks `options` and fills in defaults; throws {@link InvalidArgumentError} naming the bad option. */
 export function resolveWalOptions(options: unknown, context: OptionsContext = OPEN_LOG): ResolvedWalOptions {
   const action = context.action;
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
-  }
+  checkOptionKeys(options, [...new Set([...(context.alsoKnown ?? []), ...KNOWN_OPTIONS])], action, context.internal);
   const raw = options as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.has(key) && context.internal?.has(key) !== true && context.alsoKnown?.has(key) !== true) {
-      const known = [...(context.alsoKnown ?? []), ...KNOWN_OPTIONS].filter((name, index, all) => all.indexOf(name) === index);
-      throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
-    }
-  }
   const dir = raw['dir'];
   if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
     const got = typeof dir === 'string' && dir.includes('\0') ? 'a path with a NUL byte' : describe(dir);
@@ -246,14 +238,17 @@ function methodsOption<T>(action: string, raw: Record<string, unknown>, name: st
 /**
  * Checks that the options of a call are an object of known keys: a misspelt
  * `frm` must not silently mean "from the start".
+ * @param hidden keys accepted but not listed in messages (internal wiring)
  * @throws InvalidArgumentError naming the unknown key and the known ones
  */
-export function checkOptionKeys(options: unknown, known: readonly string[], action: string): asserts options is object {
+export function checkOptionKeys(options: unknown, known: readonly string[], action: string, hidden?: ReadonlySet<string>): asserts options is object {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
+    if (!known.includes(key) && hidden?.has(key) !== true) {
+      throw new InvalidArgumentError(`Cannot ${action}: unknown option "${key}"; known options are ${known.join(', ')}`);
+    }
   }
 }
 
