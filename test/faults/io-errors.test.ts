@@ -192,6 +192,18 @@ describe('I/O faults', () => {
     return offsets;
   }
 
+  /** Appends one record at a time (up to 200), pushing each acknowledged offset, until an append fails; returns that failure, or null. */
+  async function appendUntilFailure(wal: Wal, acknowledged: number[]): Promise<unknown> {
+    for (let index = 0; index < 200; index += 1) {
+      try {
+        acknowledged.push((await wal.append(recordFor(SEED, wal.nextOffset))).offset);
+      } catch (error) {
+        return error;
+      }
+    }
+    return null;
+  }
+
   /** Reopens with the real file system and checks every record against recordFor(); returns the log's range. */
   async function reopenAndCheck(acknowledged: readonly number[]): Promise<{ firstOffset: number; nextOffset: number }> {
     const wal = await open({ fsync: 'always' });
@@ -514,14 +526,7 @@ describe('I/O faults', () => {
     const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096 });
     const acknowledged = await appendSome(wal, 3);
     faulty.arm({ call: 'syncDir', code: 'EIO', times: Infinity });
-    let failure: unknown = null;
-    for (let index = 0; index < 200 && failure === null; index += 1) {
-      try {
-        acknowledged.push((await wal.append(recordFor(SEED, wal.nextOffset))).offset);
-      } catch (error) {
-        failure = error;
-      }
-    }
+    const failure = await appendUntilFailure(wal, acknowledged);
     assert.ok(faulty.fired.length >= 1, 'rotation synced the folder');
     assertWalFailed(failure, 'the append after the failed folder fsync');
     assert.equal(rootCode(failure), 'EIO');
@@ -538,14 +543,7 @@ describe('I/O faults', () => {
       faulty.arm({ call: 'write', path: /00000000000000000000\.wal$/, skip: 2, code: 'EIO' });
       // The third append rotates and starts segment 0's seal, which can fail the log before that append is acknowledged.
       const acknowledged: number[] = [];
-      let failure: unknown = null;
-      for (let index = 0; index < 200 && failure === null; index += 1) {
-        try {
-          acknowledged.push((await wal.append(recordFor(SEED, wal.nextOffset))).offset);
-        } catch (error) {
-          failure = error;
-        }
-      }
+      const failure = await appendUntilFailure(wal, acknowledged);
       assert.equal(faulty.fired.length, 1, 'the trailer write failed');
       assertWalFailed(failure, 'an append after the failed seal');
       assert.match((failure as Error).message, /seal segment/);
