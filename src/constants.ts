@@ -62,6 +62,16 @@ export const SEALS_IN_FLIGHT_MAX = 4;
  * I/O callbacks): the batch sync timer fires at most this much late.
  */
 export const LOOP_HELD_UP_MS_MAX = 1;
+/**
+ * Under 'always', after a durable group is acknowledged, the flusher waits
+ * one loop turn so the producers it just released join the next group, but
+ * only after groups smaller than this. Small groups cost a device flush
+ * each, so fewer and fuller ones win (W2); a large group's write is bound
+ * by its bytes, and writing the next group at once lets the released
+ * producers encode theirs while it is in flight (W3/16: 0.85-0.95x of the
+ * reference without this bound, 1.00-1.14x with it, docs/performance.md).
+ */
+export const REJOIN_GROUP_SIZE_BYTES_MAX = 256 * 1024;
 /** Readers fetch sealed data in blocks this large: 2 MiB scanned a warm log faster than 1 MiB in 6 of 6 interleaved runs here (1.04-1.9x; fewer thread-pool round trips per byte), 4 MiB no faster. */
 export const READ_CHUNK_SIZE_BYTES = 2 * 1024 * 1024;
 /** Group buffers start this small and grow by doubling to what the load needs. */

@@ -47,6 +47,7 @@ import {
   PREALLOCATE_GROUP_SIZE_BYTES_MAX,
   PREALLOCATE_STEP_BYTES_MAX,
   PREALLOCATE_STEP_BYTES_MIN,
+  REJOIN_GROUP_SIZE_BYTES_MAX,
   SEALS_IN_FLIGHT_MAX,
   SEGMENT_HEADER_SIZE_BYTES,
 } from '../constants.js';
@@ -808,13 +809,15 @@ export class Wal implements ReadableLog {
         // A failure elsewhere (sealing, preallocation) may have stopped the
         // log while this write was in flight; its group was rejected then.
         if (this.#failure !== null) break;
+        const smallDurableGroup = (this.#options.dsyncWrites || this.#journal !== null) && group.usedBytes < REJOIN_GROUP_SIZE_BYTES_MAX;
         this.#acknowledge(group);
-        if ((this.#options.dsyncWrites || this.#journal !== null) && this.#groups.length > 0 && this.#failure === null) {
+        if (smallDurableGroup && this.#groups.length > 0 && this.#failure === null) {
           // The producers just acknowledged append again in the promise
           // reactions that run next; one turn of the loop lets them join the
           // group that filled meanwhile, instead of waiting for the one after.
           // Closed-loop producers then share one flush instead of splitting
           // into two groups that alternate: 64 producers made groups of 33.
+          // Large groups skip the wait (REJOIN_GROUP_SIZE_BYTES_MAX).
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
