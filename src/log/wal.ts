@@ -152,6 +152,8 @@ export class Wal implements ReadableLog {
   readonly #acks: Wakeup;
   #syncTimer: NodeJS.Timeout | null;
   #syncing: Promise<void> | null;
+  /** Set once close() starts its final sync: no other sync may run beside it (#shutDownCleanly). */
+  #shuttingDown: boolean;
   #dirSyncPending: boolean;
   /** Folder syncs for the non-'always' policies, where creates and renames wait for the next sync. */
   readonly #folder: FolderSync;
@@ -218,6 +220,7 @@ export class Wal implements ReadableLog {
     this.#acks = new Wakeup();
     this.#syncTimer = null;
     this.#syncing = null;
+    this.#shuttingDown = false;
     // Open changed the folder (clean marker removed, temp files, cuts) without syncing it.
     this.#dirSyncPending = true;
     this.#folder = new FolderSync(this.#fileSystem, options.dir);
@@ -436,6 +439,11 @@ export class Wal implements ReadableLog {
     const lastGroup = this.#groups[this.#groups.length - 1];
     if (lastGroup !== undefined) await lastGroup.promise;
     await this.#syncData();
+    // close() took over the sync (#shutDownCleanly): its outcome is this one's.
+    if (this.#shuttingDown) {
+      await this.#closeRun?.catch(() => {});
+      if (this.#failure !== null) throw this.#failure;
+    }
   }
 
   /**
@@ -970,6 +978,7 @@ export class Wal implements ReadableLog {
    */
   async #syncData(): Promise<void> {
     while (this.#syncing !== null) await this.#syncing;
+    if (this.#shuttingDown) return;
     if (this.#durableOffset >= this.#writtenOffset && this.#rotatedUnsynced.length === 0) return;
     // An fdatasync covers every byte written before it, acknowledged or not.
     const target = this.#writtenOffset;
@@ -997,6 +1006,8 @@ export class Wal implements ReadableLog {
         if (segment.writeHandle !== null) syncs.push(holdWhileSyncing(segment, segment.writeHandle.datasync()));
         await Promise.all(syncs);
         for (const rotatedSegment of rotated) rotatedSegment.syncPending = false;
+        // A seal's own fdatasync (under 'os') may have failed meanwhile: a stopped log's durableOffset stays.
+        if (this.#failure !== null) return;
         this.#durableOffset = Math.max(this.#durableOffset, target);
         this.#syncDeadline?.syncEnded(this.#options.clock.monotonicMs(), this.#durableOffset >= this.#ackedOffset);
       } catch (error) {
@@ -1126,7 +1137,16 @@ export class Wal implements ReadableLog {
     const active = this.#writingSegment;
     const handle = active.writeHandle;
     assert(handle !== null, 'the active segment has a handle at close');
-    if (active.allocating !== null) await active.allocating;
+    // Nothing may still be syncing when close's own fdatasync runs: after a
+    // failed fsync on a descriptor, the next one can report success for the
+    // pages the failure dropped, and a clean marker would then skip the
+    // recovery those lost records need. So no new sync starts, the ones in
+    // flight settle, and any failure they hit is seen before the marker.
+    // Every seal is done by now, so none waits for a sync that no longer comes.
+    this.#shuttingDown = true;
+    this.#stopSyncTimer();
+    await this.#settleInFlight();
+    if (this.#failure !== null) throw this.#failure;
     // The clean marker names the active segment: it must be under its name.
     await this.#renamesDone();
     if (this.#failure !== null) throw this.#failure;
@@ -1136,6 +1156,7 @@ export class Wal implements ReadableLog {
       await handle.truncate(active.sizeBytes);
       await handle.datasync();
     }
+    if (this.#failure !== null) throw this.#failure;
     this.#durableOffset = this.#ackedOffset;
     await writeCleanMarker(this.#fileSystem, this.dir, {
       nextOffset: this.#ackedOffset,
@@ -1158,9 +1179,13 @@ export class Wal implements ReadableLog {
     }
   }
 
-  async #release(): Promise<void> {
+  #stopSyncTimer(): void {
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     this.#syncTimer = null;
+  }
+
+  async #release(): Promise<void> {
+    this.#stopSyncTimer();
     await this.#settleInFlight();
     const handles = this.#segments.map((segment) => segment.writeHandle).filter((handle) => handle !== null);
     for (const segment of this.#segments) segment.writeHandle = null;

@@ -484,6 +484,62 @@ describe('I/O faults', () => {
     assert.ok(nextOffset >= acknowledged.length);
   });
 
+  // After a failed fdatasync the kernel may report the next one on the same
+  // file as a success for pages it dropped: close() must not take its own
+  // sync's success as durability while another sync failed, and must not
+  // write the clean marker that would let the next open skip recovery.
+  test('close() does not mark a clean shutdown when the { batch } timer\'s sync fails while close() runs', async () => {
+    const wal = await open({ fsync: { batch: { intervalMs: 5 } }, fileSystem: faulty });
+    faulty.arm({ call: 'datasync', code: 'EIO', delayMs: 30, path: SEGMENT_FILE });
+    // Whatever fdatasync comes next (close()'s own, if it ran) succeeds, later.
+    faulty.arm({ call: 'datasync', delayMs: 100, path: SEGMENT_FILE });
+    const acknowledged = await appendSome(wal, 5);
+    while (faulty.fired.length === 0) await wait(1);
+    const closed = await settle(wal.close(), 'close() beside a failing timer sync');
+    assert.equal(closed.status, 'rejected', 'close() cannot report a clean shutdown after a sync failed');
+    assertWalFailed((closed as { reason: unknown }).reason, 'close()');
+    assert.equal(faulty.fired[0]?.effect, 'EIO', `the timer's sync failed first, fired: ${JSON.stringify(faulty.fired)}`);
+    faulty.disarm();
+    const again = await open({ fsync: 'always' });
+    assert.equal(again.recovery.clean, false, 'the next open runs recovery');
+    await again.close();
+    await reopenAndCheck(acknowledged);
+  });
+
+  test("close() does not mark a clean shutdown when a sync() in flight fails under 'os'; that sync() rejects too", async () => {
+    const wal = await open({ fsync: 'os', fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 5);
+    faulty.arm({ call: 'datasync', code: 'EIO', delayMs: 30, path: SEGMENT_FILE });
+    faulty.arm({ call: 'datasync', delayMs: 100, path: SEGMENT_FILE });
+    const synced = settle(wal.sync(), 'sync() whose fdatasync fails');
+    const closed = await settle(wal.close(), 'close() beside a failing sync()');
+    assert.equal((await synced).status, 'rejected', 'sync() reports its failure');
+    assert.equal(closed.status, 'rejected', 'close() cannot report a clean shutdown after a sync failed');
+    assertWalFailed((closed as { reason: unknown }).reason, 'close()');
+    assert.equal(wal.durableOffset, 0, 'durableOffset did not move past the failure');
+    faulty.disarm();
+    const again = await open({ fsync: 'always' });
+    assert.equal(again.recovery.clean, false, 'the next open runs recovery');
+    await again.close();
+    await reopenAndCheck(acknowledged);
+  });
+
+  test('a sync() called just before close() resolves once close() has made everything durable', async () => {
+    const wal = await open({ fsync: { batch: { intervalMs: 60_000 } }, fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 5);
+    const pending = appendConcurrently(wal, 5);
+    const synced = settle(wal.sync(), 'sync() racing close()');
+    const closed = await settle(wal.close(), 'close()');
+    assert.equal(closed.status, 'fulfilled');
+    assert.equal((await synced).status, 'fulfilled');
+    for (const result of await pending) if (result.status === 'fulfilled') acknowledged.push(result.value.offset);
+    assert.equal(acknowledged.length, 10);
+    const again = await open({ fsync: 'always' });
+    assert.equal(again.recovery.clean, true, 'a clean close reopens without recovery');
+    await again.close();
+    await reopenAndCheck(acknowledged);
+  });
+
   test('open() that fails to write its LOCK file leaves the folder openable', async () => {
     faulty.arm({ call: 'write', code: 'ENOSPC', path: /LOCK$/ });
     await assert.rejects(Wal.open({ dir, fileSystem: faulty }), (error: unknown) => rootCode(error) === 'ENOSPC');
