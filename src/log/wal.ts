@@ -528,9 +528,12 @@ export class Wal implements ReadableLog {
         oldest.deleted = true;
         this.fileCache.forget(oldest.path);
         await this.#fileSystem.unlink(oldest.path);
+        // Shared with syncFiles: a journal checkpoint that finds the file gone
+        // must not count it synced before the deletion is durable.
+        this.#folder.markDirty();
         removed += 1;
       }
-      if (removed > 0) await this.#fileSystem.syncDir(this.dir);
+      if (removed > 0) await this.#folder.sync();
     } catch (error) {
       // A folder fsync is never retried, and a file that failed to go is
       // still on disk: stop, and let recovery see what is really there.
@@ -1054,7 +1057,10 @@ export class Wal implements ReadableLog {
 
   /** Syncs the segments sealed without a sync (journaled logs). */
   async #syncSealedFiles(): Promise<void> {
-    await syncFilesAt(this.#fileSystem, this.#unsyncedSealedPaths.splice(0));
+    const goneCount = await syncFilesAt(this.#fileSystem, this.#unsyncedSealedPaths.splice(0));
+    // Deleted by a truncation whose folder fsync may not have run yet: the
+    // folder sync that follows (syncFiles, close) must make the deletion durable.
+    if (goneCount > 0) this.#folder.markDirty();
   }
 
   #startSeal(previous: Segment, next: Segment): void {
