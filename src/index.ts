@@ -22,7 +22,7 @@ export type { FileSystem, FileHandle, OpenOptions } from './io/file-system.js';
 export { NodeFileSystem } from './io/node-file-system.js';
 export type { Logger } from './logger.js';
 export { WalManager } from './manager/wal-manager.js';
-export type { WalManagerOptions, ManagedLogOptions, RetentionReport, SyncStream } from './manager/wal-manager.js';
+export type { WalManagerOptions, ManagedLogOptions, RetentionFailure, RetentionReport, SyncStream } from './manager/wal-manager.js';
 export { CheckpointStore } from './manager/checkpoint-store.js';
 export type { CheckpointOffsets, CommitOptions } from './manager/checkpoint-store.js';
 export { Consumer } from './manager/consumer.js';

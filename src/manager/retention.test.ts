@@ -187,3 +187,23 @@ test('the background task enforces retention on its own', async () => {
   assert.equal(await mgr.withLog('t', 0, (wal) => wal.firstOffset), 10);
   await mgr.close();
 });
+
+test('a log that failed is skipped and reported; retention still trims every other log', async () => {
+  const dir = freshDir();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({ dir, fileSystem: faulty, fsync: 'always', segmentMaxRecords: 2, retention: { maxBytes: 0 }, retentionIntervalMs: 0 });
+  // 'a' sorts first, so a pass that stopped at the failure would never reach 'b'.
+  await appendEach(mgr, 'a', 5);
+  faulty.arm({ call: 'write', code: 'EIO', path: `${join(dir, 'a', '0')}/`, times: Infinity });
+  await assert.rejects(mgr.append('a', 0, 'lost'), { code: 'WAL_FAILED' });
+  faulty.disarm();
+  await appendEach(mgr, 'b', 10);
+  const report = await mgr.enforceRetention();
+  assert.equal(report.failures.length, 1);
+  assert.equal(report.failures[0]?.topic, 'a');
+  assert.equal(report.failures[0]?.partition, 0);
+  assert.equal((report.failures[0]?.error as { code?: string } | undefined)?.code, 'WAL_FAILED');
+  assert.equal(report.logCount, 1, "'b' was checked");
+  assert.equal((await readOffsets(mgr, 'b'))[0], 8, "'b' keeps only its active segment");
+  await mgr.close().catch(() => {});
+});

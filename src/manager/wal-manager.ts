@@ -105,6 +105,19 @@ export interface RetentionReport {
   readonly logCount: number;
   /** Segments deleted across all logs. */
   readonly deletedSegmentCount: number;
+  /**
+   * Logs whose policy could not be applied (a log stopped by an I/O error, or
+   * one that fails to open); every other log was still checked. Each is also
+   * logged as a warning.
+   */
+  readonly failures: readonly RetentionFailure[];
+}
+
+/** A log that retention skipped, and why. */
+export interface RetentionFailure {
+  readonly topic: string;
+  readonly partition: number;
+  readonly error: Error;
 }
 
 type Record_ = Uint8Array | string;
@@ -641,12 +654,21 @@ export class WalManager {
   async #runRetention(): Promise<RetentionReport> {
     let logCount = 0;
     let deletedSegmentCount = 0;
+    const failures: RetentionFailure[] = [];
     for (const [topic, partitions] of this.#topics) {
       for (const [partition, entry] of partitions) {
-        if (this.#closing !== null) return { logCount, deletedSegmentCount };
+        if (this.#closing !== null) return { logCount, deletedSegmentCount, failures };
         const policy = this.#retentionFor(topic, partition);
         if (policy === undefined || entry.isNew) continue;
-        const wal = await this.#pool.acquire(entry);
+        // One log that cannot be trimmed (failed, or damaged so it cannot
+        // open) must not keep every log after it from being trimmed.
+        let wal: Wal;
+        try {
+          wal = await this.#pool.acquire(entry);
+        } catch (error) {
+          this.#retentionFailed(failures, topic, partition, error);
+          continue;
+        }
         try {
           const enforce = (): Promise<number> => {
             // Read when the lock is held: a commit that lowered the checkpoint has landed, and none lands until the segments are gone.
@@ -655,12 +677,20 @@ export class WalManager {
           };
           deletedSegmentCount += policy.checkpoint === undefined ? await enforce() : await this.#guardLockFor(logKey(topic, partition)).exclusive(enforce);
           logCount += 1;
+        } catch (error) {
+          this.#retentionFailed(failures, topic, partition, error);
         } finally {
           this.#pool.release(entry);
         }
       }
     }
-    return { logCount, deletedSegmentCount };
+    return { logCount, deletedSegmentCount, failures };
+  }
+
+  #retentionFailed(failures: RetentionFailure[], topic: string, partition: number, error: unknown): void {
+    const failure = { topic, partition, error: error instanceof Error ? error : new Error(String(error)) };
+    failures.push(failure);
+    this.#logger.warn({ dir: this.dir, topic, partition, err: failure.error }, 'retention skipped a log');
   }
 
   #guardLockFor(key: string): SharedExclusiveLock {
