@@ -258,6 +258,10 @@ async function openAfterCrash(options: ResolvedWalOptions, bases: number[], segm
   // Names created or renamed before the crash, and the cuts above, must be
   // durable before the log counts its records as synced.
   await options.fileSystem.syncDir(options.dir);
+  // So must the log folder's own name: a process killed between creating the
+  // first segment and syncing the parent left it unsynced, and no later open
+  // takes the folder for new.
+  await options.fileSystem.syncDir(dirname(options.dir));
 }
 
 /** The leading segments that a valid index trailer proves sealed; never the last segment. */

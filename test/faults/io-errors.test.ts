@@ -66,6 +66,11 @@ function rootCode(error: unknown): unknown {
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A pattern matching `filePath` alone (FaultyFileSystem's string patterns match substrings). */
+function exactPath(filePath: string): RegExp {
+  return new RegExp(`^${filePath.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&')}$`);
+}
+
 /** A random fault on a random call, firing after a random number of matching calls. */
 function randomFault(random: () => number): FaultSpec {
   const skip = random() % 25;
@@ -538,6 +543,24 @@ describe('I/O faults', () => {
     assert.equal(again.recovery.clean, true, 'a clean close reopens without recovery');
     await again.close();
     await reopenAndCheck(acknowledged);
+  });
+
+  test("an open after a crash syncs the parent folder, which holds the log folder's name", async () => {
+    // A process killed between creating a new log's first segment and
+    // syncing the parent left the folder's name unsynced; the next open
+    // finds a segment and must not take the folder for an old one.
+    const live = await Wal.open({ dir: path.join(dir, 'live'), fsync: 'always' });
+    await live.append(Buffer.from('acknowledged'));
+    const image = path.join(dir, 'image', 'log');
+    fs.mkdirSync(image, { recursive: true });
+    for (const name of fs.readdirSync(live.dir)) if (name !== 'LOCK') fs.writeFileSync(path.join(image, name), fs.readFileSync(path.join(live.dir, name)));
+    await live.close();
+    const reopened = await Wal.open({ dir: image, fileSystem: faulty, fsync: 'always' });
+    wals.push(reopened);
+    assert.equal(reopened.recovery.clean, false, 'the copy is a crash image');
+    assert.equal(reopened.nextOffset, 1);
+    const parent = path.dirname(image);
+    assert.ok(faulty.countsFor(exactPath(parent)).syncDir >= 1, `open() synced ${parent}`);
   });
 
   test('open() that fails to write its LOCK file leaves the folder openable', async () => {
