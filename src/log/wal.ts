@@ -648,22 +648,34 @@ export class Wal implements ReadableLog {
   async #indexByScan(segment: Segment): Promise<void> {
     const handle = await this.fileCache.acquire(segment.path);
     try {
-      // The active segment is read only up to what is acknowledged.
-      const content = await readWhole(handle, segment.sealed ? Infinity : segment.sizeBytes);
+      // The active segment is read only up to what is acknowledged now;
+      // appends acknowledged while the read runs are not in what it scans.
+      const scannedSizeBytes = segment.sealed ? Infinity : segment.sizeBytes;
+      const scannedRecordCount = segment.recordCount;
+      const content = await readWhole(handle, scannedSizeBytes);
       const header = decodeSegmentHeader(content.subarray(0, SEGMENT_HEADER_SIZE_BYTES));
       if (header.kind !== 'ok') throw new CorruptionError(segment.path, 0, 'segment header is damaged');
       segment.nonce = header.nonce;
       const scan = scanSegment(content, segment.baseOffset, segment.nonce);
-      if (scan.recordCount < segment.recordCount) {
-        throw new CorruptionError(segment.path, scan.damagePosition, `${scan.damageReason}; the segment holds ${scan.recordCount} of its ${segment.recordCount} records`);
+      if (scan.recordCount < scannedRecordCount) {
+        throw new CorruptionError(segment.path, scan.damagePosition, `${scan.damageReason}; the segment holds ${scan.recordCount} of its ${scannedRecordCount} records`);
       }
       if (segment.sizeBytes < 0) {
         segment.sizeBytes = scan.validSizeBytes;
         segment.reservedSizeBytes = scan.validSizeBytes;
       }
       segment.firstTimestampMs = scan.firstTimestampMs;
-      segment.lastTimestampMs = scan.lastTimestampMs;
-      segment.setIndex(scan.indexOffsetDeltas, scan.indexPositions);
+      const acknowledgedDuringScan = segment.recordCount > scannedRecordCount;
+      if (!acknowledgedDuringScan) segment.lastTimestampMs = scan.lastTimestampMs;
+      // Index entries that acknowledgements added past the scanned bytes stay.
+      const laterDeltas: number[] = [];
+      const laterPositions: number[] = [];
+      segment.indexPositions.forEach((position, entryIndex) => {
+        if (position < scannedSizeBytes) return;
+        laterPositions.push(position);
+        laterDeltas.push(segment.indexOffsetDeltas[entryIndex] ?? 0);
+      });
+      segment.setIndex([...scan.indexOffsetDeltas, ...laterDeltas], [...scan.indexPositions, ...laterPositions]);
     } finally {
       this.fileCache.release(segment.path);
     }
