@@ -85,13 +85,15 @@ export class FileCache {
     void closeQuietly(entry.handle);
   }
 
-  /** Closes every idle handle; used by close(). */
+  /** Closes every idle handle, and each one in use when its last user releases it; used by close(). */
   async closeAll(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {
       if (entry.useCount === 0) {
         this.#entries.delete(entry.path);
         closing.push(closeQuietly(entry.handle));
+      } else {
+        entry.forgotten = true;
       }
     }
     await Promise.all(closing);

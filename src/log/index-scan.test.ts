@@ -8,42 +8,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileHandle, FileSystem, OpenOptions } from '../io/file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { Wal } from './wal.js';
 import { freshFolders } from '../../test/temp-folders.js';
+import { slowReads } from '../../test/slow-reads.js';
 
 const freshFolder = freshFolders('tidewal-index-scan-');
 const READ_DELAY_MS = 20;
-
-/** The real file system, whose read handles wait before every read. */
-function slowReads(): FileSystem {
-  const real = new NodeFileSystem();
-  return {
-    open: async (path: string, options: OpenOptions): Promise<FileHandle> => {
-      const handle = await real.open(path, options);
-      if (options.write === true) return handle;
-      const read = handle.read.bind(handle);
-      handle.read = async (...args) => {
-        await new Promise((resolve) => setTimeout(resolve, READ_DELAY_MS));
-        return read(...args);
-      };
-      return handle;
-    },
-    readFile: (path) => real.readFile(path),
-    rename: (fromPath, toPath) => real.rename(fromPath, toPath),
-    unlink: (path) => real.unlink(path),
-    mkdir: (path) => real.mkdir(path),
-    readdir: (path) => real.readdir(path),
-    syncDir: (path) => real.syncDir(path),
-  };
-}
-
 const recordAt = (offset: number): Buffer => Buffer.alloc(100, offset % 251);
 
 test('a read that rebuilds the active segment index after a clean reopen succeeds while appends are acknowledged', async () => {
   const dir = freshFolder();
-  const fileSystem = slowReads();
+  const fileSystem = slowReads(new NodeFileSystem(), READ_DELAY_MS);
   const first = await Wal.open({ dir, fsync: 'os', fileSystem });
   for (let offset = 0; offset < 2000; offset++) await first.append(recordAt(offset));
   await first.close();

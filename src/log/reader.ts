@@ -34,6 +34,8 @@ export interface ReadableLog {
   segmentFor(offset: number, action: string): Segment;
   /** Loads a sealed segment's size and sparse index (index trailer or scan). */
   ensureIndexed(segment: Segment): Promise<void>;
+  /** Throws WalClosedError once the log is closed: a reader still iterating opens no file of it. */
+  assertReadable(action: string): void;
 }
 
 /**
@@ -173,6 +175,7 @@ interface Block {
  * then gets what a read below `firstOffset` gets, not the file's ENOENT.
  */
 async function openSegment(log: ReadableLog, segment: Segment, from: number): Promise<FileHandle> {
+  log.assertReadable('read records');
   try {
     await log.ensureIndexed(segment);
     // A segment just rotated in may still carry its temp name.
@@ -185,6 +188,11 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
   } catch (error) {
     // Throws OffsetOutOfRangeError: the segment is no longer in the log.
     if (segment.deleted) log.segmentFor(from, 'read records');
+    // Closed meanwhile: a newer owner of the folder may have deleted the file.
+    log.assertReadable('read records');
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new WalIOError(`Cannot read records: ${segment.path} is gone, though the log still lists it; was it deleted by hand? Reopen the log to recover`, error);
+    }
     throw error;
   }
 }
@@ -219,13 +227,14 @@ async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number,
   };
   // The buffer of the block whose records were yielded last: recycled once its unfinished frame is stitched into the next.
   let previousBuffer: Buffer | null = null;
+  // Two reads in flight: the thread pool copies the next blocks from the
+  // page cache (or the disk reads them) while this thread verifies one.
+  const pending: Promise<Block>[] = [];
   try {
     let offset = start.offset;
     let leftover: Buffer = Buffer.alloc(0);
     let dataEndPosition = start.filePosition;
-    // Two reads in flight: the thread pool copies the next blocks from the
-    // page cache (or the disk reads them) while this thread verifies one.
-    const pending: Promise<Block>[] = [issue()];
+    pending.push(issue());
     if (readPosition < limitPosition) pending.push(issue());
     while (offset < to) {
       const next = pending.shift();
@@ -269,6 +278,9 @@ async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number,
   } finally {
     // Reads still in flight keep their buffers: the thread pool may yet write into them.
     if (previousBuffer !== null) collector.recycle(previousBuffer);
+    // A reader that stops early leaves reads in flight: the handle may be
+    // closed once released, and its descriptor reused by another file.
+    await Promise.allSettled(pending);
     log.fileCache.release(segment.path);
   }
 }

@@ -606,6 +606,11 @@ export class Wal implements ReadableLog {
   // ---- ReadableLog ----
 
   /** @internal */
+  assertReadable(action: string): void {
+    this.#checkReadable(action);
+  }
+
+  /** @internal */
   segmentFor(offset: number, action: string): Segment {
     const segments = this.#segments;
     let low = 0;
