@@ -1,29 +1,36 @@
 /**
  * A wake-up call for waiters on "something new happened" (tails waiting for
  * the next acknowledgement): one shared promise per round, so a thousand
- * waiting tails cost one promise, not a thousand listeners.
+ * waiting tails cost one promise, not a thousand listeners. A waiter with
+ * an abort signal gets its own callback instead, dropped the moment it
+ * aborts: on an idle log nothing may keep an aborted tail (and its signal)
+ * alive until the next acknowledgement.
  */
 export class Wakeup {
   #pending: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
+  readonly #abortable = new Set<() => void>();
 
   /** Resolves at the next {@link wake}, or when `signal` aborts (its listener is removed either way). */
   next(signal?: AbortSignal): Promise<void> {
-    if (this.#pending === null) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((resolvePending) => {
-        resolve = resolvePending;
-      });
-      this.#pending = { promise, resolve };
+    if (signal === undefined) {
+      if (this.#pending === null) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((resolvePending) => {
+          resolve = resolvePending;
+        });
+        this.#pending = { promise, resolve };
+      }
+      return this.#pending.promise;
     }
-    const woken = this.#pending.promise;
-    if (signal === undefined) return woken;
+    if (signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const onAbort = (): void => resolve();
-      signal.addEventListener('abort', onAbort, { once: true });
-      void woken.then(() => {
-        signal.removeEventListener('abort', onAbort);
+      const done = (): void => {
+        this.#abortable.delete(done);
+        signal.removeEventListener('abort', done);
         resolve();
-      });
+      };
+      this.#abortable.add(done);
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 
@@ -32,5 +39,9 @@ export class Wakeup {
     const pending = this.#pending;
     this.#pending = null;
     pending?.resolve();
+    if (this.#abortable.size === 0) return;
+    const waiters = [...this.#abortable];
+    this.#abortable.clear();
+    for (const done of waiters) done();
   }
 }
