@@ -174,3 +174,31 @@ test('bad consumer options are rejected', async () => {
   assert.throws(() => mgr.consume({ group: 'g', topics: ['t'], batchSize: 0 }), { code: 'INVALID_ARGUMENT' });
   await mgr.close();
 });
+
+test('a log the manager refuses to open leaves no partition behind, and a running consumer goes on', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({
+    dir,
+    fsync: 'os',
+    retentionIntervalMs: 0,
+    logOptions: (_topic, partition) => (partition === 7 ? { segmentBytes: -1 } : {}),
+  });
+  await mgr.append('t', 0, 'r0');
+  const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', batchSize: 1 });
+  const seen: string[] = [];
+  const consuming = (async () => {
+    for await (const record of consumer) {
+      seen.push(`${record.partition}:${record.data.toString()}`);
+      if (seen.length === 2) break;
+    }
+  })();
+  while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await assert.rejects(mgr.log('t', 7), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(mgr.append('u', 7, 'x'), { code: 'INVALID_ARGUMENT' });
+  assert.deepEqual(mgr.partitions('t'), [0], 'the refused partition is not listed');
+  assert.deepEqual(mgr.topics(), ['t'], 'a topic whose only log was refused is not listed');
+  await mgr.append('t', 0, 'r1');
+  await consuming;
+  assert.deepEqual(seen, ['0:r0', '0:r1'], 'the consumer went on past the refused log');
+  await mgr.close();
+});

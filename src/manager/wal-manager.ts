@@ -479,15 +479,38 @@ export class WalManager {
     checkPartition(partition, this.maxPartitions, action);
     let entry = partitions.get(partition);
     if (entry === undefined) {
+      // Consumers hear of it once its log exists (#openWal); an open that
+      // fails takes it out again, so a refused log leaves no partition behind.
       entry = new LogEntry(topic, partition);
       entry.isNew = true;
       partitions.set(partition, entry);
-      for (const listener of this.#partitionListeners) listener(topic, partition);
     }
     return entry;
   }
 
+  /** A new partition whose log could not be created: as if it had never been named. */
+  #dropNewEntry(entry: LogEntry): void {
+    const partitions = this.#topics.get(entry.topic);
+    if (partitions?.get(entry.partition) !== entry) return;
+    partitions.delete(entry.partition);
+    if (partitions.size === 0) this.#topics.delete(entry.topic);
+  }
+
   async #openWal(entry: LogEntry): Promise<Wal> {
+    try {
+      const wal = await this.#openWalOf(entry);
+      if (entry.isNew) {
+        entry.isNew = false;
+        for (const listener of this.#partitionListeners) listener(entry.topic, entry.partition);
+      }
+      return wal;
+    } catch (error) {
+      if (entry.isNew) this.#dropNewEntry(entry);
+      throw error;
+    }
+  }
+
+  async #openWalOf(entry: LogEntry): Promise<Wal> {
     const walOptions = this.#walOptionsFor(entry.topic, entry.partition);
     const topicDir = join(this.dir, entry.topic);
     const fsync = walOptions.fsync;
@@ -511,7 +534,6 @@ export class WalManager {
         await wal.close().catch(() => {});
         throw error;
       }
-      entry.isNew = false;
     }
     return wal;
   }
