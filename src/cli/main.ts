@@ -164,7 +164,11 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_USAGE;
       return;
     }
-    process.stderr.write(`tidewal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // A typed error or a system call's error says what to do in its message;
+    // only an error without a code (a bug) is worth its stack.
+    const code = (error as { code?: unknown } | null)?.code;
+    const text = error instanceof Error ? (typeof code === 'string' ? error.message : (error.stack ?? error.message)) : String(error);
+    process.stderr.write(`tidewal: ${text}\n`);
     process.exitCode = EXIT_FAILED;
   }
 }

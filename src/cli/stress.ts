@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import hdr from 'hdr-histogram-js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, WalIOError } from '../errors.js';
 import type { FsyncPolicy } from '../log/options.js';
 import { WalManager } from '../manager/wal-manager.js';
 import type { SyncStream } from '../manager/wal-manager.js';
@@ -202,7 +202,7 @@ async function checkEmptyDir(dir: string): Promise<void> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
     if (code === 'ENOTDIR') throw new InvalidArgumentError(`Cannot run stress test: --dir ${dir} is a file; give a new or empty folder`);
-    throw error;
+    throw new WalIOError(`Cannot run stress test: --dir ${dir} cannot be read (${code ?? String(error)}); give a new or empty folder this process can write`, error);
   }
   if (names.length > 0) {
     throw new InvalidArgumentError(`Cannot run stress test: --dir ${dir} is not empty; give a new or empty folder`);

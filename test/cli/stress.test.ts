@@ -109,6 +109,15 @@ test('a --dir that is a file is refused with code 2 and a message asking for a f
   assert.match(result.stderr, /is a file; give a new or empty folder/);
 });
 
+test('an I/O error at run time exits with code 1 and a message, not a stack trace', () => {
+  // A folder name longer than any file system allows (ENAMETOOLONG).
+  const tooLong = join(root, 'x'.repeat(300));
+  const result = runCli(['stress', '--duration', '100ms', '--dir', tooLong]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /^tidewal: Cannot run stress test: .*ENAMETOOLONG.*give a new or empty folder/);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack frames');
+});
+
 test('flag parsers accept the documented spellings', () => {
   assert.equal(parseDuration('10s'), 10_000);
   assert.equal(parseDuration('500ms'), 500);
