@@ -83,8 +83,13 @@ export class WalClosedError extends WalError {
 
 /** Another owner (this process or another) holds the directory. */
 export class LockedError extends WalError {
-  constructor(dir: string, owner: string) {
-    super('LOCKED', `Cannot open log in ${dir}: it is already open (${owner}); close the other owner first`);
+  /**
+   * @param dir the folder of the log or manager
+   * @param owner who holds it
+   * @param subject what was being opened
+   */
+  constructor(dir: string, owner: string, subject: 'log' | 'manager' = 'log') {
+    super('LOCKED', `Cannot open ${subject} in ${dir}: it is already open (${owner}); close the other owner first`);
     this.name = 'LockedError';
   }
 }

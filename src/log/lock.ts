@@ -38,8 +38,11 @@ function isAlive(pid: number, startTime: string): boolean {
 
 const ownStartTime = processStartTime(process.pid);
 
-/** Takes the folder's lock; throws {@link LockedError} if a live owner holds it. */
-export async function acquireLock(fileSystem: FileSystem, dir: string): Promise<void> {
+/**
+ * Takes the folder's lock; throws {@link LockedError} if a live owner holds it.
+ * @param owned what the lock guards, for the error: a log (in `dir`), or the manager in another folder
+ */
+export async function acquireLock(fileSystem: FileSystem, dir: string, owned: { readonly subject: 'log' | 'manager'; readonly dir: string } = { subject: 'log', dir }): Promise<void> {
   const path = join(dir, LOCK_FILE_NAME);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -59,20 +62,20 @@ export async function acquireLock(fileSystem: FileSystem, dir: string): Promise<
     const pid = Number(pidText);
     const parsed = Number.isInteger(pid) && pid > 0;
     if (parsed && isAlive(pid, startTime)) {
-      throw new LockedError(dir, pid === process.pid ? 'by this process' : `by process ${pid}`);
+      throw new LockedError(owned.dir, pid === process.pid ? 'by this process' : `by process ${pid}`, owned.subject);
     }
     if (!parsed) {
       // Empty or garbled: an opener killed between creating LOCK and filling
       // it, or one that is between those two steps right now. The second
       // takes microseconds, so a LOCK still empty after a pause is stale.
       await delay(EMPTY_LOCK_GRACE_MS);
-      if ((await readOwner(fileSystem, path)) !== owner) throw new LockedError(dir, 'by an opener that just took it');
+      if ((await readOwner(fileSystem, path)) !== owner) throw new LockedError(owned.dir, 'by an opener that just took it', owned.subject);
     }
     // Stale: its owner died without closing. Remove it and try once more; a
     // second failure means another opener raced us and won.
     await fileSystem.unlink(path);
   }
-  throw new LockedError(dir, 'by another opener that raced this one');
+  throw new LockedError(owned.dir, 'by another opener that raced this one', owned.subject);
 }
 
 /** How long an empty LOCK must stay empty before it counts as stale. */

@@ -205,7 +205,11 @@ test('open logs stay within maxOpenLogs while idle logs are evicted and reopened
 test('a second manager on the same folder fails with LOCKED', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
-  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), { code: 'LOCKED' });
+  await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0 }), (error: unknown) => {
+    assert.equal((error as { code?: string }).code, 'LOCKED');
+    assert.equal((error as Error).message, `Cannot open manager in ${dir}: it is already open (by this process); close the other owner first`);
+    return true;
+  });
   await mgr.close();
   const again = await WalManager.open({ dir, retentionIntervalMs: 0 });
   await again.close();

@@ -244,7 +244,7 @@ export class WalManager {
     // New folders live in their parents: sync them so a power cut keeps them.
     await fileSystem.syncDir(dir);
     await fileSystem.syncDir(dirname(dir));
-    await acquireLock(fileSystem, metaDir);
+    await acquireLock(fileSystem, metaDir, { subject: 'manager', dir });
     try {
       const journalDir = join(metaDir, JOURNAL_FOLDER_NAME);
       // Whatever the stream now, a journal left by a crash holds acknowledged writes.
