@@ -157,12 +157,15 @@ export class CheckpointStore {
    * @returns a frozen `{ 'topic/partition': offset }`, or undefined when there is no such checkpoint
    */
   get(name: string): CheckpointOffsets | undefined {
+    // Reads answer from memory, which a failed commit left as it was: only close stops them.
+    if (this.#closed) throw managerClosedError('get checkpoint');
     checkStoredCheckpointName(name, 'get checkpoint');
     return this.#checkpoints.get(name);
   }
 
   /** Names of every checkpoint, sorted. */
   list(): string[] {
+    if (this.#closed) throw managerClosedError('list checkpoints');
     return [...this.#checkpoints.keys()].sort();
   }
 

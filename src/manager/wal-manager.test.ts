@@ -300,6 +300,8 @@ test('calls after close reject with WAL_CLOSED', async () => {
   // The message names what is closed and how to go on.
   assert.throws(() => mgr.topics(), { code: 'WAL_CLOSED', message: /^Cannot list topics: the manager is closed; open it again with WalManager\.open\(\)$/ });
   await assert.rejects(async () => mgr.checkpoints.commit('c', {}), { code: 'WAL_CLOSED' });
+  assert.throws(() => mgr.checkpoints.get('c'), { code: 'WAL_CLOSED', message: /^Cannot get checkpoint: the manager is closed/ });
+  assert.throws(() => mgr.checkpoints.list(), { code: 'WAL_CLOSED', message: /^Cannot list checkpoints: the manager is closed/ });
 });
 
 test('a tail on a partition ends when the manager closes', async () => {
