@@ -159,6 +159,8 @@ describe('resolveWalOptions', () => {
     ['fsync batch with an hour and a millisecond', { dir: 'd', fsync: { batch: { intervalMs: 3_600_001 } } }, /intervalMs/],
     ['fsync batch with a string intervalMs', { dir: 'd', fsync: { batch: { intervalMs: '5' } } }, /intervalMs/],
     ['fsync batch null', { dir: 'd', fsync: { batch: null } }, /intervalMs/],
+    ['fsync batch with a misspelt key inside', { dir: 'd', fsync: { batch: { intervalMs: 5, intervalMS: 1 } } }, /"fsync" takes \{ batch: \{ intervalMs \} \} and nothing else, got a key "intervalMS"/],
+    ['fsync batch with a key beside batch', { dir: 'd', fsync: { batch: { intervalMs: 5 }, always: 1 } }, /got a key "always"/],
     ['segmentBytes below the minimum', { dir: 'd', segmentBytes: SEGMENT_SIZE_BYTES_MIN - 1 }, /"segmentBytes"/],
     ['segmentBytes zero', { dir: 'd', segmentBytes: 0 }, /"segmentBytes"/],
     ['segmentBytes negative', { dir: 'd', segmentBytes: -4096 }, /"segmentBytes"/],

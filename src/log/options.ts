@@ -177,6 +177,11 @@ function resolveFsync(action: string, value: unknown): { syncMode: 'always' | 'b
   if (value === 'os') return { syncMode: 'os', batchIntervalMs: 0 };
   if (typeof value === 'object' && value !== null && 'batch' in value) {
     const batch = (value as { batch: unknown }).batch;
+    // A misspelt key would be ignored silently, and its setting with it.
+    const strayKey = Object.keys(value).find((key) => key !== 'batch') ?? (typeof batch === 'object' && batch !== null ? Object.keys(batch).find((key) => key !== 'intervalMs') : undefined);
+    if (strayKey !== undefined) {
+      throw new InvalidArgumentError(`Cannot ${action}: option "fsync" takes { batch: { intervalMs } } and nothing else, got a key "${strayKey}"`);
+    }
     const intervalMs = typeof batch === 'object' && batch !== null ? (batch as { intervalMs?: unknown }).intervalMs : undefined;
     if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs >= 1 && intervalMs <= 3_600_000) {
       return { syncMode: 'batch', batchIntervalMs: intervalMs };

@@ -34,8 +34,8 @@ export interface RetentionPolicy {
 /** Checks a policy given as an option; `undefined` stays undefined. */
 export function checkRetentionPolicy(value: unknown, action: string): RetentionPolicy | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null) {
-    throw new InvalidArgumentError(`Cannot ${action}: option "retention" must be an object, got ${describe(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(`Cannot ${action}: option "retention" must be an object like { maxBytes, maxAgeMs, checkpoint }, got ${describe(value)}`);
   }
   const raw = value as Record<string, unknown>;
   for (const key of Object.keys(raw)) {

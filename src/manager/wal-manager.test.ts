@@ -220,6 +220,7 @@ test('bad options are rejected before anything is created', async () => {
   await assert.rejects(WalManager.open({ dir, maxOpenLogs: 0 }), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(WalManager.open({ dir, bogus: 1 } as never), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(WalManager.open({ dir, retention: { maxBytes: -1 } }), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(WalManager.open({ dir, retention: [] as never }), { code: 'INVALID_ARGUMENT', message: /option "retention" must be an object/ });
   await assert.rejects(WalManager.open({ dir, fsync: 'never' as never }), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(WalManager.open({ dir, syncStream: 'both' as never }), { code: 'INVALID_ARGUMENT', message: /syncStream/ });
   await assert.rejects(WalManager.open({ dir, journalCheckpointBytes: 0 }), { code: 'INVALID_ARGUMENT', message: /journalCheckpointBytes/ });
