@@ -39,9 +39,16 @@ test('Wal: internal options, records of other types, offsets past the end, calls
   await wal.append('a');
   await refuses('a Symbol record', () => wal.append(Symbol('x') as never), 'INVALID_ARGUMENT', /must be a Uint8Array or a string, got symbol/);
   await refuses('a bigint record', () => wal.append(5n as never), 'INVALID_ARGUMENT', /must be a Uint8Array or a string/);
+  await refuses('a string with a lone surrogate', () => wal.append('ok\ud800'), 'INVALID_ARGUMENT', /lone UTF-16 surrogate/);
+  await refuses('a batch whose last string has a lone surrogate', () => wal.appendBatch(['fine', '\udc00']), 'INVALID_ARGUMENT', /lone UTF-16 surrogate/);
+  assert.equal(wal.nextOffset, 1, 'nothing of the refused records was appended');
   await refuses('an empty batch', () => wal.appendBatch([]), 'INVALID_ARGUMENT', /non-empty array/);
   await refuses('truncateBefore past nextOffset', () => wal.truncateBefore(5), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 2\); the highest offset accepted here is 1$/);
   await refuses('a tail from past nextOffset', () => wal.tail({ from: 3 }), 'OFFSET_OUT_OF_RANGE', /outside the log's range/);
+  const paired = await Wal.open({ dir: freshDir() });
+  assert.equal((await paired.append('\u{1F30A} tide')).offset, 0, 'a well-formed string with a surrogate pair is a record');
+  for await (const record of paired.read()) assert.equal(Buffer.from(record.data).toString('utf8'), '\u{1F30A} tide');
+  await paired.close();
   const empty = await Wal.open({ dir: freshDir() });
   await refuses('a read from 0 of an empty log', () => empty.read({ from: 0 }), 'OFFSET_OUT_OF_RANGE', /range \[0, 0\); the log holds no records: read without from, or tail it$/);
   await empty.close();
