@@ -259,6 +259,22 @@ test('an async logOptions, a retention guard no checkpoint can name, and a missp
   await mgr.close();
 });
 
+test('mgr.log() checks logOptions as an append does: the message names the log, and the manager\'s own wiring cannot be set', async () => {
+  const mgr = await WalManager.open({
+    dir: freshDir(),
+    fsync: 'os',
+    retentionIntervalMs: 0,
+    logOptions: (topic) => (topic === 'typo' ? { fsynk: 'os' } : topic === 'remedy' ? { closedRemedy: 'x' } : topic === 'journal' ? { journal: {} } : {}) as never,
+  });
+  for (const open of [(topic: string) => mgr.log(topic, 0), (topic: string) => mgr.append(topic, 0, 'x')]) {
+    await assert.rejects(open('typo'), { code: 'INVALID_ARGUMENT', message: /^Cannot open log typo\/0: unknown option "fsynk"/ });
+    await assert.rejects(open('remedy'), { code: 'INVALID_ARGUMENT', message: /^Cannot open log remedy\/0: logOptions may not set "closedRemedy"/ });
+    await assert.rejects(open('journal'), { code: 'INVALID_ARGUMENT', message: /^Cannot open log journal\/0: logOptions may not set "journal"/ });
+  }
+  assert.deepEqual(mgr.topics(), [], 'no refused log left a topic behind');
+  await mgr.close();
+});
+
 test('a manager folder that cannot be made is a WalIOError naming the manager, with the errno error as cause', async () => {
   const file = join(freshDir() + '-file');
   writeFileSync(file, 'not a folder');

@@ -513,6 +513,8 @@ export class WalManager {
   async #openWalOf(entry: LogEntry): Promise<Wal> {
     const walOptions = this.#walOptionsFor(entry.topic, entry.partition);
     const topicDir = join(this.dir, entry.topic);
+    // The same check, and the same message naming the log, as an append's (#checkFirstRecords).
+    resolveWalOptions({ ...walOptions, dir: join(topicDir, String(entry.partition)) }, { action: `open log ${logKey(entry.topic, entry.partition)}` });
     const fsync = walOptions.fsync;
     const journaled = this.#syncStream === 'shared' && (fsync === undefined || fsync === 'always');
     entry.journaled = journaled;
@@ -575,7 +577,8 @@ export class WalManager {
     if (typeof overrides !== 'object' || overrides === null) {
       throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned ${describe(overrides)}, not an object`);
     }
-    for (const key of ['dir', 'fileCache', 'maxOpenFiles']) {
+    // The manager's own wiring of its logs is not the user's to set.
+    for (const key of ['dir', 'fileCache', 'maxOpenFiles', 'journal', 'closedRemedy']) {
       if (key in overrides) {
         throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions may not set "${key}"`);
       }
