@@ -128,6 +128,8 @@ export class Wal implements ReadableLog {
   readonly #pool: BufferPool;
   readonly #groups: WriteGroup[];
   readonly #spaceWaiters: SpaceWaiter[];
+  /** Bytes of waiters let in (#admitWaiters) whose appends have not reserved them yet. */
+  #admittedBytes: number;
   readonly #flushBound: () => void;
   readonly #loopTurns: LoopTurnWatch;
   /** The running flush loop, so close() can wait for I/O in flight. */
@@ -199,6 +201,7 @@ export class Wal implements ReadableLog {
     this.#pool = new BufferPool(options.maxPendingBytes);
     this.#groups = [];
     this.#spaceWaiters = [];
+    this.#admittedBytes = 0;
     this.#flushBound = () => {
       this.#flushRun = this.#flush();
     };
@@ -334,8 +337,9 @@ export class Wal implements ReadableLog {
     const payload = toPayload(data, this.#options.maxRecordBytes, 'append record');
     const entryBytes = recordEntrySizeBytes(payload.length);
     const budgetBytes = entryBytesWorstCase(entryBytes);
-    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + budgetBytes > this.#options.maxPendingBytes) {
+    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
       await this.#waitForSpace(budgetBytes);
+      this.#admittedBytes -= budgetBytes;
       this.#checkWritable('append record');
     }
     const nowMs = this.#options.clock.wallMs();
@@ -359,8 +363,9 @@ export class Wal implements ReadableLog {
     this.#checkWritable('append batch');
     const { payloads, entryBytes } = toBatchPayloads(datas, this.#options);
     const budgetBytes = entryBytesWorstCase(entryBytes);
-    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + budgetBytes > this.#options.maxPendingBytes) {
+    if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
       await this.#waitForSpace(budgetBytes);
+      this.#admittedBytes -= budgetBytes;
       this.#checkWritable('append batch');
     }
     const nowMs = this.#options.clock.wallMs();
@@ -962,15 +967,17 @@ export class Wal implements ReadableLog {
 
   /** Lets waiting appends in, in arrival order, while they fit the pending budget. */
   #admitWaiters(): void {
-    let admittedBytes = 0;
     while (this.#spaceWaiters.length > 0) {
       const waiter = this.#spaceWaiters[0];
       assert(waiter !== undefined, 'waiter exists');
-      const fits = this.#pendingBytes + admittedBytes + waiter.frameBytes <= this.#options.maxPendingBytes;
+      // Waiters admitted earlier may not have reserved their bytes yet (under
+      // 'os' and batch the flusher acknowledges queued groups back to back).
+      const outstandingBytes = this.#pendingBytes + this.#admittedBytes;
+      const fits = outstandingBytes + waiter.frameBytes <= this.#options.maxPendingBytes;
       // The first waiter always gets in once nothing is pending, or a batch
       // as large as the budget could wait forever.
-      if (!fits && this.#pendingBytes + admittedBytes > 0) break;
-      admittedBytes += waiter.frameBytes;
+      if (!fits && outstandingBytes > 0) break;
+      this.#admittedBytes += waiter.frameBytes;
       this.#spaceWaiters.shift();
       waiter.resolve();
     }
