@@ -6,7 +6,8 @@
  * running and nothing polls.
  */
 import { assert } from '../assert.js';
-import { InvalidArgumentError, WalClosedError, WalError } from '../errors.js';
+import { InvalidArgumentError, WalClosedError, WalError, WalIOError } from '../errors.js';
+import { toPayload } from '../log/record-input.js';
 import { describe } from '../log/options.js';
 import type { AppendResult } from '../log/wal.js';
 import { CONTROL, CONTROL_WORDS, ENTRY_HEADER_BYTES, ERROR_CODES, SHARED_RING_VERSION, STATE, WRAP_MARKER, changeOf, entryBytes, resultSlotCount, wake } from './shared-ring.js';
@@ -120,16 +121,8 @@ export class SharedAppender {
   }
 
   #toPayload(data: unknown): Uint8Array {
-    let payload: Uint8Array;
-    if (typeof data === 'string') payload = Buffer.from(data, 'utf8');
-    else if (data instanceof Uint8Array) payload = data;
-    else throw new InvalidArgumentError(`Cannot append record: a record must be a Uint8Array or a string, got ${describe(data)}`);
-    if (payload.length === 0) throw new InvalidArgumentError('Cannot append record: a record must not be empty');
-    if (payload.length > this.#handle.maxRecordBytes) {
-      throw new InvalidArgumentError(
-        `Cannot append record: size is ${payload.length} bytes, maximum is ${this.#handle.maxRecordBytes} bytes (maxRecordBytes)`,
-      );
-    }
+    // The owner's Wal checks records the same way: a record refused there is refused here.
+    const payload = toPayload(data, this.#handle.maxRecordBytes, 'append record');
     if (entryBytes(payload.length) > this.#ring.length / 2) {
       throw new InvalidArgumentError(
         `Cannot append record: size is ${payload.length} bytes, more than half the shared ring (${this.#ring.length} bytes); open the channel with a larger ringBytes`,
@@ -150,9 +143,17 @@ export class SharedAppender {
     return tailBytes >= bytes ? bytes : tailBytes + bytes;
   }
 
-  /** Publishes queued records, in order, while the ring has room. */
+  /**
+   * Publishes queued records, in order, while the ring has room and a result
+   * slot is free. The owner writes record n's result into slot n % slotCount
+   * and frees its ring space at once; until this thread has read that result,
+   * record n + slotCount must not be published, or the owner could overwrite
+   * the slot first and record n would be settled with another one's offset.
+   */
   #publishQueued(): void {
+    this.#takeResults();
     for (let queued = this.#queued[0]; queued !== undefined; queued = this.#queued[0]) {
+      if (this.#waiting.length >= this.#slotCount) return;
       const needed = this.#bytesNeeded(queued.bytes);
       if (this.#ring.length - Atomics.load(this.#control, CONTROL.USED_BYTES) < needed) return;
       this.#queued.shift();
@@ -189,18 +190,23 @@ export class SharedAppender {
     void this.#watchLoop();
   }
 
+  /** Settles the published records the owner has acknowledged, oldest first, freeing their result slots. */
+  #takeResults(): void {
+    const acknowledged = Atomics.load(this.#control, CONTROL.ACKNOWLEDGED);
+    while (this.#waiting.length > 0 && ((this.#waiting[0]?.sequence ?? 0) | 0) !== acknowledged) {
+      const waiting = this.#waiting.shift();
+      assert(waiting !== undefined, 'a waiting record exists');
+      const result = this.#results[waiting.sequence % this.#slotCount] ?? Number.NaN;
+      if (result >= 0) waiting.resolve({ offset: result });
+      else waiting.reject(errorFor(result, this.#handle.dir));
+    }
+  }
+
   async #watchLoop(): Promise<void> {
     for (;;) {
       const wakeCount = Atomics.load(this.#control, CONTROL.PRODUCER_WAKE);
       const ownerDone = Atomics.load(this.#control, CONTROL.OWNER_DONE) === 1;
-      const acknowledged = Atomics.load(this.#control, CONTROL.ACKNOWLEDGED);
-      while (this.#waiting.length > 0 && ((this.#waiting[0]?.sequence ?? 0) | 0) !== acknowledged) {
-        const waiting = this.#waiting.shift();
-        assert(waiting !== undefined, 'a waiting record exists');
-        const result = this.#results[waiting.sequence % this.#slotCount] ?? Number.NaN;
-        if (result >= 0) waiting.resolve({ offset: result });
-        else waiting.reject(errorFor(result, this.#handle.dir));
-      }
+      this.#takeResults();
       if (ownerDone) {
         // Records published after the owner stopped taking will never settle.
         const takenFinal = Atomics.load(this.#control, CONTROL.TAKEN_FINAL);
@@ -224,6 +230,8 @@ export class SharedAppender {
 function errorFor(result: number, dir: string): WalError {
   const code = ERROR_CODES[-result - 1] ?? 'WAL_FAILED';
   if (code === 'WAL_CLOSED') return channelClosed();
+  // The errno error itself stays in the owner's thread (its log has it as the failure's cause).
+  if (code === 'WAL_FAILED') return new WalIOError(`Cannot append record to the log in ${dir} from a worker thread: the owner's log failed (WAL_FAILED); see the owner's log, and reopen it to recover`, undefined);
   return new WalError(code, `Cannot append record to the log in ${dir} from a worker thread: the owner's log rejected it (${code}); see the owner's log`);
 }
 

@@ -80,7 +80,8 @@ export function entryBytes(payloadBytes: number): number {
 
 /** Result slots: the most entries the ring can hold at once (the smallest entry is 16 bytes). */
 export function resultSlotCount(ringBytes: number): number {
-  return ringBytes / 16;
+  // ringBytes is a multiple of 8, not always of 16.
+  return Math.floor(ringBytes / 16);
 }
 
 interface AtomicsWithWaitAsync {

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { WalError } from '../../src/errors.js';
+import { WalError, WalIOError } from '../../src/errors.js';
+import { FaultyFileSystem } from '../../src/io/faulty-file-system.js';
+import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { Wal } from '../../src/log/wal.js';
 import type { FsyncPolicy } from '../../src/log/options.js';
 import { SharedAppendChannel } from '../../src/worker/shared-append-channel.js';
@@ -82,7 +84,8 @@ test('a bad record is refused in the producer with INVALID_ARGUMENT, before anyt
   const channel = SharedAppendChannel.open(wal, { ringBytes: 8192 });
   const appender = SharedAppender.attach(channel.handle);
   try {
-    for (const bad of [Buffer.alloc(0), '', 42, null, { length: 3 }, Buffer.alloc(5001), Buffer.alloc(4090)]) {
+    // The last: a lone surrogate, which the owner's Wal refuses too (UTF-8 cannot store it).
+    for (const bad of [Buffer.alloc(0), '', 42, null, { length: 3 }, Buffer.alloc(5001), Buffer.alloc(4090), 'a\ud800b']) {
       await assert.rejects(appender.append(bad as never), (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT');
     }
     assert.equal((await appender.append('fine')).offset, 0);
@@ -99,6 +102,14 @@ test('bad channel options and bad handles are INVALID_ARGUMENT', async () => {
   try {
     for (const ringBytes of [0, 4095, 4100, 1.5, 2 ** 31, '4096']) {
       assert.throws(() => SharedAppendChannel.open(wal, { ringBytes: ringBytes as never }), { code: 'INVALID_ARGUMENT', message: /ringBytes/ });
+    }
+    // Multiples of 8 that are not multiples of 16 are valid sizes.
+    for (const ringBytes of [4104, 8200]) {
+      const channel = SharedAppendChannel.open(wal, { ringBytes });
+      const appender = SharedAppender.attach(channel.handle);
+      assert.equal((await appender.append(`ring ${ringBytes}`)).offset, wal.nextOffset - 1);
+      appender.close();
+      await channel.close();
     }
     assert.throws(() => SharedAppendChannel.open(null as never), { code: 'INVALID_ARGUMENT' });
     for (const options of [null, 'x', 5]) {
@@ -191,4 +202,48 @@ test('a log closed while a group is in flight: earlier records are acknowledged,
     await channel.close();
   }
   assert.equal(channel.settledCount, 100);
+});
+
+test('a producer that appends a second burst before reading the first one\'s results gets each record\'s own offset', async () => {
+  // 4 KiB ring: 256 entries of 16 bytes fill it, and 256 result slots.
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 4096 });
+  try {
+    const worker = new Worker(new URL('./burst-worker.js', import.meta.url), { workerData: { handle: channel.handle, burstCount: 256, busyMs: 300 } });
+    const exited = once(worker, 'exit');
+    const [message] = (await once(worker, 'message')) as [{ firstOffsets?: number[]; secondOffsets?: number[]; error?: string }];
+    await exited;
+    assert.equal(message.error, undefined);
+    await channel.close();
+    const stored: string[] = [];
+    for await (const record of wal.read()) stored.push(Buffer.from(record.data).toString());
+    const wrong: string[] = [];
+    for (const [prefix, offsets] of [['a', message.firstOffsets ?? []], ['b', message.secondOffsets ?? []]] as const) {
+      assert.equal(offsets.length, 256);
+      offsets.forEach((offset, index) => {
+        if (stored[offset] !== `${prefix}${index}`) wrong.push(`${prefix}${index} acknowledged at ${offset}, which holds ${stored[offset]}`);
+      });
+    }
+    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} records acknowledged with another record's offset`);
+  } finally {
+    await channel.close();
+    await wal.close();
+  }
+});
+
+test('a failed log reaches the producer as a WalIOError with code WAL_FAILED', async () => {
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os', fileSystem: faulty });
+  const channel = SharedAppendChannel.open(wal, { ringBytes: 8192 });
+  const appender = SharedAppender.attach(channel.handle);
+  try {
+    assert.equal((await appender.append('before')).offset, 0);
+    // `write` covers the blocking writes that 'os' uses too.
+    faulty.arm({ call: 'write', code: 'EIO', times: Infinity });
+    await assert.rejects(appender.append('lost'), (error: unknown) => error instanceof WalIOError && error.code === 'WAL_FAILED' && /worker thread/.test(error.message));
+  } finally {
+    appender.close();
+    await channel.close();
+    await wal.close().catch(() => {});
+  }
 });
