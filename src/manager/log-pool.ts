@@ -95,7 +95,11 @@ export class LogPool {
   release(entry: LogEntry): void {
     assert(entry.useCount > 0, 'released entry was acquired');
     entry.useCount -= 1;
-    if (entry.useCount === 0 && this.#open.size > this.maxOpenLogs) this.#evict();
+    // Not the log just let go: when every other log is pinned it would be the
+    // only idle one, and mgr.log() would hand out a Wal already closing (and
+    // every retry would reopen and close it again). It goes at the next
+    // eviction that finds an older idle log or none pinned.
+    if (entry.useCount === 0 && this.#open.size > this.maxOpenLogs) this.#evict(entry);
   }
 
   /** Logs whose close failed (their files may lack writes a shared journal still holds). */
@@ -185,12 +189,12 @@ export class LogPool {
     }
   }
 
-  /** Closes idle least-recently-used logs until the pool is within its bound (or only pinned logs remain). */
-  #evict(): void {
+  /** Closes idle least-recently-used logs, except `spared`, until the pool is within its bound (or only pinned logs remain). */
+  #evict(spared: LogEntry | null = null): void {
     while (this.#open.size > this.maxOpenLogs) {
       let victim: LogEntry | null = null;
       for (const entry of this.#open) {
-        if (entry.useCount > 0 || entry.wal === null) continue;
+        if (entry.useCount > 0 || entry.wal === null || entry === spared) continue;
         if (victim === null || entry.lastUsedTick < victim.lastUsedTick) victim = entry;
       }
       if (victim === null) return;

@@ -366,3 +366,21 @@ test('a bad partition on a new topic changes nothing: the topic is not listed', 
     await mgr.close();
   }
 });
+
+test('mgr.log() hands out an open Wal even when every other open log is in use (the pool goes one over its bound)', async () => {
+  for (const fsync of ['always', 'os'] as const) {
+    const mgr = await WalManager.open({ dir: freshDir(), fsync, maxOpenLogs: 2, retentionIntervalMs: 0 });
+    const controller = new AbortController();
+    // Two tails keep t/0 and t/1 in use.
+    const tails = [0, 1].map((partition) => mgr.tail('t', partition, { signal: controller.signal })[Symbol.asyncIterator]().next());
+    while (mgr.partitions('t').length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const wal = await mgr.log('t', 2);
+    assert.equal(wal.state, 'open', `under ${fsync}, the Wal just handed out is open`);
+    assert.equal((await wal.append('x')).offset, 0);
+    // Once a tail lets its log go, the pool shrinks back to its bound.
+    controller.abort();
+    await Promise.all(tails);
+    await mgr.log('t', 3);
+    await mgr.close();
+  }
+});
