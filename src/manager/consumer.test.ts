@@ -202,3 +202,33 @@ test('a log the manager refuses to open leaves no partition behind, and a runnin
   assert.deepEqual(seen, ['0:r0', '0:r1'], 'the consumer went on past the refused log');
   await mgr.close();
 });
+
+test('a consumer over many partitions raises no listener-leak warning', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(`${warning.name}: ${warning.message}`);
+  };
+  process.on('warning', onWarning);
+  try {
+    const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+    for (let partition = 0; partition < 16; partition += 1) await mgr.append('t', partition, `p${partition}`);
+    const controller = new AbortController();
+    const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', batchSize: 1, signal: controller.signal });
+    let seen = 0;
+    const consuming = (async () => {
+      for await (const record of consumer) {
+        assert.equal(record.data.toString(), `p${record.partition}`);
+        seen += 1;
+      }
+    })();
+    while (seen < 16) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Caught up: every partition's tail now waits for new records.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    await consuming;
+    await mgr.close();
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings.filter((warning) => warning.startsWith('MaxListenersExceededWarning')), []);
+});

@@ -13,6 +13,7 @@
  * however far behind the consumer is, and a record's bytes (a view into
  * the reader's block) are handed out before that reader moves on.
  */
+import { setMaxListeners } from 'node:events';
 import { InvalidArgumentError, WalClosedError } from '../errors.js';
 import { checkOptionKeys, describe } from '../log/options.js';
 import type { Wal, WalRecord } from '../log/wal.js';
@@ -99,7 +100,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   readonly #topics: ReadonlySet<string>;
   readonly #from: ConsumeFrom;
   readonly #batchSize: number;
-  readonly #abort = new AbortController();
+  /** Ends every partition's tail at close; one listener per waiting tail, so as many as there are partitions. */
+  readonly #abort = unboundedAbortController();
   readonly #cursors: Cursor[] = [];
   /** Next offset to hand out per log; kept after close so that a last commit() still works. */
   readonly #positions = new Map<string, number>();
@@ -318,4 +320,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.#wake = null;
     wake?.();
   }
+}
+
+/** An AbortController whose signal takes any number of listeners (Node warns of a leak past 10). */
+function unboundedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
