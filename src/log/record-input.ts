@@ -15,12 +15,12 @@ export interface RecordLimits {
   readonly maxPendingBytes: number;
 }
 
-/** One record's bytes (a string as UTF-8); throws InvalidArgumentError for anything else, empty or too large. */
 /** `String.prototype.isWellFormed` (Node 20), not yet in the ES2023 lib's types. */
 interface WellFormedCheck {
   isWellFormed(): boolean;
 }
 
+/** One record's bytes (a string as UTF-8); throws InvalidArgumentError for anything else, empty, too large, or a string UTF-8 cannot hold. */
 export function toPayload(data: unknown, maxRecordBytes: number, action: string): Uint8Array {
   let payload: Uint8Array;
   if (typeof data === 'string') {
