@@ -209,10 +209,11 @@ describe('I/O faults', () => {
     return null;
   }
 
-  /** Reopens with the real file system and checks every record against recordFor(); returns the log's range. */
-  async function reopenAndCheck(acknowledged: readonly number[]): Promise<{ firstOffset: number; nextOffset: number }> {
+  /** Reopens with the real file system and checks every record against recordFor(); returns the log's range and whether the open found a clean shutdown. */
+  async function reopenAndCheck(acknowledged: readonly number[]): Promise<{ firstOffset: number; nextOffset: number; clean: boolean }> {
     const wal = await open({ fsync: 'always' });
     const { firstOffset, nextOffset } = wal;
+    const { clean } = wal.recovery;
     const largest = Math.max(-1, ...acknowledged);
     assert.ok(nextOffset > largest, `nextOffset ${nextOffset} is past every acknowledged offset (largest ${largest})`);
     let expected = firstOffset;
@@ -227,7 +228,7 @@ describe('I/O faults', () => {
     const { offset } = await wal.append(recordFor(SEED, nextOffset));
     assert.equal(offset, nextOffset, 'appending continues at nextOffset after recovery');
     await wal.close();
-    return { firstOffset, nextOffset };
+    return { firstOffset, nextOffset, clean };
   }
 
   /** Fires `count` appends at once, each with the record for the offset it should get. */
@@ -505,10 +506,7 @@ describe('I/O faults', () => {
     assertWalFailed((closed as { reason: unknown }).reason, 'close()');
     assert.equal(faulty.fired[0]?.effect, 'EIO', `the timer's sync failed first, fired: ${JSON.stringify(faulty.fired)}`);
     faulty.disarm();
-    const again = await open({ fsync: 'always' });
-    assert.equal(again.recovery.clean, false, 'the next open runs recovery');
-    await again.close();
-    await reopenAndCheck(acknowledged);
+    assert.equal((await reopenAndCheck(acknowledged)).clean, false, 'the next open runs recovery');
   });
 
   test("close() does not mark a clean shutdown when a sync() in flight fails under 'os'; that sync() rejects too", async () => {
@@ -523,10 +521,7 @@ describe('I/O faults', () => {
     assertWalFailed((closed as { reason: unknown }).reason, 'close()');
     assert.equal(wal.durableOffset, 0, 'durableOffset did not move past the failure');
     faulty.disarm();
-    const again = await open({ fsync: 'always' });
-    assert.equal(again.recovery.clean, false, 'the next open runs recovery');
-    await again.close();
-    await reopenAndCheck(acknowledged);
+    assert.equal((await reopenAndCheck(acknowledged)).clean, false, 'the next open runs recovery');
   });
 
   test('a sync() called just before close() resolves once close() has made everything durable', async () => {
@@ -539,10 +534,7 @@ describe('I/O faults', () => {
     assert.equal((await synced).status, 'fulfilled');
     for (const result of await pending) if (result.status === 'fulfilled') acknowledged.push(result.value.offset);
     assert.equal(acknowledged.length, 10);
-    const again = await open({ fsync: 'always' });
-    assert.equal(again.recovery.clean, true, 'a clean close reopens without recovery');
-    await again.close();
-    await reopenAndCheck(acknowledged);
+    assert.equal((await reopenAndCheck(acknowledged)).clean, true, 'a clean close reopens without recovery');
   });
 
   test("an open after a crash syncs the parent folder, which holds the log folder's name", async () => {
