@@ -19,6 +19,7 @@ import { decodeIndexTrailer } from '../../src/log/segment-index.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../../src/constants.js';
 import {
   brokenFiles,
+  flipByte,
   forgetCleanShutdown,
   frameAt,
   framesOf,
@@ -184,7 +185,7 @@ describe('corruption in the active segment', () => {
     const segment = lastSegmentPath(dir);
     const damaged = frameAt(segment, 5);
     const fileSizeBytes = fs.statSync(segment).size;
-    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + 3, Buffer.from([0xde, 0xad]));
+    flipByte(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + 3, 0xde);
     const cutBytes = readBytes(segment, damaged.position, fileSizeBytes - damaged.position);
 
     const wal = await open(dir, { repair: true });
@@ -246,7 +247,7 @@ describe('corruption in the active segment', () => {
     await buildLog(dir, 8, () => 40);
     forgetCleanShutdown(dir);
     const segment = lastSegmentPath(dir);
-    overwrite(segment, SEGMENT_HEADER.createdAtMsLow, Buffer.from([0x55]));
+    flipByte(segment, SEGMENT_HEADER.createdAtMsLow, 0x55);
     await assert.rejects(open(dir), (error: unknown) => {
       assert.ok(error instanceof CorruptionError, String(error));
       assert.equal(path.basename(error.file), path.basename(segment));
@@ -261,7 +262,8 @@ describe('corruption in a sealed segment', () => {
     const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
     const segment = segmentPath(dir, 10);
     const damaged = frameAt(segment, 13);
-    overwrite(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + 7, Buffer.from([0x00, 0xff]));
+    // XOR, not a constant: a constant equal to the byte already there would damage nothing.
+    flipByte(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES, 0xff);
     for (const crashed of [false, true]) {
       if (crashed) forgetCleanShutdown(dir);
       const wal = await open(dir, { segmentMaxRecords: 10 });
@@ -305,7 +307,7 @@ describe('corruption in a sealed segment', () => {
     const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
     const segment = segmentPath(dir, 10);
     const damaged = frameAt(segment, 15);
-    overwrite(segment, damaged.position + FRAME_HEADER.crc, Buffer.from([0x12, 0x34]));
+    flipByte(segment, damaged.position + FRAME_HEADER.crc, 0x12);
     const wal = await open(dir, { segmentMaxRecords: 10 });
     const seen: Buffer[] = [];
     await assert.rejects(async () => {
