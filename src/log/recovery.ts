@@ -319,25 +319,28 @@ async function scanAndFix(
     totals.scannedBytes += content.length;
     const header = decodeSegmentHeader(content.subarray(0, SEGMENT_HEADER_SIZE_BYTES));
     if (header.kind === 'unsupported') throw new FormatUnsupportedError(segment.path, header.version, FORMAT_VERSION);
-    if (header.kind === 'ok' && header.baseOffset !== base) {
-      throw new CorruptionError(segment.path, 0, `segment header names offset ${header.baseOffset}, its file name ${base}`);
-    }
-    if (header.kind === 'ok') {
+    const misnamed = header.kind === 'ok' && header.baseOffset !== base;
+    if (header.kind === 'ok' && !misnamed) {
       segment.createdAtMs = header.createdAtMs;
       segment.nonce = header.nonce;
     }
     const scan = header.kind === 'ok' || content.length >= SEGMENT_HEADER_SIZE_BYTES
       ? scanSegment(content, base, segment.nonce)
       : null;
-    const headerDamaged = header.kind !== 'ok' && scan !== null && scan.recordCount > 0;
-    if (headerDamaged) throw new CorruptionError(segment.path, 0, 'segment header is damaged');
-    const validSizeBytes = scan === null || header.kind !== 'ok' ? 0 : scan.validSizeBytes;
-    const endOffset = base + (scan === null || header.kind !== 'ok' ? 0 : scan.recordCount);
+    // A header that cannot be trusted with frames after it: the whole file is
+    // damaged from byte 0 (with repair, all of it is cut and kept as .broken).
+    const headerFault = misnamed
+      ? `segment header names offset ${header.baseOffset}, its file name ${base}`
+      : header.kind !== 'ok' && scan !== null && scan.recordCount > 0 ? 'segment header is damaged' : null;
+    if (headerFault !== null && !options.repair) throw new CorruptionError(segment.path, 0, headerFault);
+    const headerTrusted = header.kind === 'ok' && headerFault === null;
+    const validSizeBytes = scan === null || !headerTrusted ? 0 : scan.validSizeBytes;
+    const endOffset = base + (scan === null || !headerTrusted ? 0 : scan.recordCount);
     // Bytes after the last frame of a segment whose records reach the next
     // segment are no lost data (a torn index trailer, zeros): later segments still follow.
-    const reachesNext = nextBase !== null && endOffset === nextBase && header.kind === 'ok';
-    let tail = scan?.tail ?? 'torn';
-    let damageReason = scan?.damageReason ?? '';
+    const reachesNext = nextBase !== null && endOffset === nextBase && headerTrusted;
+    let tail = headerFault !== null ? 'corrupt' : scan?.tail ?? 'torn';
+    let damageReason = headerFault ?? scan?.damageReason ?? '';
     if (nextBase !== null && !reachesNext && tail !== 'corrupt' && (await laterSegmentsProveSynced(options, laterBases, endOffset, laterContents))) {
       // The records from endOffset on are missing here, yet a later segment
       // was written after they were durable: lost synced data, not a torn tail.
@@ -373,7 +376,7 @@ async function scanAndFix(
       // (A segment sealed below is synced before its trailer is written.)
       await handle.datasync();
     }
-    if (scan !== null && header.kind === 'ok') {
+    if (scan !== null && headerTrusted) {
       segment.recordCount = scan.recordCount;
       segment.firstTimestampMs = scan.firstTimestampMs;
       segment.lastTimestampMs = scan.lastTimestampMs;

@@ -16,7 +16,7 @@ import type { WalOptions } from '../../src/log/options.js';
 import { CorruptionError, FormatUnsupportedError, WalError } from '../../src/errors.js';
 import { FRAME_HEADER, RECORD_HEADER, SEGMENT_HEADER } from '../../src/log/format.js';
 import { decodeIndexTrailer } from '../../src/log/segment-index.js';
-import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES } from '../../src/constants.js';
+import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
 import {
   brokenFiles,
   flipByte,
@@ -254,6 +254,61 @@ describe('corruption in the active segment', () => {
       return true;
     });
   });
+
+  /** Rewrites the header's base offset (checksum kept valid): the file's name and its header disagree. */
+  function misnameHeader(segment: string, baseOffset: number): void {
+    const header = readBytes(segment, 0, SEGMENT_HEADER_SIZE_BYTES);
+    header.writeUInt32LE(baseOffset, SEGMENT_HEADER.baseOffsetLow);
+    header.writeUInt32LE(crc32(header.subarray(0, SEGMENT_HEADER.crc)), SEGMENT_HEADER.crc);
+    overwrite(segment, 0, header);
+  }
+
+  const headerDamages: Array<[name: string, damage: (segment: string) => void, reason: RegExp]> = [
+    ['a flipped header byte', (segment) => flipByte(segment, SEGMENT_HEADER.createdAtMsLow, 0x55), /header is damaged/],
+    ['a header naming another offset', (segment) => misnameHeader(segment, 7), /header names offset 7, its file name 20/],
+  ];
+  for (const [name, damage, reason] of headerDamages) {
+    test(`${name} in the active segment: repair cuts the whole segment, keeps it as .broken and appends from its base`, async () => {
+      const dir = tempDir();
+      const all = await buildLog(dir, 25, () => 60, { segmentMaxRecords: 10 });
+      forgetCleanShutdown(dir);
+      const segment = segmentPath(dir, 20);
+      damage(segment);
+      const original = fs.readFileSync(segment);
+      await assert.rejects(open(dir, { segmentMaxRecords: 10 }), (error: unknown) => {
+        assertCorruption(error, segment, 0);
+        assert.match((error as Error).message, reason);
+        return true;
+      });
+      assert.ok(fs.readFileSync(segment).equals(original), 'a refused open changes nothing');
+
+      const wal = await open(dir, { segmentMaxRecords: 10, repair: true });
+      const repaired = wal.recovery.repaired;
+      assert.ok(repaired !== null, 'recovery.repaired says what was cut');
+      assert.equal(path.basename(repaired.file), path.basename(segment));
+      assert.equal(repaired.filePosition, 0);
+      assert.equal(repaired.cutBytes, original.length);
+      assert.match(repaired.reason, reason);
+      assert.equal(wal.nextOffset, 20, 'the log ends where the damaged segment began');
+      assertSameRecords(await readAll(wal), all.slice(0, 20), 'the sealed segments before it');
+      const broken = brokenFiles(dir);
+      assert.equal(broken.length, 1, `one .broken file, got ${broken.join(', ')}`);
+      assert.ok(fs.readFileSync(path.join(dir, broken[0] as string)).equals(original), 'the .broken file holds the whole damaged file');
+
+      const next = Buffer.from('after a header repair');
+      assert.deepEqual(await wal.append(next), { offset: 20 });
+      await wal.close();
+      const reopened = await open(dir, { segmentMaxRecords: 10 });
+      assert.equal(reopened.recovery.clean, true);
+      assertSameRecords(await readAll(reopened), [...all.slice(0, 20), next], 'after repair and reopen');
+      await reopened.close();
+      forgetCleanShutdown(dir);
+      const scanned = await open(dir, { segmentMaxRecords: 10 });
+      assert.equal(scanned.recovery.repaired, null, 'the rewritten header scans clean');
+      assert.equal(scanned.nextOffset, 21);
+      await scanned.close();
+    });
+  }
 });
 
 describe('corruption in a sealed segment', () => {
