@@ -59,6 +59,9 @@ export class Segment {
   readonly indexPositions: number[];
   /** False while the sparse index does not cover the whole segment (not loaded yet). */
   indexComplete: boolean;
+  #ageMs = 0;
+  /** Wall time of the last {@link ageMs} call; NaN before the first. */
+  #ageSeenAtMs = NaN;
 
   constructor(dir: string, baseOffset: number, createdAtMs: number) {
     this.baseOffset = baseOffset;
@@ -86,6 +89,22 @@ export class Segment {
     this.indexOffsetDeltas = [0];
     this.indexPositions = [SEGMENT_HEADER_SIZE_BYTES];
     this.indexComplete = true;
+  }
+
+  /**
+   * How long this segment has been the active one, for age rotation, as of
+   * wall time `nowMs`. It counts from `createdAtMs` (the header's, after a
+   * reopen) and then adds only forward steps of the clock: a clock stepped
+   * back (NTP, a VM resumed) would otherwise hold rotation up by the step.
+   */
+  ageMs(nowMs: number): number {
+    if (Number.isNaN(this.#ageSeenAtMs)) {
+      this.#ageMs = Math.max(0, nowMs - this.createdAtMs);
+    } else if (nowMs > this.#ageSeenAtMs) {
+      this.#ageMs += nowMs - this.#ageSeenAtMs;
+    }
+    this.#ageSeenAtMs = nowMs;
+    return this.#ageMs;
   }
 
   /** One past the last acknowledged offset in this segment. */

@@ -400,6 +400,35 @@ describe('Wal offsets, sync and rotation', () => {
     await wal.close();
   });
 
+  test('segment age counts only forward clock steps: a clock stepped back an hour neither holds rotation up nor rolls early', async () => {
+    let wallMs = 1_800_000_000_000;
+    const clock = { monotonicMs: () => performance.now(), wallMs: () => wallMs };
+    const dir = tempDir();
+    const wal = await openWal({ dir, segmentMaxAgeMs: 1000, clock });
+    await wal.append('a');
+    wallMs += 400;
+    await wal.append('b');
+    wallMs -= 3_600_000;
+    await wal.append('c');
+    wallMs += 500;
+    await wal.append('d');
+    assert.deepEqual((await wal.segments()).map((segment) => segment.baseOffset), [0], '900 ms of age: no rotation yet');
+    wallMs += 100;
+    await wal.append('e');
+    assert.deepEqual((await wal.segments()).map((segment) => segment.baseOffset), [0, 4], '1000 ms of age: the next append rolls');
+    await wal.close();
+    // Reopened with the clock still behind the segment's creation: its age starts at zero.
+    const reopened = await openWal({ dir, segmentMaxAgeMs: 1000, clock });
+    await reopened.append('f');
+    wallMs += 999;
+    await reopened.append('g');
+    assert.deepEqual((await reopened.segments()).map((segment) => segment.baseOffset), [0, 4]);
+    wallMs += 1;
+    await reopened.append('h');
+    assert.deepEqual((await reopened.segments()).map((segment) => segment.baseOffset), [0, 4, 7]);
+    await reopened.close();
+  });
+
   test('an appendBatch never spans segments', async () => {
     const wal = await openWal({ dir: tempDir(), segmentBytes: 4096 });
     for (let round = 0; round < 20; round += 1) {

@@ -717,7 +717,7 @@ export class Wal implements ReadableLog {
     const options = this.#options;
     if (segment.reservedSizeBytes + frameBytes > options.segmentBytes) return true;
     if (segment.reservedRecordCount + recordCount > options.segmentMaxRecords) return true;
-    return nowMs - segment.createdAtMs >= options.segmentMaxAgeMs;
+    return segment.ageMs(nowMs) >= options.segmentMaxAgeMs;
   }
 
   #rotate(nowMs: number): Segment {
