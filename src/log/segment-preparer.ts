@@ -87,6 +87,17 @@ export class SegmentPreparer {
   async #prepare(preallocateBytes: number): Promise<PreparedFile> {
     this.#sequence += 1;
     const path = join(this.#dir, `${PREPARED_FILE_PREFIX}${process.pid}-${this.#sequence}.tmp`);
+    try {
+      return await this.#create(path, preallocateBytes);
+    } catch (error) {
+      // Best effort, so that a full disk does not keep a half-filled file
+      // until the next open (which would remove it): the log fails anyway.
+      await this.#fileSystem.unlink(path).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #create(path: string, preallocateBytes: number): Promise<PreparedFile> {
     if (preallocateBytes > 0) {
       // Zeros through a plain handle and one sync: far cheaper than O_DSYNC writes.
       const zeros = Buffer.alloc(preallocateBytes);

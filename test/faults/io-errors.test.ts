@@ -14,6 +14,7 @@ import { FaultyFileSystem } from '../../src/io/faulty-file-system.js';
 import type { FaultSpec } from '../../src/io/faulty-file-system.js';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { prng, recordFor } from '../crash/records.js';
+import { PREPARED_FILE_PREFIX } from '../../src/log/segment-preparer.js';
 
 /** A call that should settle and has not after this long is a hang. */
 const HANG_MS = 5_000;
@@ -591,6 +592,21 @@ describe('I/O faults', () => {
     await wait(1100);
     assert.equal(faulty.fired.length, 2, 'both faults fired');
     assert.deepEqual(faulty.usedAfterClose, [], 'no write reaches a file after close() closed it (its descriptor may belong to another file by then)');
+  });
+
+  test('a segment file whose preparation fails (ENOSPC filling zeros) is removed at once, not left until the next open', async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentBytes: 4096, preallocate: true });
+    // The file prepared at open is ready; every later one fails while it is filled.
+    faulty.arm({ call: 'write', code: 'ENOSPC', path: new RegExp(`${PREPARED_FILE_PREFIX}${process.pid}-([2-9]|\\d{2,})\\.tmp$`), times: Infinity });
+    const acknowledged: number[] = [];
+    const failure = await appendUntilFailure(wal, acknowledged);
+    assertWalFailed(failure, 'the append whose rotation found no prepared file');
+    assert.equal((failure.cause as NodeJS.ErrnoException | undefined)?.code, 'ENOSPC');
+    assert.ok(faulty.fired.length > 0, 'the fault fired');
+    await settle(wal.close(), 'close()');
+    assert.deepEqual(fs.readdirSync(dir).filter((name) => name.startsWith(PREPARED_FILE_PREFIX)), [], 'no prepared file is left');
+    faulty.disarm();
+    await reopenAndCheck(acknowledged);
   });
 
   test('a failed folder fsync while rotating fails the log rather than acknowledging records in an undurable file', async () => {
