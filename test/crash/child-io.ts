@@ -26,17 +26,25 @@ export function die(name: string, message: string): never {
   process.exit(1);
 }
 
-/** Spawns a child, kills it with SIGKILL a given time after its first `R` line (or after spawn), and collects its lines. */
+/**
+ * Spawns a child, kills it with SIGKILL `delayMs` after the first line that
+ * starts with `startAfter` (or after spawn when it is null), and collects its
+ * lines. A child that never writes that line is killed after `readyTimeoutMs`.
+ * Starting the delay at a line the child writes once it has done some work
+ * (an acknowledgement, a commit) makes the kill land on a busy child however
+ * slow a loaded machine makes its start.
+ */
 export async function runAndKill(
   childPath: string,
   args: readonly string[],
-  kill: { readonly afterReady: boolean; readonly delayMs: number; readonly readyTimeoutMs: number },
+  kill: { readonly startAfter: string | null; readonly delayMs: number; readonly readyTimeoutMs: number },
   onLine: (line: string) => void,
 ): Promise<{ signal: NodeJS.Signals | null; exitCode: number | null; stderr: string }> {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [childPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const killNow = (): boolean => child.kill('SIGKILL');
-  let killTimer = setTimeout(killNow, kill.afterReady ? kill.readyTimeoutMs : kill.delayMs);
+  let waitingForLine = kill.startAfter !== null;
+  let killTimer = setTimeout(killNow, waitingForLine ? kill.readyTimeoutMs : kill.delayMs);
   let pending = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
@@ -45,7 +53,8 @@ export async function runAndKill(
     for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      if (line.startsWith('R') && kill.afterReady) {
+      if (waitingForLine && kill.startAfter !== null && line.startsWith(kill.startAfter)) {
+        waitingForLine = false;
         clearTimeout(killTimer);
         killTimer = setTimeout(killNow, kill.delayMs);
       }

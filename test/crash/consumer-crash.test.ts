@@ -60,7 +60,10 @@ test('a consumer killed at random moments resumes from its last commit, skipping
       const delivered = new Map<number, number[]>();
       const commits: Record<string, number>[] = [];
       let resolvedCommitCount = 0;
-      const exit = await runAndKill(CHILD_PATH, [dir, String(random())], { afterReady: true, delayMs: 20 + (random() % 250), readyTimeoutMs: 20_000 }, (line) => {
+      // The delay starts once the child is ready, or has handed out a record,
+      // or has had a commit acknowledged: the checks below need cycles of each.
+      const startAfter = (['R', 'D', 'C', 'C'] as const)[cycle % 4] ?? 'R';
+      const exit = await runAndKill(CHILD_PATH, [dir, String(random())], { startAfter, delayMs: 20 + (random() % 250), readyTimeoutMs: 20_000 }, (line) => {
         const [kind, ...rest] = line.split(' ');
         if (kind === 'D') {
           const [partition = -1, offset = -1] = rest.map(Number);

@@ -74,9 +74,13 @@ test('every acknowledged record and the last acknowledged checkpoint survive SIG
   try {
     for (let cycle = 0; cycle < CYCLE_COUNT; cycle += 1) {
       const report: CycleReport = { ready: null, ackedNext: [], commits: [], resolvedCommitCount: 0 };
-      const afterReady = random() % 8 !== 0;
-      const delayMs = afterReady ? 30 + (random() % 300) : random() % 200;
-      const exit = await runAndKill(CHILD_PATH, [dir, String(SEED), String(random())], { afterReady, delayMs, readyTimeoutMs: 20_000 }, (line) =>
+      // Some kills land while the child opens the manager (from spawn); the
+      // others a while after its first acknowledged append or commit, so that
+      // the checks below see cycles of each however slowly a loaded machine
+      // starts the child.
+      const startAfter = cycle % 8 === 0 ? null : cycle % 2 === 1 ? 'A' : 'C';
+      const delayMs = startAfter === null ? random() % 200 : 30 + (random() % 300);
+      const exit = await runAndKill(CHILD_PATH, [dir, String(SEED), String(random())], { startAfter, delayMs, readyTimeoutMs: 20_000 }, (line) =>
         parseLine(line, report),
       );
       const where = `[seed ${SEED}, cycle ${cycle}]`;
