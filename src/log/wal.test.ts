@@ -67,6 +67,11 @@ async function collect(records: AsyncIterable<Rec>): Promise<Rec[]> {
   return result;
 }
 
+/** Waits, polling, until `condition` holds (the test's own timeout bounds the wait). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}
+
 async function first(records: AsyncIterable<Rec>): Promise<Rec | undefined> {
   for await (const record of records) return record;
   return undefined;
@@ -616,7 +621,9 @@ describe('Wal.tail', () => {
     const tailing = (async () => {
       for await (const record of wal.tail({ from: 0, signal: controller.signal })) seen.push(record.offset);
     })();
-    await sleep(50);
+    await until(() => seen.length === 1);
+    // Now it waits for a record that never comes.
+    await sleep(20);
     controller.abort();
     await tailing;
     assert.deepEqual(seen, [0]);
@@ -641,7 +648,7 @@ describe('Wal.tail', () => {
     })();
     await wal.append('a');
     await wal.append('b');
-    await sleep(30);
+    await until(() => seen.length === 2);
     await wal.close();
     await tailing;
     assert.deepEqual(seen, [0, 1]);
@@ -650,10 +657,21 @@ describe('Wal.tail', () => {
   test('many tails follow one log and each sees every record once', async () => {
     const wal = await openWal({ dir: tempDir() });
     const controller = new AbortController();
-    const tails = Array.from({ length: 5 }, () => collect(wal.tail({ from: 0, signal: controller.signal })));
+    const seenCounts = new Array<number>(5).fill(0);
+    const tails = seenCounts.map(async (_, tailIndex) => {
+      const records: Array<{ offset: number }> = [];
+      for await (const record of wal.tail({ from: 0, signal: controller.signal })) {
+        records.push(record);
+        seenCounts[tailIndex] = records.length;
+        // A 51st record would be a duplicate: keep following until the abort.
+      }
+      return records;
+    });
     const offsets = await Promise.all(Array.from({ length: 50 }, (_, index) => wal.append(`r${index}`)));
     assert.equal(offsets.length, 50);
-    await sleep(50);
+    await until(() => seenCounts.every((count) => count >= 50));
+    // Time for a duplicate, were there one, to show.
+    await sleep(20);
     controller.abort();
     for (const records of await Promise.all(tails)) {
       assert.deepEqual(records.map((record) => record.offset), Array.from({ length: 50 }, (_, index) => index));
@@ -697,7 +715,7 @@ describe('Wal.tail', () => {
     await rejectsWith(() => wal.read({ from: 1 }), 'OFFSET_OUT_OF_RANGE');
     fileSystem.release();
     assert.deepEqual(await appending, { offset: 1 });
-    await sleep(30);
+    await until(() => seen.length === 2);
     controller.abort();
     await tailing;
     assert.deepEqual(seen, [

@@ -68,8 +68,9 @@ function parseLine(line: string, report: ChildReport): void {
 
 /**
  * Runs one child and kills it: either at a random moment after spawn (which
- * may land inside Wal.open and its recovery), or a random time after it
- * reported ready.
+ * may land inside Wal.open and its recovery), or a random time after its
+ * first acknowledgement (timed from there, not from its ready line, so that
+ * the kill lands on a busy log however slowly a loaded machine starts it).
  */
 function runChild(dir: string, behaviourSeed: number, random: () => number): Promise<ChildReport> {
   const report: ChildReport = { ready: null, acked: [], batches: [], signal: null, exitCode: null, stderr: '' };
@@ -81,6 +82,7 @@ function runChild(dir: string, behaviourSeed: number, random: () => number): Pro
   const kill = () => child.kill('SIGKILL');
   let killTimer = killEarly ? setTimeout(kill, delayMs) : setTimeout(kill, CHILD_READY_TIMEOUT_MS);
   let pending = '';
+  let delayStarted = killEarly;
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
     pending += chunk;
@@ -89,7 +91,8 @@ function runChild(dir: string, behaviourSeed: number, random: () => number): Pro
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
       parseLine(line, report);
-      if (line.startsWith('R ') && !killEarly) {
+      if (!delayStarted && (line.startsWith('A ') || line.startsWith('B '))) {
+        delayStarted = true;
         clearTimeout(killTimer);
         killTimer = setTimeout(kill, delayMs);
       }
