@@ -55,6 +55,8 @@ export { MANAGER_FOLDER_NAME };
  * says which `ulimit -n` to set).
  */
 export const OPEN_LOGS_DEFAULT_MAX = 256;
+/** The largest `maxOpenLogs` accepted. */
+export const OPEN_LOGS_LIMIT = 1_000_000;
 /** Default size of the read-handle cache shared by every log. */
 export const SHARED_OPEN_FILES_DEFAULT_MAX = 128;
 /** Default period of the background retention task. */
@@ -825,7 +827,7 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
   return {
     dir: walResolved.dir,
     maxPartitions: integerOption(raw, 'maxPartitions', PARTITIONS_DEFAULT_MAX, 1, PARTITIONS_LIMIT),
-    maxOpenLogs: integerOption(raw, 'maxOpenLogs', OPEN_LOGS_DEFAULT_MAX, 1, 1_000_000),
+    maxOpenLogs: integerOption(raw, 'maxOpenLogs', OPEN_LOGS_DEFAULT_MAX, 1, OPEN_LOGS_LIMIT),
     maxOpenFiles: integerOption(raw, 'maxOpenFiles', SHARED_OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
     retentionIntervalMs: integerOption(raw, 'retentionIntervalMs', RETENTION_INTERVAL_MS_DEFAULT, 0, 2 ** 31 - 1),
     syncStream,

@@ -19,12 +19,14 @@ const RECORD_COUNT = 25;
 
 /** Why injection cannot run here, or null when it can. */
 function injectionUnavailable(): string | null {
+  const probeDir = mkdtempSync(join(tmpdir(), 'tidewal-strace-probe-'));
   const probe = spawnSync(
     'strace',
     ['-f', '-qq', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO', process.execPath, '-e',
-      "require('fs').fdatasync(require('fs').openSync(require('os').tmpdir() + '/tidewal-strace-probe', 'w'), (e) => process.stdout.write(String(e && e.code)))"],
+      `require('fs').fdatasync(require('fs').openSync(${JSON.stringify(join(probeDir, 'probe'))}, 'w'), (e) => process.stdout.write(String(e && e.code)))`],
     { encoding: 'utf8', timeout: 30_000 },
   );
+  rmSync(probeDir, { recursive: true, force: true });
   if (probe.error !== undefined) return `strace is not available (${probe.error.message}); .ci/run installs it`;
   if (probe.stdout !== 'EIO') return `strace could not inject (status ${probe.status}): ${probe.stderr.trim().slice(0, 200)}`;
   return null;
