@@ -497,10 +497,15 @@ describe('I/O faults', () => {
   // write the clean marker that would let the next open skip recovery.
   test('close() does not mark a clean shutdown when the { batch } timer\'s sync fails while close() runs', async () => {
     const wal = await open({ fsync: { batch: { intervalMs: 5 } }, fileSystem: faulty });
+    const acknowledged = await appendSome(wal, 5);
+    // Synced before the faults are armed: appends made while a failing sync
+    // runs late wait for it and fail, which a slow machine made happen here.
+    await wal.sync();
     faulty.arm({ call: 'datasync', code: 'EIO', delayMs: 30, path: SEGMENT_FILE });
     // Whatever fdatasync comes next (close()'s own, if it ran) succeeds, later.
     faulty.arm({ call: 'datasync', delayMs: 100, path: SEGMENT_FILE });
-    const acknowledged = await appendSome(wal, 5);
+    // Acknowledged at its write; the timer's sync of it starts 5 ms later and fails.
+    acknowledged.push((await wal.append(recordFor(SEED, wal.nextOffset))).offset);
     while (faulty.fired.length === 0) await wait(1);
     const closed = await settle(wal.close(), 'close() beside a failing timer sync');
     assert.equal(closed.status, 'rejected', 'close() cannot report a clean shutdown after a sync failed');
