@@ -15,18 +15,13 @@ export interface RecordLimits {
   readonly maxPendingBytes: number;
 }
 
-/** `String.prototype.isWellFormed` (Node 20), not yet in the ES2023 lib's types. */
-interface WellFormedCheck {
-  isWellFormed(): boolean;
-}
-
 /** One record's bytes (a string as UTF-8); throws InvalidArgumentError for anything else, empty, too large, or a string UTF-8 cannot hold. */
 export function toPayload(data: unknown, maxRecordBytes: number, action: string): Uint8Array {
   let payload: Uint8Array;
   if (typeof data === 'string') {
     // UTF-8 has no bytes for a lone surrogate: Buffer.from would store U+FFFD
     // instead, and the record would read back other than it was given.
-    if (!(data as unknown as WellFormedCheck).isWellFormed()) {
+    if (!data.isWellFormed()) {
       throw new InvalidArgumentError(`Cannot ${action}: the string holds a lone UTF-16 surrogate, which UTF-8 cannot store; pass bytes (a Buffer) or fix the string (String.prototype.toWellFormed)`);
     }
     payload = Buffer.from(data, 'utf8');
