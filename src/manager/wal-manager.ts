@@ -22,7 +22,7 @@ import { asOpenError } from '../log/open-error.js';
 import { descriptorsNeeded, openFilesSoftLimit } from './descriptor-budget.js';
 import { folderOwner, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
 import { describe, resolveWalOptions } from '../log/options.js';
-import type { WalOptions } from '../log/options.js';
+import type { ResolvedWalOptions, WalOptions } from '../log/options.js';
 import { toBatchPayloads, toPayload } from '../log/record-input.js';
 import { Wal, checkEmptyRead, checkTailOptions } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
@@ -455,10 +455,15 @@ export class WalManager {
   #checkFirstRecords(topic: string, partition: number, data: unknown): Uint8Array | Uint8Array[] {
     checkTopicName(topic, 'append records');
     checkPartition(partition, this.maxPartitions, 'append records');
-    const walOptions = this.#walOptionsFor(topic, partition);
-    const limits = resolveWalOptions({ ...walOptions, dir: join(this.dir, topic, String(partition)) }, { action: `open log ${logKey(topic, partition)}` });
+    const limits = this.#checkedWalOptionsFor(topic, partition);
     if (Array.isArray(data)) return toBatchPayloads(data, limits).payloads;
     return toPayload(data, limits.maxRecordBytes, 'append record');
+  }
+
+  /** A log's Wal options checked as Wal.open checks them, with messages that name the log. */
+  #checkedWalOptionsFor(topic: string, partition: number): ResolvedWalOptions {
+    const dir = join(this.dir, topic, String(partition));
+    return resolveWalOptions({ ...this.#walOptionsFor(topic, partition), dir }, { action: `open log ${logKey(topic, partition)}` });
   }
 
   /** The Wal options of a log (defaults, then its overrides), without the manager's own wiring. */
@@ -515,8 +520,8 @@ export class WalManager {
   async #openWalOf(entry: LogEntry): Promise<Wal> {
     const walOptions = this.#walOptionsFor(entry.topic, entry.partition);
     const topicDir = join(this.dir, entry.topic);
-    // The same check, and the same message naming the log, as an append's (#checkFirstRecords).
-    resolveWalOptions({ ...walOptions, dir: join(topicDir, String(entry.partition)) }, { action: `open log ${logKey(entry.topic, entry.partition)}` });
+    // Before Wal.open, whose messages do not name the log (as an append's, #checkFirstRecords).
+    this.#checkedWalOptionsFor(entry.topic, entry.partition);
     const fsync = walOptions.fsync;
     const journaled = this.#syncStream === 'shared' && (fsync === undefined || fsync === 'always');
     entry.journaled = journaled;
