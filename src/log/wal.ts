@@ -677,15 +677,14 @@ export class Wal implements ReadableLog {
       segment.firstTimestampMs = scan.firstTimestampMs;
       const acknowledgedDuringScan = segment.recordCount > scannedRecordCount;
       if (!acknowledgedDuringScan) segment.lastTimestampMs = scan.lastTimestampMs;
-      // Index entries that acknowledgements added past the scanned bytes stay.
-      const laterDeltas: number[] = [];
-      const laterPositions: number[] = [];
-      segment.indexPositions.forEach((position, entryIndex) => {
-        if (position < scannedSizeBytes) return;
-        laterPositions.push(position);
-        laterDeltas.push(segment.indexOffsetDeltas[entryIndex] ?? 0);
-      });
-      segment.setIndex([...scan.indexOffsetDeltas, ...laterDeltas], [...scan.indexPositions, ...laterPositions]);
+      // Index entries that acknowledgements added past the scanned bytes stay
+      // (positions ascend: they are added as groups are acknowledged).
+      const laterIndex = segment.indexPositions.findIndex((position) => position >= scannedSizeBytes);
+      const keptFrom = laterIndex === -1 ? segment.indexPositions.length : laterIndex;
+      segment.setIndex(
+        [...scan.indexOffsetDeltas, ...segment.indexOffsetDeltas.slice(keptFrom)],
+        [...scan.indexPositions, ...segment.indexPositions.slice(keptFrom)],
+      );
     } finally {
       this.fileCache.release(segment.path);
     }
