@@ -74,6 +74,24 @@ async function buildLog(dir: string, count: number, sizeBytes: (index: number) =
   return records;
 }
 
+/** Repair left exactly one `.broken` file in `dir`, holding `bytes`. */
+function assertOneBrokenFile(dir: string, bytes: Buffer, message: string): void {
+  const broken = brokenFiles(dir);
+  assert.equal(broken.length, 1, `one .broken file, got ${broken.join(', ')}`);
+  assert.ok(fs.readFileSync(path.join(dir, broken[0] as string)).equals(bytes), message);
+}
+
+/** A repaired log (holding `kept`, from offset 0) appends at its new end and reopens cleanly with the kept records and the new one; closes `wal`. */
+async function assertAppendsAfterRepair(wal: Wal, dir: string, kept: readonly Buffer[], extra: Partial<WalOptions> = {}): Promise<void> {
+  const next = Buffer.from('after repair');
+  assert.deepEqual(await wal.append(next), { offset: kept.length });
+  await wal.close();
+  const reopened = await open(dir, extra);
+  assert.equal(reopened.recovery.clean, true);
+  assertSameRecords(await readAll(reopened), [...kept, next], 'after repair and reopen');
+  await reopened.close();
+}
+
 /** Where a sealed segment's index trailer starts: the end of its frames. */
 function indexTrailerStart(segment: string): number {
   const base = Number(path.basename(segment, '.wal'));
@@ -200,17 +218,8 @@ describe('corruption in the active segment', () => {
     assertSameRecords(await readAll(wal), all.slice(0, 5), 'after repair');
     assert.equal(fs.statSync(segment).size, damaged.position, 'the segment is cut at the bad frame');
 
-    const broken = brokenFiles(dir);
-    assert.equal(broken.length, 1, `one .broken file, got ${broken.join(', ')}`);
-    assert.ok(fs.readFileSync(path.join(dir, broken[0] as string)).equals(cutBytes), 'the .broken file holds exactly the cut bytes');
-
-    const next = Buffer.from('after repair');
-    assert.deepEqual(await wal.append(next), { offset: 5 });
-    await wal.close();
-    const reopened = await open(dir);
-    assert.equal(reopened.recovery.clean, true);
-    assertSameRecords(await readAll(reopened), [...all.slice(0, 5), next], 'after repair and reopen');
-    await reopened.close();
+    assertOneBrokenFile(dir, cutBytes, 'the .broken file holds exactly the cut bytes');
+    await assertAppendsAfterRepair(wal, dir, all.slice(0, 5));
   });
 
   test('repair of a zeroed middle sector keeps exactly the frames before the damage', async () => {
@@ -291,17 +300,8 @@ describe('corruption in the active segment', () => {
       assert.match(repaired.reason, reason);
       assert.equal(wal.nextOffset, 20, 'the log ends where the damaged segment began');
       assertSameRecords(await readAll(wal), all.slice(0, 20), 'the sealed segments before it');
-      const broken = brokenFiles(dir);
-      assert.equal(broken.length, 1, `one .broken file, got ${broken.join(', ')}`);
-      assert.ok(fs.readFileSync(path.join(dir, broken[0] as string)).equals(original), 'the .broken file holds the whole damaged file');
-
-      const next = Buffer.from('after a header repair');
-      assert.deepEqual(await wal.append(next), { offset: 20 });
-      await wal.close();
-      const reopened = await open(dir, { segmentMaxRecords: 10 });
-      assert.equal(reopened.recovery.clean, true);
-      assertSameRecords(await readAll(reopened), [...all.slice(0, 20), next], 'after repair and reopen');
-      await reopened.close();
+      assertOneBrokenFile(dir, original, 'the .broken file holds the whole damaged file');
+      await assertAppendsAfterRepair(wal, dir, all.slice(0, 20), { segmentMaxRecords: 10 });
       forgetCleanShutdown(dir);
       const scanned = await open(dir, { segmentMaxRecords: 10 });
       assert.equal(scanned.recovery.repaired, null, 'the rewritten header scans clean');
