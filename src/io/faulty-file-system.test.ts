@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { gate } from '../../test/gate.js';
 import { FaultyFileSystem, errnoError } from './faulty-file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 
@@ -183,13 +184,39 @@ describe('FaultyFileSystem', () => {
     await handle.close();
   });
 
+  test('until holds a call until the test releases it, then runs or fails it', async () => {
+    const handle = await openFile('a');
+    const writeGate = gate();
+    const syncGate = gate();
+    faulty.arm({ call: 'write', until: writeGate.opened });
+    faulty.arm({ call: 'datasync', code: 'EIO', until: syncGate.opened });
+    let written = false;
+    const writing = handle.write(Buffer.from('abc'), 0, 3, 0).then((sizeBytes) => {
+      written = true;
+      return sizeBytes;
+    });
+    const syncing = handle.datasync();
+    syncing.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(written, false, 'the write waits for its gate');
+    assert.equal(fs.readFileSync(path.join(dir, 'a')).length, 0);
+    writeGate.open();
+    assert.equal(await writing, 3);
+    assert.equal(fs.readFileSync(path.join(dir, 'a')).toString(), 'abc');
+    // Released, the held call takes the fault's own effect.
+    syncGate.open();
+    await assert.rejects(syncing, { code: 'EIO' });
+    await handle.close();
+  });
+
   test('usedAfterClose names a call that reaches a handle after its close()', async () => {
     const handle = await openFile('a');
-    faulty.arm({ call: 'write', delayMs: 30 });
+    const closed = gate();
+    faulty.arm({ call: 'write', until: closed.opened });
     const writing = handle.write(Buffer.from('abc'), 0, 3, 0);
-    // On a loaded machine close() can take longer than the delay: observe the rejection now, assert it below.
     writing.catch(() => {});
     await handle.close();
+    closed.open();
     await assert.rejects(writing, { code: 'EBADF' });
     assert.deepEqual(faulty.usedAfterClose, [`write ${path.join(dir, 'a')}`]);
   });

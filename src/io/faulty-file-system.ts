@@ -45,7 +45,7 @@ export interface FaultSpec {
   readonly call: FaultCall;
   /**
    * Raise this errno error. At most one of `code` and `shortWrite` is given;
-   * with neither, the fault is a stall: the call waits `delayMs`, then runs.
+   * with neither, the fault is a stall: the call waits `delayMs` and `until`, then runs.
    * For a write, nothing is written unless `writeBytesBeforeError` says so.
    */
   readonly code?: FaultErrnoCode;
@@ -70,6 +70,12 @@ export interface FaultSpec {
    * wait: a stall passes them at once. @default 0
    */
   readonly delayMs?: number;
+  /**
+   * Hold the call (after any `delayMs`) until this promise settles: a stall
+   * or a failure that a test releases when it is ready, instead of a delay
+   * that a slow machine can outlast.
+   */
+  readonly until?: Promise<unknown>;
 }
 
 /** A fault that has fired: what, where, and how. */
@@ -139,8 +145,8 @@ function validate(spec: FaultSpec): void {
   if (spec.code !== undefined && spec.shortWrite !== undefined) {
     throw new TypeError('Cannot arm fault: give at most one of "code" and "shortWrite"');
   }
-  if (spec.code === undefined && spec.shortWrite === undefined && !((spec.delayMs ?? 0) > 0)) {
-    throw new TypeError('Cannot arm fault: give "code", "shortWrite", or a "delayMs" > 0 for a stall');
+  if (spec.code === undefined && spec.shortWrite === undefined && !((spec.delayMs ?? 0) > 0) && spec.until === undefined) {
+    throw new TypeError('Cannot arm fault: give "code", "shortWrite", or a "delayMs" > 0 or "until" for a stall');
   }
   if (spec.shortWrite !== undefined && (spec.call !== 'write' || !(spec.shortWrite >= 0))) {
     throw new RangeError(`Cannot arm fault: shortWrite needs call "write" and a size >= 0, got ${spec.call} ${spec.shortWrite}`);
@@ -307,7 +313,7 @@ export class FaultyFileSystem implements FileSystem {
 
   async #failIfArmed(verdict: Verdict): Promise<void> {
     if (verdict.kind === 'pass') return;
-    await sleep(verdict.spec.delayMs);
+    await hold(verdict.spec);
     if (verdict.kind === 'error') throw verdict.error;
   }
 }
@@ -355,7 +361,7 @@ class FaultyFileHandle implements FileHandle {
 
   async write(buffer: Uint8Array, bufferPosition: number, sizeBytes: number, filePosition: number): Promise<number> {
     const verdict = this.#owner.verdict('write', 'write', this.path);
-    if (verdict.kind !== 'pass') await sleep(verdict.spec.delayMs);
+    if (verdict.kind !== 'pass') await hold(verdict.spec);
     if (verdict.kind === 'pass' || verdict.kind === 'stall') {
       return this.#wrote(await this.#use('write').write(buffer, bufferPosition, sizeBytes, filePosition));
     }
@@ -369,7 +375,7 @@ class FaultyFileHandle implements FileHandle {
   }
 
   writeSync(buffer: Uint8Array, bufferPosition: number, sizeBytes: number, filePosition: number): number {
-    // A blocking call cannot wait, so delayMs does not apply here.
+    // A blocking call cannot wait, so delayMs and until do not apply here.
     const verdict = this.#owner.verdict('writeSync', 'write', this.path);
     if (verdict.kind === 'pass' || verdict.kind === 'stall') {
       return this.#wrote(this.#use('writeSync').writeSync(buffer, bufferPosition, sizeBytes, filePosition));
@@ -385,7 +391,7 @@ class FaultyFileHandle implements FileHandle {
 
   async datasync(): Promise<void> {
     const verdict = this.#owner.verdict('datasync', 'datasync', this.path);
-    if (verdict.kind !== 'pass') await sleep(verdict.spec.delayMs);
+    if (verdict.kind !== 'pass') await hold(verdict.spec);
     if (verdict.kind === 'pass' || verdict.kind === 'stall') {
       // Only what was written before the call is sure to be covered by it.
       const coveredBytes = this.unsyncedBytes;
@@ -399,7 +405,7 @@ class FaultyFileHandle implements FileHandle {
 
   async truncate(sizeBytes: number): Promise<void> {
     const verdict = this.#owner.verdict('truncate', 'truncate', this.path);
-    if (verdict.kind !== 'pass') await sleep(verdict.spec.delayMs);
+    if (verdict.kind !== 'pass') await hold(verdict.spec);
     if (verdict.kind === 'error') throw verdict.error;
     return this.#use('truncate').truncate(sizeBytes);
   }
@@ -430,7 +436,11 @@ function pathMatches(pattern: string | RegExp | undefined, path: string): boolea
   return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path);
 }
 
-function sleep(delayMs: number | undefined): Promise<void> {
-  if (delayMs === undefined || delayMs <= 0) return Promise.resolve();
-  return new Promise((resolve) => setTimeout(resolve, delayMs));
+/** Waits out a fault's `delayMs`, then its `until`. */
+async function hold(spec: FaultSpec): Promise<void> {
+  const delayMs = spec.delayMs ?? 0;
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+  if (spec.until !== undefined) await spec.until.then(ignore, ignore);
 }
+
+function ignore(): void {}

@@ -14,6 +14,7 @@ import { Wal } from './wal.js';
 import type { WalOptions } from './options.js';
 import { InvalidArgumentError, LockedError, OffsetOutOfRangeError, WalClosedError, WalError } from '../errors.js';
 import { GatedFileSystem } from '../../test/gated-file-system.js';
+import { until } from '../../test/within.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { decodeIndexTrailer } from './segment-index.js';
 
@@ -65,11 +66,6 @@ async function collect(records: AsyncIterable<Rec>): Promise<Rec[]> {
   const result: Rec[] = [];
   for await (const record of records) result.push(record);
   return result;
-}
-
-/** Waits, polling, until `condition` holds (the test's own timeout bounds the wait). */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(5);
 }
 
 async function first(records: AsyncIterable<Rec>): Promise<Rec | undefined> {

@@ -7,7 +7,9 @@ import { guardOffsetFor, retentionCutOffset } from './retention.js';
 import { FaultyFileSystem } from '../io/faulty-file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { WalManager } from './wal-manager.js';
+import { gate } from '../../test/gate.js';
 import { freshFolders } from '../../test/temp-folders.js';
+import { until, within } from '../../test/within.js';
 
 const freshDir = freshFolders('tidewal-retention-');
 
@@ -107,11 +109,15 @@ test('a commit that lowers the guarding checkpoint while retention deletes waits
   const { faulty, mgr } = await guardedManagerWithFaults();
   try {
     await mgr.checkpoints.commit('indexer', { 't/0': 45 });
-    // Retention reads the guard (45) and starts deleting; its first unlink is slow.
-    faulty.arm({ call: 'unlink', path: /\.wal$/, delayMs: 100 });
+    // Retention reads the guard (45) and starts deleting; its first unlink waits at a gate.
+    const unlinkGate = gate();
+    faulty.arm({ call: 'unlink', path: /\.wal$/, until: unlinkGate.opened });
     const retention = mgr.enforceRetention();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await mgr.checkpoints.commit('indexer', { 't/0': 5 }, { replace: true });
+    await until(() => faulty.fired.length === 1);
+    const commit = mgr.checkpoints.commit('indexer', { 't/0': 5 }, { replace: true });
+    assert.equal(await within(commit, 50), 'timeout', 'the commit waits for the retention pass that holds the guard');
+    unlinkGate.open();
+    await commit;
     const firstOffsetAtCommit = (await mgr.log('t', 0)).firstOffset;
     await retention;
     const offsets = await readOffsets(mgr, 't');
@@ -127,12 +133,14 @@ test('a commit for another log does not wait for a guarded retention pass', asyn
   try {
     await mgr.append('u', 0, 'x');
     await mgr.checkpoints.commit('indexer', { 't/0': 45 });
-    // t's retention pass holds t's guard while its first unlink hangs for a second.
-    faulty.arm({ call: 'unlink', path: /\/t\/0\/.*\.wal$/, delayMs: 1_000 });
+    // t's retention pass holds t's guard while its first unlink waits at a gate.
+    const unlinkGate = gate();
+    faulty.arm({ call: 'unlink', path: /\/t\/0\/.*\.wal$/, until: unlinkGate.opened });
     const retention = mgr.enforceRetention();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => faulty.fired.length === 1);
     await mgr.checkpoints.commit('other', { 'u/0': 1 });
     assert.equal(existsSync(join(dir, 't', '0', '00000000000000000000.wal')), true, 'the commit for u/0 went ahead while t/0 was still being trimmed');
+    unlinkGate.open();
     await retention;
     assert.equal(existsSync(join(dir, 't', '0', '00000000000000000000.wal')), false);
   } finally {

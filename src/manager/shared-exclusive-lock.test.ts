@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gate } from '../../test/gate.js';
 import { SharedExclusiveLock } from './shared-exclusive-lock.js';
-
-function gate(): { readonly opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
