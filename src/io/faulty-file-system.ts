@@ -431,6 +431,11 @@ function shortSize(spec: FaultSpec, sizeBytes: number): number {
   return Math.min(limit, sizeBytes - 1);
 }
 
+/** A pattern for {@link FaultyFileSystem.countsFor} and `arm` that matches `filePath` alone, not paths below it. */
+export function exactPath(filePath: string): RegExp {
+  return new RegExp(`^${filePath.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&')}$`);
+}
+
 function pathMatches(pattern: string | RegExp | undefined, path: string): boolean {
   if (pattern === undefined) return true;
   return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path);

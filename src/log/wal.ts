@@ -15,6 +15,7 @@ import { CorruptionError, InvalidArgumentError, OffsetOutOfRangeError, WalClosed
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { writeFully, writeFullySync } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
+import { listOrCreateFolder } from '../io/list-or-create-folder.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { FileCache } from './file-cache.js';
 import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
@@ -266,8 +267,7 @@ export class Wal implements ReadableLog {
     // rarely syncs, and zeros written ahead would only double its writeback.
     if (journal !== null) resolved = { ...resolved, dsyncWrites: false, preallocate: false };
     try {
-      await resolved.fileSystem.mkdir(resolved.dir);
-      const owner = folderOwner(await resolved.fileSystem.readdir(resolved.dir));
+      const owner = folderOwner(await listOrCreateFolder(resolved.fileSystem, resolved.dir));
       if (owner?.kind === 'manager') {
         throw new InvalidArgumentError(
           `Cannot open log in ${resolved.dir}: it is a WalManager's folder (it holds ${owner.entry}); open it with WalManager.open(), or give the log a folder of its own`,

@@ -3,7 +3,10 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WalError, WalIOError } from '../errors.js';
+import { FaultyFileSystem, exactPath } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
 import { WalManager } from './wal-manager.js';
+import { copyLiveFolder } from '../../test/copy-live-folder.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
 const freshDir = freshFolders('tidewal-manager-');
@@ -382,5 +385,29 @@ test('mgr.log() hands out an open Wal even when every other open log is in use (
     await Promise.all(tails);
     await mgr.log('t', 3);
     await mgr.close();
+  }
+});
+
+test("a log recovered after a crash syncs the topic folder's name into the manager folder; a clean reopen does not", async () => {
+  const dir = freshDir();
+  const live = await WalManager.open({ dir, fsync: 'always', retentionIntervalMs: 0 });
+  await live.append('t', 0, 'acknowledged');
+  // A process killed right after creating t/0 may have left the name "t" unsynced.
+  const crashed = copyLiveFolder(dir, freshDir);
+  await live.close();
+  for (const [image, clean] of [[crashed, false], [dir, true]] as const) {
+    const faulty = new FaultyFileSystem(new NodeFileSystem());
+    const reopened = await WalManager.open({ dir: image, fsync: 'always', retentionIntervalMs: 0, fileSystem: faulty });
+    try {
+      const syncsBefore = faulty.countsFor(exactPath(image)).syncDir;
+      const wal = await reopened.log('t', 0);
+      assert.equal(wal.recovery.clean, clean);
+      assert.equal(faulty.countsFor(exactPath(image)).syncDir - syncsBefore, clean ? 0 : 1, clean ? 'a clean log needs no folder sync' : 'the recovered log synced the manager folder');
+      const read: string[] = [];
+      for await (const record of reopened.read('t', 0)) read.push(record.data.toString());
+      assert.deepEqual(read, ['acknowledged']);
+    } finally {
+      await reopened.close();
+    }
   }
 });

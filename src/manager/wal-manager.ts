@@ -16,6 +16,7 @@ import { InvalidArgumentError, OffsetOutOfRangeError } from '../errors.js';
 import { managerClosedError } from './manager-closed.js';
 import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
+import { listOrCreateFolder } from '../io/list-or-create-folder.js';
 import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
 import { asOpenError } from '../log/open-error.js';
@@ -232,10 +233,7 @@ export class WalManager {
   static async #open(resolved: ResolvedManagerOptions): Promise<WalManager> {
     const { fileSystem, dir } = resolved;
     warnIfDescriptorsShort(resolved);
-    const owner = folderOwner(await fileSystem.readdir(dir).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }));
+    const owner = folderOwner(await listOrCreateFolder(fileSystem, dir));
     if (owner?.kind === 'log') {
       throw new InvalidArgumentError(
         `Cannot open manager in ${dir}: it is a log's folder (it holds ${owner.entry}); open it with Wal.open(), or give the manager a folder of its own`,
@@ -533,9 +531,11 @@ export class WalManager {
       closedRemedy: 'get it again with mgr.log() or mgr.withLog() (the manager closes idle logs beyond maxOpenLogs, and all of them on close)',
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
-    if (entry.isNew) {
-      // Wal.open syncs the log's own folder; the new names of the topic and
-      // partition folders live in their parents, so sync those too.
+    if (entry.isNew || !wal.recovery.clean) {
+      // Wal.open syncs the folders it creates into their parents, but a
+      // process killed before those syncs left a topic or partition folder
+      // whose name may not be durable, and a later open creates nothing:
+      // a new log, or one recovered after a crash, syncs both names here.
       try {
         await this.#fileSystem.syncDir(topicDir);
         await this.#fileSystem.syncDir(this.dir);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Wal, WalError, WalIOError } from '../../src/index.js';
-import { FaultyFileSystem } from '../../src/io/faulty-file-system.js';
+import { FaultyFileSystem, exactPath } from '../../src/io/faulty-file-system.js';
 import type { FaultSpec } from '../../src/io/faulty-file-system.js';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { prng, recordFor } from '../crash/records.js';
@@ -68,10 +68,6 @@ function rootCode(error: unknown): unknown {
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A pattern matching `filePath` alone (FaultyFileSystem's string patterns match substrings). */
-function exactPath(filePath: string): RegExp {
-  return new RegExp(`^${filePath.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&')}$`);
-}
-
 /** A random fault on a random call, firing after a random number of matching calls. */
 function randomFault(random: () => number): FaultSpec {
   const skip = random() % 25;
@@ -559,6 +555,15 @@ describe('I/O faults', () => {
     assert.equal(reopened.nextOffset, 1);
     const parent = path.dirname(image);
     assert.ok(faulty.countsFor(exactPath(parent)).syncDir >= 1, `open() synced ${parent}`);
+  });
+
+  test('an open that creates missing folders syncs each new one into its parent before it returns', async () => {
+    const deep = path.join(dir, 'a', 'b', 'log');
+    const wal = await Wal.open({ dir: deep, fileSystem: faulty, fsync: 'always' });
+    wals.push(wal);
+    for (const parent of [dir, path.join(dir, 'a'), path.join(dir, 'a', 'b')]) {
+      assert.ok(faulty.countsFor(exactPath(parent)).syncDir >= 1, `open() synced ${parent}, which holds a new folder's name`);
+    }
   });
 
   test('open() that fails to write its LOCK file leaves the folder openable', async () => {
