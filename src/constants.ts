@@ -42,6 +42,8 @@ export const OFFSET_MAX = Number.MAX_SAFE_INTEGER;
 export const PENDING_SIZE_BYTES_DEFAULT_MAX = 64 * 1024 * 1024;
 /** Default number of segment files a log keeps open for readers. */
 export const OPEN_FILES_DEFAULT_MAX = 32;
+/** Largest `maxOpenFiles` accepted (a log's, a manager's, a FileCache's). */
+export const OPEN_FILES_MAX = 1_000_000;
 /** Default age at which a non-empty active segment rolls (Kafka's segment.ms default is 7 days). */
 export const SEGMENT_AGE_MS_DEFAULT_MAX = 7 * 24 * 60 * 60 * 1000;
 

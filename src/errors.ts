@@ -32,8 +32,8 @@ export class WalError extends Error {
 
 /** A bad argument or option; nothing was changed. */
 export class InvalidArgumentError extends WalError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
     this.name = 'InvalidArgumentError';
   }
 }

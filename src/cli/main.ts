@@ -34,6 +34,11 @@ function integerIn(min: number, max: number): (text: string) => number {
   });
 }
 
+const folderPath = flag((text) => {
+  if (text.trim().length === 0) throw new Error(`must be a folder path, got ${JSON.stringify(text)}`);
+  return text;
+});
+
 function packageVersion(): string {
   try {
     const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
@@ -69,14 +74,14 @@ function buildProgram(): Command {
     .addOption(new Option('--partitions <count>', 'partitions of the topic').argParser(integerIn(1, 65_536)).default(4))
     .addOption(new Option('--record-bytes <bytes>', 'bytes per record (at least 16)').argParser(integerIn(16, 16 * 1024 * 1024)).default(1024))
     .addOption(new Option('--rotate-records <count>', 'rotate segments every this many records').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)).default(100))
-    .addOption(new Option('--duration <time>', 'how long to append: 500ms, 10s, 2m').argParser(flag(parseDuration)).default(10_000, '10s'))
+    .addOption(new Option('--duration <time>', 'how long to append: 500ms, 10s, 2m (a bare number is seconds)').argParser(flag(parseDuration)).default(10_000, '10s'))
     .addOption(new Option('--fsync <policy>', 'always | os | batch:<intervalMs>').argParser(flag(parseFsync)).default('always'))
     .addOption(
       new Option('--sync-stream <stream>', "under 'always': one journal shared by all partitions, or each log its own O_DSYNC writes")
         .choices(['shared', 'per-log'])
         .default('shared'),
     )
-    .option('--dir <path>', 'folder for the logs, new or empty, kept afterwards (default: a temp folder, removed)')
+    .addOption(new Option('--dir <path>', 'folder for the logs, new or empty, kept afterwards (default: a temp folder, removed)').argParser(folderPath))
     .option('--json', 'print the report as JSON on stdout')
     .action(async (flags: StressFlags) => {
       process.exitCode = await stress(flags);

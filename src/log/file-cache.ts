@@ -8,6 +8,7 @@
  */
 import { assert } from '../assert.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
+import { checkFileCacheArguments } from './options.js';
 
 interface CacheEntry {
   readonly path: string;
@@ -25,7 +26,7 @@ export class FileCache {
   readonly #entries = new Map<string, CacheEntry>();
 
   constructor(fileSystem: FileSystem, maxOpenFiles: number) {
-    assert(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1, 'maxOpenFiles is a positive integer');
+    checkFileCacheArguments(fileSystem, maxOpenFiles);
     this.#fileSystem = fileSystem;
     this.maxOpenFiles = maxOpenFiles;
   }

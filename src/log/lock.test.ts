@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from './wal.js';
 import { LockedError, WalError } from '../errors.js';
+import { FaultyFileSystem } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
 
 function temporaryDir(): string {
   return mkdtempSync(join(tmpdir(), 'tidewal-lock-'));
@@ -70,14 +72,20 @@ describe('ownership lock', () => {
 });
 
 describe('open errors', () => {
-  it('open() of a folder that cannot be created fails with WAL_FAILED and the errno error as cause', async () => {
+  it('open() under a file is INVALID_ARGUMENT; a folder that cannot be created for an I/O error is WAL_FAILED; both carry the errno error as cause', async () => {
     const dir = temporaryDir();
     try {
       writeFileSync(join(dir, 'file'), 'not a folder');
       await assert.rejects(
         Wal.open({ dir: join(dir, 'file', 'log') }),
         (error: unknown) =>
-          error instanceof WalError && error.code === 'WAL_FAILED' && (error.cause as NodeJS.ErrnoException).code === 'ENOTDIR',
+          error instanceof WalError && error.code === 'INVALID_ARGUMENT' && (error.cause as NodeJS.ErrnoException).code === 'ENOTDIR',
+      );
+      const faulty = new FaultyFileSystem(new NodeFileSystem());
+      faulty.arm({ call: 'syncDir', code: 'EIO' });
+      await assert.rejects(
+        Wal.open({ dir: join(dir, 'new', 'log'), fileSystem: faulty }),
+        (error: unknown) => error instanceof WalError && error.code === 'WAL_FAILED' && (error.cause as NodeJS.ErrnoException).code === 'EIO',
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

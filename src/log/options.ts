@@ -4,6 +4,7 @@
  */
 import {
   OPEN_FILES_DEFAULT_MAX,
+  OPEN_FILES_MAX,
   PENDING_SIZE_BYTES_DEFAULT_MAX,
   RECORD_SIZE_BYTES_DEFAULT_MAX,
   RECORD_SIZE_BYTES_LIMIT,
@@ -159,7 +160,7 @@ export function resolveWalOptions(options: unknown, context: OptionsContext = OP
     segmentMaxRecords: countOption(action, raw, 'segmentMaxRecords'),
     maxRecordBytes,
     maxPendingBytes,
-    maxOpenFiles: integerOption(action, raw, 'maxOpenFiles', OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
+    maxOpenFiles: integerOption(action, raw, 'maxOpenFiles', OPEN_FILES_DEFAULT_MAX, 1, OPEN_FILES_MAX),
     // Measured (docs/decisions.md): a large win under 'always', a loss under
     // batch and 'os', where writes are not synced one by one.
     preallocate: booleanOption(action, raw, 'preallocate', syncMode === 'always'),
@@ -170,6 +171,19 @@ export function resolveWalOptions(options: unknown, context: OptionsContext = OP
     logger: methodsOption<Logger>(action, raw, 'logger', LOGGER_METHODS) ?? silentLogger,
     clock: clockOption(action, raw['clock']),
   };
+}
+
+/**
+ * Checks the arguments of `new FileCache(fileSystem, maxOpenFiles)`, which
+ * callers may build to share one descriptor budget between their own logs.
+ * @throws InvalidArgumentError naming the bad argument
+ */
+export function checkFileCacheArguments(fileSystem: unknown, maxOpenFiles: unknown): void {
+  const action = 'create FileCache';
+  if (methodsOption<FileSystem>(action, { fileSystem }, 'fileSystem', FILE_SYSTEM_METHODS) === undefined) {
+    throw new InvalidArgumentError(`Cannot ${action}: fileSystem must be given (new NodeFileSystem() for the real one)`);
+  }
+  integerOption(action, { maxOpenFiles }, 'maxOpenFiles', 0, 1, OPEN_FILES_MAX);
 }
 
 function resolveFsync(action: string, value: unknown): { syncMode: 'always' | 'batch' | 'os'; batchIntervalMs: number } {
@@ -247,7 +261,7 @@ function methodsOption<T>(action: string, raw: Record<string, unknown>, name: st
  * @throws InvalidArgumentError naming the unknown key and the known ones
  */
 export function checkOptionKeys(options: unknown, known: readonly string[], action: string, hidden?: ReadonlySet<string>): asserts options is object {
-  if (typeof options !== 'object' || options === null) {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError(`Cannot ${action}: options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
@@ -261,7 +275,8 @@ export function checkOptionKeys(options: unknown, known: readonly string[], acti
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n (a bigint)`;
   if (Array.isArray(value)) return `an array of ${value.length} items`;
   return typeof value === 'object' ? 'an object' : typeof value;
 }

@@ -65,7 +65,12 @@ export interface AppendResult {
 export interface ReadOptions {
   /** First offset to read. @default wal.firstOffset */
   readonly from?: number;
-  /** Stop before this offset (exclusive). @default wal.nextOffset when read() is called */
+  /**
+   * Stop before this offset (exclusive), at least `from`. A `to` past the
+   * log's end stops at the end as of the call; without `from`, a `to` at or
+   * below `firstOffset` reads nothing.
+   * @default wal.nextOffset when read() is called
+   */
   readonly to?: number;
 }
 
@@ -1325,12 +1330,15 @@ function readBounds(options: ReadOptions): { from: number | undefined; to: numbe
   const { from, to } = options;
   if (from !== undefined) checkOffset(from, 'read records', 'from');
   if (to !== undefined) checkOffset(to, 'read records', 'to');
+  if (from !== undefined && to !== undefined && to < from) {
+    throw new InvalidArgumentError(`Cannot read records: to (${to}) is below from (${from}); give a to at or above from (it is exclusive)`);
+  }
   return { from, to };
 }
 
 function checkOffset(value: unknown, action: string, name: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`Cannot ${action}: ${name} must be a non-negative integer, got ${describe(value)}`);
+    throw new InvalidArgumentError(`Cannot ${action}: ${name} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(value)}`);
   }
 }
 

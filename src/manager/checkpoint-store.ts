@@ -217,7 +217,7 @@ export class CheckpointStore {
     for (const [key, offset] of Object.entries(offsets as Record<string, unknown>)) {
       const { topic, partition } = parseLogKey(key, this.#host.maxPartitions, 'commit checkpoint');
       if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-        throw new InvalidArgumentError(`Cannot commit checkpoint: offset for ${key} must be a non-negative integer, got ${describe(offset)}`);
+        throw new InvalidArgumentError(`Cannot commit checkpoint: offset for ${key} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(offset)}`);
       }
       entries.push({ topic, partition, key, offset });
     }

@@ -125,11 +125,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       throw new InvalidArgumentError(`Cannot consume: topics must be a non-empty array, got ${describe(options.topics)}`);
     }
     for (const topic of options.topics) checkTopicName(topic, 'consume');
-    const from = options.from ?? 'checkpoint';
+    // Only a missing option takes the default: null is a mistake, not "unset".
+    const from = options.from === undefined ? 'checkpoint' : options.from;
     if (from !== 'checkpoint' && from !== 'earliest' && from !== 'latest') {
       throw new InvalidArgumentError(`Cannot consume: from must be 'checkpoint', 'earliest' or 'latest', got ${describe(from)}`);
     }
-    const batchSize = options.batchSize ?? CONSUMER_BATCH_SIZE_DEFAULT;
+    const batchSize = options.batchSize === undefined ? CONSUMER_BATCH_SIZE_DEFAULT : options.batchSize;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
       throw new InvalidArgumentError(`Cannot consume: batchSize must be a positive integer, got ${describe(batchSize)}`);
     }
@@ -192,10 +193,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<ConsumerRecord> {
-    if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
     // The caller's signal ends iteration cleanly, also one aborted before it began; close() does not.
     if (this.#closed && this.#endedBySignal) return;
     if (this.#closed) throw new WalClosedError('consume', 'consumer', 'start a new one with mgr.consume(); it resumes from the group\'s checkpoint');
+    if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
     this.#iterating = true;
     try {
       this.#unsubscribe = this.#host.onNewPartition((topic, partition) => {

@@ -46,7 +46,7 @@ export function checkRetentionPolicy(value: unknown, action: string): RetentionP
   for (const key of ['maxBytes', 'maxAgeMs']) {
     const limit = raw[key];
     if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0)) {
-      throw new InvalidArgumentError(`Cannot ${action}: retention.${key} must be a non-negative integer, got ${describe(limit)}`);
+      throw new InvalidArgumentError(`Cannot ${action}: retention.${key} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(limit)}`);
     }
   }
   const checkpoint = raw['checkpoint'];

@@ -278,14 +278,25 @@ test('mgr.log() checks logOptions as an append does: the message names the log, 
   await mgr.close();
 });
 
-test('a manager folder that cannot be made is a WalIOError naming the manager, with the errno error as cause', async () => {
+test('a manager folder that is a file is INVALID_ARGUMENT; one that cannot be made for an I/O error is a WalIOError, the errno error as cause', async () => {
   const file = join(freshDir() + '-file');
   writeFileSync(file, 'not a folder');
-  await assert.rejects(WalManager.open({ dir: file }), (error: unknown) => {
+  for (const dir of [file, join(file, 'below')]) {
+    await assert.rejects(WalManager.open({ dir }), (error: unknown) => {
+      assert.ok(error instanceof WalError);
+      assert.equal(error.code, 'INVALID_ARGUMENT');
+      assert.equal((error.cause as NodeJS.ErrnoException).code, 'ENOTDIR');
+      assert.match(error.message, /^Cannot open manager in .*: it, or a folder above it, is a file \(ENOTDIR\); give the path of a folder, new or existing$/);
+      return true;
+    });
+  }
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  faulty.arm({ call: 'syncDir', code: 'EIO' });
+  await assert.rejects(WalManager.open({ dir: freshDir(), fileSystem: faulty }), (error: unknown) => {
     assert.ok(error instanceof WalIOError);
     assert.equal(error.code, 'WAL_FAILED');
-    assert.equal((error.cause as NodeJS.ErrnoException).code, 'ENOTDIR');
-    assert.match(error.message, /^Cannot open manager in .*: ENOTDIR.*; check the folder exists, is writable and has space$/);
+    assert.equal((error.cause as NodeJS.ErrnoException).code, 'EIO');
+    assert.match(error.message, /^Cannot open manager in .*: EIO.*; check the folder exists, is writable and has space$/);
     return true;
   });
 });

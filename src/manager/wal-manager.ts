@@ -12,6 +12,7 @@
  */
 import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
+import { OPEN_FILES_MAX } from '../constants.js';
 import { InvalidArgumentError, OffsetOutOfRangeError } from '../errors.js';
 import { managerClosedError } from './manager-closed.js';
 import type { Clock } from '../io/clock.js';
@@ -366,7 +367,7 @@ export class WalManager {
     this.#checkOpen('tail records');
     // Before the log is looked up: a tail creates its partition, a bad one must not.
     checkTailOptions(options);
-    return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options), { tailFrom: options.from });
+    return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options), { tailFrom: options.from, signal: options.signal });
   }
 
   /**
@@ -581,7 +582,7 @@ export class WalManager {
     if (typeof overrides === 'object' && overrides !== null && typeof (overrides as { then?: unknown }).then === 'function') {
       throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned a Promise; it must return the options synchronously`);
     }
-    if (typeof overrides !== 'object' || overrides === null) {
+    if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
       throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned ${describe(overrides)}, not an object`);
     }
     // The manager's own wiring of its logs is not the user's to set.
@@ -632,6 +633,8 @@ export class WalManager {
         return;
       }
       if (missing.tailFrom !== undefined && missing.tailFrom > 0) throw new OffsetOutOfRangeError(action, missing.tailFrom, 0, 1);
+      // A tail aborted before it began yields nothing, so it need not create its partition.
+      if (missing.signal?.aborted === true) return;
     }
     const entry = this.#entry(topic, partition, action);
     const wal = await this.#pool.acquire(entry);
@@ -798,7 +801,7 @@ interface ResolvedManagerOptions {
 }
 
 /** How an iteration of a partition that does not exist answers: a read as an empty log; a tail from `tailFrom`. */
-type WhenMissing = { readonly read: ReadOptions } | { readonly tailFrom: number | undefined };
+type WhenMissing = { readonly read: ReadOptions } | { readonly tailFrom: number | undefined; readonly signal: AbortSignal | undefined };
 
 /** Logs a warning when the bounds on open logs and files can take more descriptors than the process may open. */
 function warnIfDescriptorsShort(resolved: ResolvedManagerOptions): void {
@@ -833,7 +836,7 @@ function resolveManagerOptions(options: unknown): ResolvedManagerOptions {
     dir: walResolved.dir,
     maxPartitions: integerOption(raw, 'maxPartitions', PARTITIONS_DEFAULT_MAX, 1, PARTITIONS_LIMIT),
     maxOpenLogs: integerOption(raw, 'maxOpenLogs', OPEN_LOGS_DEFAULT_MAX, 1, OPEN_LOGS_LIMIT),
-    maxOpenFiles: integerOption(raw, 'maxOpenFiles', SHARED_OPEN_FILES_DEFAULT_MAX, 1, 1_000_000),
+    maxOpenFiles: integerOption(raw, 'maxOpenFiles', SHARED_OPEN_FILES_DEFAULT_MAX, 1, OPEN_FILES_MAX),
     retentionIntervalMs: integerOption(raw, 'retentionIntervalMs', RETENTION_INTERVAL_MS_DEFAULT, 0, 2 ** 31 - 1),
     syncStream,
     journalCheckpointBytes: integerOption(raw, 'journalCheckpointBytes', JOURNAL_CHECKPOINT_BYTES_DEFAULT, 1, Number.MAX_SAFE_INTEGER),

@@ -6,7 +6,8 @@
  * and nothing polls.
  */
 import { assert } from '../assert.js';
-import { InvalidArgumentError, WalError } from '../errors.js';
+import { InvalidArgumentError, WalClosedError, WalError } from '../errors.js';
+import { Wal } from '../log/wal.js';
 import type { AppendResult } from '../log/wal.js';
 import { checkOptionKeys, describe } from '../log/options.js';
 import {
@@ -99,6 +100,13 @@ export class SharedAppendChannel {
   static open(target: AppendTarget, options: SharedAppendChannelOptions = {}): SharedAppendChannel {
     if (typeof target !== 'object' || target === null || typeof target.append !== 'function') {
       throw new InvalidArgumentError(`Cannot open shared append channel: the target must be a Wal, got ${describe(target)}`);
+    }
+    // The handle carries these to the producer thread, which refuses a handle without them.
+    if (typeof target.dir !== 'string' || !Number.isSafeInteger(target.maxRecordBytes) || target.maxRecordBytes < 1) {
+      throw new InvalidArgumentError('Cannot open shared append channel: the target must be a Wal (or have a string dir, a positive integer maxRecordBytes and append())');
+    }
+    if (target instanceof Wal && (target.state === 'closed' || target.state === 'closing')) {
+      throw new WalClosedError('open shared append channel');
     }
     checkOptionKeys(options, ['ringBytes'], 'open shared append channel');
     const ringBytes = options.ringBytes ?? RING_BYTES_DEFAULT;

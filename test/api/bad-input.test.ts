@@ -4,10 +4,10 @@
  * the module tests do not already cover.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NodeFileSystem, SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
+import { FileCache, NodeFileSystem, SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
 import type { WalErrorCode } from '../../src/index.js';
 import { freshFolders } from '../temp-folders.js';
 
@@ -82,14 +82,18 @@ test('WalManager: bad names and logOptions answers are refused, calls after clos
   const mgr = await WalManager.open({
     dir,
     retentionIntervalMs: 0,
-    logOptions: (topic) => (topic === 'number' ? 5 : topic === 'cache' ? { fileCache: 1 } : topic === 'files' ? { maxOpenFiles: 3 } : {}) as never,
+    logOptions: (topic) => (topic === 'number' ? 5 : topic === 'array' ? [] : topic === 'cache' ? { fileCache: 1 } : topic === 'files' ? { maxOpenFiles: 3 } : {}) as never,
   });
   await refuses('withLog with a bad topic', () => mgr.withLog('../x', 0, () => 1), 'INVALID_ARGUMENT', /topic "\.\.\/x" is not valid/);
   await refuses('partitions of a bad topic', () => mgr.partitions('a/b'), 'INVALID_ARGUMENT', /topic "a\/b" is not valid/);
   await refuses('logOptions returning a number', () => mgr.append('number', 0, 'x'), 'INVALID_ARGUMENT', /^Cannot open log number\/0: logOptions returned 5, not an object/);
+  await refuses('logOptions returning an array', () => mgr.append('array', 0, 'x'), 'INVALID_ARGUMENT', /logOptions returned an array of 0 items, not an object/);
   await refuses('logOptions setting fileCache', () => mgr.append('cache', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "fileCache"/);
   await refuses('logOptions setting maxOpenFiles', () => mgr.append('files', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "maxOpenFiles"/);
   await refuses('a tail from 5 of a partition that does not exist', () => mgr.tail('new', 3, { from: 5 }), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 1\)/);
+  const aborted = [];
+  for await (const record of mgr.tail('new', 0, { signal: AbortSignal.abort() })) aborted.push(record);
+  assert.deepEqual(aborted, [], 'a tail aborted before it began yields nothing');
   assert.deepEqual(readdirSync(dir), ['~manager'], 'no topic folder was made');
   await mgr.close();
   const closed = /the manager is closed; open it again with WalManager\.open\(\)$/;
@@ -109,6 +113,7 @@ test('shared append: bad targets and ring sizes, and an appender used after its 
   try {
     await refuses('a string target', () => SharedAppendChannel.open('wal' as never), 'INVALID_ARGUMENT', /the target must be a Wal, got "wal"/);
     await refuses('an object target', () => SharedAppendChannel.open({} as never), 'INVALID_ARGUMENT', /the target must be a Wal/);
+    await refuses('a target with append() alone', () => SharedAppendChannel.open({ append: async () => ({ offset: 0 }) } as never), 'INVALID_ARGUMENT', /the target must be a Wal \(or have a string dir, a positive integer maxRecordBytes and append\(\)\)/);
     await refuses('ringBytes NaN', () => SharedAppendChannel.open(wal, { ringBytes: Number.NaN }), 'INVALID_ARGUMENT', /ringBytes must be a multiple of 8/);
     const channel = SharedAppendChannel.open(wal, { ringBytes: 4096 });
     const appender = SharedAppender.attach(channel.handle);
@@ -118,6 +123,53 @@ test('shared append: bad targets and ring sizes, and an appender used after its 
     assert.equal(wal.nextOffset, 0);
   } finally {
     await wal.close();
+  }
+  await refuses('a closed Wal as the target', () => SharedAppendChannel.open(wal), 'WAL_CLOSED', /Cannot open shared append channel: the log is closed/);
+});
+
+test('paths, option shapes, number kinds and read bounds: each refused with what to do, nothing created', async () => {
+  const root = freshDir();
+  mkdirSync(root);
+  const file = join(root, 'file');
+  writeFileSync(file, 'not a folder');
+  for (const dir of [file, join(file, 'log')]) {
+    await refuses(`Wal.open on ${dir}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', /it, or a folder above it, is a file \(ENOTDIR\); give the path of a folder, new or existing$/);
+  }
+  await refuses('options an array', () => Wal.open([] as never), 'INVALID_ARGUMENT', /options must be an object, got an array of 0 items/);
+  await refuses('a bigint option', () => Wal.open({ dir: join(root, 'big'), segmentBytes: 8192n as never }), 'INVALID_ARGUMENT', /"segmentBytes" must be an integer in \[4096, \d+\], got 8192n \(a bigint\)/);
+  assert.deepEqual(readdirSync(root), ['file'], 'no folder was made');
+  const wal = await Wal.open({ dir: join(root, 'log') });
+  try {
+    await wal.appendBatch(['a', 'b', 'c', 'd']);
+    await refuses('read from an unsafe integer', () => wal.read({ from: 2 ** 60 }), 'INVALID_ARGUMENT', /from must be a non-negative safe integer \(at most 2\^53 - 1\), got 1152921504606847000/);
+    await refuses('truncateBefore 2^53', () => wal.truncateBefore(2 ** 53), 'INVALID_ARGUMENT', /safe integer/);
+    await refuses('read with to below from', () => wal.read({ from: 3, to: 1 }), 'INVALID_ARGUMENT', /to \(1\) is below from \(3\); give a to at or above from/);
+    const read: number[] = [];
+    for await (const record of wal.read({ from: 1, to: 100 })) read.push(record.offset);
+    assert.deepEqual(read, [1, 2, 3], 'a to past the end stops at the end');
+  } finally {
+    await wal.close();
+  }
+  await refuses('new FileCache with no file system', () => new FileCache(null as never, 5), 'INVALID_ARGUMENT', /"fileSystem" must be an object, got null/);
+  await refuses('new FileCache with no file system', () => new FileCache(undefined as never, 5), 'INVALID_ARGUMENT', /fileSystem must be given/);
+  await refuses('new FileCache with maxOpenFiles 0', () => new FileCache(new NodeFileSystem(), 0), 'INVALID_ARGUMENT', /"maxOpenFiles" must be an integer in \[1, 1000000\], got 0/);
+  await refuses('new FileCache with maxOpenFiles "5"', () => new FileCache(new NodeFileSystem(), '5' as never), 'INVALID_ARGUMENT', /got "5"/);
+});
+
+test('consume: null option values are refused, not taken for defaults; a closed consumer says so when iterated again', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), retentionIntervalMs: 0 });
+  try {
+    await mgr.append('t', 0, 'x');
+    await refuses('from null', () => mgr.consume({ group: 'g', topics: ['t'], from: null as never }), 'INVALID_ARGUMENT', /from must be 'checkpoint', 'earliest' or 'latest', got null/);
+    await refuses('batchSize null', () => mgr.consume({ group: 'g', topics: ['t'], batchSize: null as never }), 'INVALID_ARGUMENT', /batchSize must be a positive integer, got null/);
+    const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest' });
+    const first = consumer[Symbol.asyncIterator]();
+    assert.equal((await first.next()).value?.offset, 0);
+    await consumer.close();
+    await refuses('a second iteration after close()', () => consumer, 'WAL_CLOSED', /the consumer is closed; start a new one with mgr\.consume\(\)/);
+    await first.return?.();
+  } finally {
+    await mgr.close();
   }
 });
 

@@ -80,6 +80,7 @@ test('bad flags exit with code 2 and a clear message', () => {
     [['stress', '--sync-stream', 'both'], /--sync-stream.*'both' is invalid\. Allowed choices are shared, per-log/],
     [['stress', '--partitions', '0'], /--partitions.*must be an integer in \[1, 65536\], got "0"/],
     [['stress', '--rotate-records', '-1'], /--rotate-records.*must be an integer in \[1, /],
+    [['stress', '--dir', ''], /--dir.*must be a folder path, got ""/],
     [['stress', 'extra'], /too many arguments for 'stress'/],
     [['stress', '--bogus'], /unknown option '--bogus'/],
     [['nonsense'], /unknown command 'nonsense'/],
