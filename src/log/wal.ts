@@ -525,6 +525,11 @@ export class Wal implements ReadableLog {
 
   async #truncate(offset: number): Promise<void> {
     await this.#sealsDone();
+    // The active segment's name must be in the folder before the names of
+    // the segments below it leave: a folder fsync that made the unlinks
+    // durable without that rename would leave a power cut a log with no
+    // named segment, which recovery would take for a new, empty one.
+    await this.#renamesDone();
     if (this.#failure !== null) throw this.#failure;
     let removed = 0;
     try {

@@ -15,6 +15,8 @@ import type { FaultSpec } from '../../src/io/faulty-file-system.js';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { prng, recordFor } from '../crash/records.js';
 import { PREPARED_FILE_PREFIX } from '../../src/log/segment-preparer.js';
+import { gate } from '../gate.js';
+import { until, within } from '../within.js';
 
 /** A call that should settle and has not after this long is a hang. */
 const HANG_MS = 5_000;
@@ -680,6 +682,23 @@ describe('I/O faults', () => {
       assert.ok(firstOffset <= 10, `${call}: nothing at or after the cut is gone (firstOffset ${firstOffset})`);
       assert.equal(nextOffset, 30);
     }
+  });
+
+  test("truncateBefore() waits for the active segment's rename before it removes the segments below it", async () => {
+    const wal = await open({ fsync: 'always', fileSystem: faulty, segmentMaxRecords: 5 });
+    await appendSome(wal, 12);
+    // The rotation at offset 15 names its prepared file; that rename is held.
+    const renameGate = gate();
+    faulty.arm({ call: 'rename', path: new RegExp(`${PREPARED_FILE_PREFIX}.*\\.tmp$`), until: renameGate.opened });
+    await appendSome(wal, 4);
+    await until(() => faulty.fired.length === 1);
+    const truncating = wal.truncateBefore(15);
+    assert.equal(await within(truncating, 100), 'timeout', 'the truncation waits for the rename');
+    assert.equal(faulty.countsFor(SEGMENT_FILE).unlink, 0, 'no segment is removed while the active one has no name');
+    renameGate.open();
+    await truncating;
+    assert.equal(wal.firstOffset, 15);
+    assert.equal(faulty.countsFor(SEGMENT_FILE).unlink, 3);
   });
 
   test('close() waits for a truncateBefore() in flight: no file of the log is removed after close() resolves', async () => {
