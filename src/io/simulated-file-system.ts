@@ -9,7 +9,8 @@
  * since the last `syncDir`. A write through a handle opened with `dsync`
  * (O_DSYNC) is durable when it returns; `datasync` makes every earlier write
  * and truncate of the file durable; `syncDir` makes every earlier entry
- * operation of that folder durable.
+ * operation of that folder durable. Earlier means made before the call: one
+ * made while a sync is in flight may still be lost.
  *
  * {@link SimulatedFileSystem.powerCut} builds the state a reboot would find:
  * each unsynced write is kept, dropped, torn (a random subset of its 512-byte
@@ -119,6 +120,9 @@ class Inode {
   base: Buffer;
   /** Writes and truncates since then, in order. */
   ops: FileOp[];
+  /** Writes and truncates recorded so far, and how many of them are durable: a datasync covers only those made before it was called. */
+  recordedCount = 0;
+  durableCount = 0;
   /** The current content (what reads see). */
   current: Buffer;
   /** Bytes of `current` that are real; the buffer grows by doubling. */
@@ -138,6 +142,7 @@ class Inode {
 
   write(bytes: Buffer, filePosition: number, durable: boolean): void {
     this.ops.push({ kind: 'write', filePosition, bytes: Buffer.from(bytes), durable });
+    this.recordedCount += 1;
     const end = filePosition + bytes.length;
     this.#reserve(end);
     if (filePosition > this.sizeBytes) this.current.fill(0, this.sizeBytes, filePosition);
@@ -147,6 +152,7 @@ class Inode {
 
   truncate(sizeBytes: number): void {
     this.ops.push({ kind: 'truncate', sizeBytes });
+    this.recordedCount += 1;
     this.#reserve(sizeBytes);
     if (sizeBytes > this.sizeBytes) this.current.fill(0, this.sizeBytes, sizeBytes);
     this.sizeBytes = sizeBytes;
@@ -156,6 +162,7 @@ class Inode {
   sync(): void {
     this.base = Buffer.from(this.content());
     this.ops = [];
+    this.durableCount = this.recordedCount;
   }
 
   #reserve(sizeBytes: number): void {
@@ -175,7 +182,11 @@ type EntryOp =
 class Directory {
   durable: Map<string, Inode>;
   current: Map<string, Inode>;
+  /** Entry changes since `durable`, oldest first. */
   ops: EntryOp[];
+  /** Entry changes recorded so far, and how many of them are durable: a folder fsync covers only those made before it was called. */
+  recordedCount = 0;
+  durableCount = 0;
 
   constructor(entries: Map<string, Inode>) {
     this.durable = entries;
@@ -203,12 +214,17 @@ class Directory {
 
   record(op: EntryOp): void {
     this.ops.push(op);
+    this.recordedCount += 1;
     this.apply(op, this.current);
   }
 
-  sync(): void {
-    this.durable = new Map(this.current);
-    this.ops = [];
+  /** Makes the changes recorded before `coveredCount` was read durable; later ones stay pending. */
+  sync(coveredCount: number): void {
+    const newlyCovered = coveredCount - this.durableCount;
+    if (newlyCovered <= 0) return;
+    for (const op of this.ops.slice(0, newlyCovered)) this.apply(op, this.durable);
+    this.ops = this.ops.slice(newlyCovered);
+    this.durableCount = coveredCount;
   }
 }
 
@@ -353,9 +369,13 @@ export class SimulatedFileSystem implements FileSystem {
     return rebooted;
   }
 
-  /** A copy of the current state, as if everything were synced (no cut, nothing lost). @internal for tests */
-  snapshot(): SimulatedFileSystem {
-    const copy = new SimulatedFileSystem({ seed: this.#random.below(2 ** 32), clockStartMs: this.clock.wallMs(), callMs: this.#callMs });
+  /**
+   * A copy of the current state, as if everything were synced (nothing
+   * lost). @internal for tests
+   * @param options an automatic cut for the copy (to cut again during the recovery from a reboot's state, say)
+   */
+  snapshot(options: Pick<SimulatedFileSystemOptions, 'cutAtStep' | 'powerCut'> = {}): SimulatedFileSystem {
+    const copy = new SimulatedFileSystem({ seed: this.#random.below(2 ** 32), clockStartMs: this.clock.wallMs(), callMs: this.#callMs, ...options });
     const copies = new Map<Inode, Inode>();
     for (const [path, directory] of this.#directories) {
       const entries = new Map<string, Inode>();
@@ -511,9 +531,12 @@ export class SimulatedFileSystem implements FileSystem {
 
   async syncDir(path: string): Promise<void> {
     this.#step('fsync', path);
+    // Only entries changed before the call are sure to be covered by it.
+    const directory = this.#directory(posix.normalize(path), 'fsync');
+    const coveredCount = directory.recordedCount;
     await this.#latency();
     this.#assertAlive('fsync', path);
-    this.#directory(posix.normalize(path), 'fsync').sync();
+    directory.sync(coveredCount);
   }
 
   /** @internal Counts a non-mutating call; fails if the power is off. */
@@ -630,11 +653,13 @@ class SimulatedFileHandle implements FileHandle {
     this.#use('fdatasync');
     this.#owner.step('fdatasync', this.path);
     // Only what was written before the call is sure to be covered by it.
-    const coveredOpCount = this.#inode.ops.length;
+    const coveredCount = this.#inode.recordedCount;
     await this.#owner.latency();
     this.#use('fdatasync');
-    if (coveredOpCount === this.#inode.ops.length) this.#inode.sync();
-    else syncPrefix(this.#inode, coveredOpCount);
+    const newlyCovered = coveredCount - this.#inode.durableCount;
+    if (newlyCovered <= 0) return;
+    if (newlyCovered === this.#inode.ops.length) this.#inode.sync();
+    else syncPrefix(this.#inode, newlyCovered);
   }
 
   async truncate(sizeBytes: number): Promise<void> {
@@ -681,6 +706,7 @@ function syncPrefix(inode: Inode, coveredOpCount: number): void {
   for (const op of covered) content = applyOp(content, op, op.kind === 'write' ? op.bytes : null);
   inode.base = content;
   inode.ops = inode.ops.slice(coveredOpCount);
+  inode.durableCount += coveredOpCount;
 }
 
 /** Applies one op to `content`; for a write, `bytes` says what lands (null: the write is lost). */

@@ -23,11 +23,22 @@ export interface CutSweep<Outcome extends CutOutcome> {
   checkUncut?(outcome: Outcome): void;
   /** Sees every cut run's outcome (to count what was checked). */
   onCut?(outcome: Outcome): void;
+  /**
+   * Opens and closes what the workload built (its recovery), on a rebooted
+   * state. When given, every `recoveryCutEvery`-th cut is followed by a
+   * second one at each step of this recovery, and `check` runs on the state
+   * after that second reboot as well.
+   */
+  recover?(fileSystem: SimulatedFileSystem): Promise<void>;
+  /** @default 8 */
+  readonly recoveryCutEvery?: number;
 }
 
 export interface CutSweepResult {
   readonly seeds: readonly number[];
   readonly cutCount: number;
+  /** Second cuts made during recoveries (see {@link CutSweep.recover}). */
+  readonly recoveryCutCount: number;
   /** One line per failed cut, naming the TIDEWAL_SIM_SEED that replays it. */
   readonly failures: string[];
 }
@@ -38,6 +49,7 @@ export async function sweepCuts<Outcome extends CutOutcome>(sweep: CutSweep<Outc
   const seeds = seedText === undefined ? sweep.seeds : [Number(seedText)];
   const failures: string[] = [];
   let cutCount = 0;
+  let recoveryCutCount = 0;
   for (const seed of seeds) {
     const uncut = new SimulatedFileSystem({ seed });
     const uncutOutcome = await sweep.run(uncut);
@@ -52,13 +64,49 @@ export async function sweepCuts<Outcome extends CutOutcome>(sweep: CutSweep<Outc
       try {
         if (outcome.unexpected !== null) throw outcome.unexpected;
         const rebooted = fileSystem.afterCut ?? fileSystem.powerCut();
-        // The LOCK files name this (live) process; a real reboot would find them stale.
-        for (const path of rebooted.listFiles()) if (path.endsWith('/LOCK')) rebooted.deleteFile(path);
+        removeLocks(rebooted);
+        if (sweep.recover !== undefined && cutStep % (sweep.recoveryCutEvery ?? 8) === 0) {
+          recoveryCutCount += await cutDuringRecovery(sweep, rebooted, outcome, `TIDEWAL_SIM_SEED=${seed}:${cutStep}`, failures);
+        }
         await sweep.check(rebooted, outcome);
       } catch (error) {
         failures.push(`TIDEWAL_SIM_SEED=${seed}:${cutStep}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       }
     }
   }
-  return { seeds, cutCount, failures };
+  return { seeds, cutCount, recoveryCutCount, failures };
+}
+
+/** The LOCK files name this (live) process; a real reboot would find them stale. */
+function removeLocks(rebooted: SimulatedFileSystem): void {
+  for (const path of rebooted.listFiles()) if (path.endsWith('/LOCK')) rebooted.deleteFile(path);
+}
+
+/** Cuts the power at each step of a recovery from `rebooted` in turn, and checks each state after that; returns the cuts made. */
+async function cutDuringRecovery<Outcome extends CutOutcome>(
+  sweep: CutSweep<Outcome>,
+  rebooted: SimulatedFileSystem,
+  outcome: Outcome,
+  label: string,
+  failures: string[],
+): Promise<number> {
+  const recover = sweep.recover;
+  if (recover === undefined) return 0;
+  const counting = rebooted.snapshot();
+  await recover(counting);
+  const stepCount = counting.stepCount;
+  for (let secondCut = 1; secondCut <= stepCount; secondCut++) {
+    const image = rebooted.snapshot({ cutAtStep: secondCut });
+    try {
+      await recover(image).catch((error: unknown) => {
+        if (!image.dead) throw error;
+      });
+      const rebootedAgain = image.afterCut ?? image.powerCut();
+      removeLocks(rebootedAgain);
+      await sweep.check(rebootedAgain, outcome);
+    } catch (error) {
+      failures.push(`${label}, then recovery step ${secondCut}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  return stepCount;
 }

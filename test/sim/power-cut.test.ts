@@ -203,6 +203,7 @@ async function checkRecovered(rebooted: SimulatedFileSystem, workload: Workload,
       assert.ok(offset >= firstOffset && offset < nextOffset, `acknowledged offset ${offset} lost: recovered [${firstOffset}, ${nextOffset})`);
     }
     assert.ok(firstOffset >= outcome.truncatedBelow || firstOffset === nextOffset, `firstOffset ${firstOffset} below ${outcome.truncatedBelow}: truncated data came back`);
+    assert.ok(nextOffset >= outcome.truncatedBelow, `nextOffset ${nextOffset} below ${outcome.truncatedBelow}, where a finished truncation left the log: offsets would be reused`);
     assert.ok(nextOffset <= outcome.attempted.length, `nextOffset ${nextOffset} beyond the ${outcome.attempted.length} records attempted`);
     let expected = firstOffset;
     for await (const { offset, data } of wal.read({})) {
@@ -320,6 +321,55 @@ test('a power cut at any I/O step loses no acknowledged record and invents none'
   console.log(`power-cut sweep: ${cuts} cuts over ${seeds.length} workloads (seeds ${seeds[0]}..${seeds[seeds.length - 1]}) in ${Math.round(performance.now() - started)} ms`);
   assert.deepEqual(failures, []);
 });
+
+/**
+ * The power can go again while a log recovers from a cut (a machine that
+ * reboots in a loop). Each workload is cut once at a random step; the open
+ * (recovery) and close on the rebooted state are then cut at each of their
+ * own steps in turn, and the state after that second reboot must pass every
+ * check of the first.
+ */
+test('a second power cut during the recovery from a first one loses nothing either', { timeout: 15 * 60_000 }, async () => {
+  const workloadCount = Number(process.env['TIDEWAL_SIM_RECOVERY_WORKLOADS'] ?? 80);
+  const failures: string[] = [];
+  let cuts = 0;
+  for (let seed = 7001; seed < 7001 + workloadCount; seed++) {
+    const workload = makeWorkload(seed);
+    const firstCut = 1 + new Prng(seed).below(await countSteps(workload));
+    const fileSystem = simulatedFor(workload, { cutAtStep: firstCut, powerCut: workload.powerCut });
+    const outcome = await runWorkload(fileSystem, workload);
+    if (outcome.unexpected !== null) {
+      failures.push(`seed ${seed} step ${firstCut}: ${String(outcome.unexpected)}`);
+      continue;
+    }
+    const rebooted = fileSystem.afterCut ?? fileSystem.powerCut(workload.powerCut);
+    rebooted.deleteFile(`${DIR}/LOCK`);
+    const recoveryStepCount = await openAndClose(rebooted.snapshot(), workload);
+    for (let secondCut = 1; secondCut <= recoveryStepCount; secondCut++) {
+      cuts += 1;
+      const image = rebooted.snapshot({ cutAtStep: secondCut, powerCut: workload.powerCut });
+      try {
+        await openAndClose(image, workload).catch((error: unknown) => {
+          if (!image.dead) throw error;
+        });
+        await checkRecovered(image.afterCut ?? image.powerCut(workload.powerCut), workload, outcome);
+      } catch (error) {
+        failures.push(`seed ${seed} step ${firstCut}, then recovery step ${secondCut}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      }
+    }
+  }
+  console.log(`recovery cuts: ${cuts} over ${workloadCount} workloads`);
+  assert.ok(cuts >= workloadCount, 'every recovery took steps to cut');
+  assert.deepEqual(failures, []);
+});
+
+/** Opens (recovers) and closes the log; returns the steps that took. */
+async function openAndClose(fileSystem: SimulatedFileSystem, workload: Workload): Promise<number> {
+  const before = fileSystem.stepCount;
+  const wal = await openWal(fileSystem, workload);
+  await wal.close();
+  return fileSystem.stepCount - before;
+}
 
 /**
  * A seed must replay the same run, or a failure found by the long sweep
