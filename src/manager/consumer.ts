@@ -59,6 +59,8 @@ export interface ConsumerHost {
   /** Calls `listener` for every partition created from now on; returns the unsubscribe. */
   onNewPartition(listener: (topic: string, partition: number) => void): () => void;
   closed(consumer: Consumer): void;
+  /** Throws WAL_CLOSED once the manager is closing. */
+  checkOpen(action: string): void;
 }
 
 /** Records handed out from one partition per turn unless `batchSize` says otherwise. */
@@ -173,6 +175,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * @returns the committed offsets
    */
   async commit(): Promise<CheckpointOffsets> {
+    // Also with nothing to write: a commit after the manager closed is a mistake either way.
+    this.#host.checkOpen('commit consumer positions');
     const positions = this.positions();
     if (Object.keys(positions).length > 0) await this.#host.checkpoints.commit(this.group, positions);
     return positions;

@@ -673,6 +673,7 @@ export class WalManager {
         return () => this.#partitionListeners.delete(listener);
       },
       closed: (consumer) => this.#consumers.delete(consumer),
+      checkOpen: (action) => this.#checkOpen(action),
     };
   }
 

@@ -156,8 +156,9 @@ test('paths, option shapes, number kinds and read bounds: each refused with what
   await refuses('new FileCache with maxOpenFiles "5"', () => new FileCache(new NodeFileSystem(), '5' as never), 'INVALID_ARGUMENT', /got "5"/);
 });
 
-test('consume: null option values are refused, not taken for defaults; a closed consumer says so when iterated again', async () => {
+test('consume: null option values are refused, not taken for defaults; a closed consumer says so when iterated again, and commit() after the manager closed', async () => {
   const mgr = await WalManager.open({ dir: freshDir(), retentionIntervalMs: 0 });
+  const idle = mgr.consume({ group: 'idle', topics: ['t'] });
   try {
     await mgr.append('t', 0, 'x');
     await refuses('from null', () => mgr.consume({ group: 'g', topics: ['t'], from: null as never }), 'INVALID_ARGUMENT', /from must be 'checkpoint', 'earliest' or 'latest', got null/);
@@ -168,9 +169,11 @@ test('consume: null option values are refused, not taken for defaults; a closed 
     await consumer.close();
     await refuses('a second iteration after close()', () => consumer, 'WAL_CLOSED', /the consumer is closed; start a new one with mgr\.consume\(\)/);
     await first.return?.();
+    assert.deepEqual(await idle.commit(), {}, 'a consumer with nothing handed out commits nothing while the manager is open');
   } finally {
     await mgr.close();
   }
+  await refuses('commit() with no positions after the manager closed', () => idle.commit(), 'WAL_CLOSED', /^Cannot commit consumer positions: the manager is closed/);
 });
 
 test("a Wal is not opened in a manager's folder, nor a manager in a log's folder, and neither leaves a file there", async () => {
