@@ -40,6 +40,8 @@ export interface RepairSummary {
 export interface RecoverySummary {
   /** The log was closed cleanly: nothing was scanned. */
   readonly clean: boolean;
+  /** The folder held no segment: open created the log's first one (and counts as clean). */
+  readonly created: boolean;
   /** Segments whose data was read and checked. */
   readonly scannedSegments: number;
   readonly scannedBytes: number;
@@ -114,6 +116,7 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
     segments,
     summary: {
       clean,
+      created: bases.length === 0,
       scannedSegments: totals.scannedSegments,
       scannedBytes: totals.scannedBytes,
       truncatedBytes: totals.truncatedBytes,

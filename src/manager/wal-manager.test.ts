@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WalError, WalIOError } from '../errors.js';
@@ -420,5 +420,25 @@ test("a log recovered after a crash syncs the topic folder's name into the manag
     } finally {
       await reopened.close();
     }
+  }
+});
+
+test('a partition folder a killed process left empty gets its topic folder synced when its log is created there', async () => {
+  const dir = freshDir();
+  const first = await WalManager.open({ dir, fsync: 'always', retentionIntervalMs: 0 });
+  await first.append('t', 0, 'x');
+  await first.close();
+  // Killed after creating t/1, before any sync: the next manager lists the partition but finds no segment.
+  mkdirSync(join(dir, 't', '1'));
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const reopened = await WalManager.open({ dir, fsync: 'always', retentionIntervalMs: 0, fileSystem: faulty });
+  try {
+    assert.deepEqual(reopened.partitions('t'), [0, 1]);
+    const syncsBefore = faulty.countsFor(exactPath(dir)).syncDir;
+    const wal = await reopened.log('t', 1);
+    assert.equal(wal.recovery.created, true);
+    assert.equal(faulty.countsFor(exactPath(dir)).syncDir - syncsBefore, 1, "the manager folder, which holds the topic's name, was synced");
+  } finally {
+    await reopened.close();
   }
 });

@@ -532,11 +532,11 @@ export class WalManager {
       closedRemedy: 'get it again with mgr.log() or mgr.withLog() (the manager closes idle logs beyond maxOpenLogs, and all of them on close)',
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
-    if (entry.isNew || !wal.recovery.clean) {
-      // Wal.open syncs the folders it creates into their parents, but a
-      // process killed before those syncs left a topic or partition folder
-      // whose name may not be durable, and a later open creates nothing:
-      // a new log, or one recovered after a crash, syncs both names here.
+    if (wal.recovery.created || !wal.recovery.clean) {
+      // The topic and partition folders' names live in their parents. A log
+      // just created, or recovered after a crash, syncs both: a process
+      // killed after creating the folders may have left them unsynced, and
+      // Wal.open only syncs the folders it creates itself.
       try {
         await this.#fileSystem.syncDir(topicDir);
         await this.#fileSystem.syncDir(this.dir);
