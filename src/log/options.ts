@@ -271,6 +271,16 @@ export function checkOptionKeys(options: unknown, known: readonly string[], acti
   }
 }
 
+/**
+ * Checks an offset, count or size given as a number: a non-negative safe integer.
+ * @param name how the message names it (`from`, `retention.maxBytes`, `offset for orders/3`)
+ */
+export function checkNonNegativeSafeInteger(value: unknown, action: string, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`Cannot ${action}: ${name} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(value)}`);
+  }
+}
+
 /** Short description of a bad value for an error message (never the whole value). */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

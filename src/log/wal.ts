@@ -22,7 +22,7 @@ import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './fo
 import { acquireLock, releaseLock } from './lock.js';
 import { asOpenError } from './open-error.js';
 import { folderOwner } from './folder-owner.js';
-import { checkOptionKeys, describe, resolveWalOptions } from './options.js';
+import { checkNonNegativeSafeInteger, checkOptionKeys, describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import { readBatches, readBlocksWith, readRange } from './reader.js';
 import { SyncDeadline } from './sync-deadline.js';
@@ -510,7 +510,7 @@ export class Wal implements ReadableLog {
    */
   async truncateBefore(offset: number): Promise<void> {
     this.#checkWritable('truncate log');
-    checkOffset(offset, 'truncate log', 'offset');
+    checkNonNegativeSafeInteger(offset, 'truncate log', 'offset');
     if (offset > this.#ackedOffset) {
       throw new OffsetOutOfRangeError('truncate log', offset, this.firstOffset, this.#ackedOffset + 1);
     }
@@ -1323,7 +1323,7 @@ export function checkEmptyRead(options: ReadOptions): void {
  */
 export function checkTailOptions(options: TailOptions): void {
   checkOptionKeys(options, ['from', 'signal'], 'tail records');
-  if (options.from !== undefined) checkOffset(options.from, 'tail records', 'from');
+  if (options.from !== undefined) checkNonNegativeSafeInteger(options.from, 'tail records', 'from');
   const signal: unknown = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`Cannot tail records: signal must be an AbortSignal, got ${describe(signal)}`);
@@ -1333,18 +1333,12 @@ export function checkTailOptions(options: TailOptions): void {
 function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
   checkOptionKeys(options, ['from', 'to'], 'read records');
   const { from, to } = options;
-  if (from !== undefined) checkOffset(from, 'read records', 'from');
-  if (to !== undefined) checkOffset(to, 'read records', 'to');
+  if (from !== undefined) checkNonNegativeSafeInteger(from, 'read records', 'from');
+  if (to !== undefined) checkNonNegativeSafeInteger(to, 'read records', 'to');
   if (from !== undefined && to !== undefined && to < from) {
     throw new InvalidArgumentError(`Cannot read records: to (${to}) is below from (${from}); give a to at or above from (it is exclusive)`);
   }
   return { from, to };
-}
-
-function checkOffset(value: unknown, action: string, name: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`Cannot ${action}: ${name} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(value)}`);
-  }
 }
 
 function isAborted(signal: AbortSignal | undefined): boolean {

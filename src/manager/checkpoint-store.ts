@@ -28,7 +28,7 @@ import { managerClosedError } from './manager-closed.js';
 import type { FileSystem } from '../io/file-system.js';
 import { readWhole } from '../io/read-fully.js';
 import { writeFileAtomic } from '../log/atomic-file.js';
-import { checkOptionKeys, describe } from '../log/options.js';
+import { checkNonNegativeSafeInteger, checkOptionKeys, describe } from '../log/options.js';
 import { checkCheckpointName, checkStoredCheckpointName, isValidName, logKey, parseLogKey } from './topic-name.js';
 
 /** A checkpoint's content: next offset to process, per `'topic/partition'`. */
@@ -216,9 +216,7 @@ export class CheckpointStore {
     const entries = [];
     for (const [key, offset] of Object.entries(offsets as Record<string, unknown>)) {
       const { topic, partition } = parseLogKey(key, this.#host.maxPartitions, 'commit checkpoint');
-      if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-        throw new InvalidArgumentError(`Cannot commit checkpoint: offset for ${key} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(offset)}`);
-      }
+      checkNonNegativeSafeInteger(offset, 'commit checkpoint', `offset for ${key}`);
       entries.push({ topic, partition, key, offset });
     }
     return entries;

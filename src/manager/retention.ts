@@ -17,7 +17,7 @@
  * (Wal.truncateBefore), so a crash part way leaves a contiguous log.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { describe } from '../log/options.js';
+import { checkNonNegativeSafeInteger, describe } from '../log/options.js';
 import type { SegmentInfo, Wal } from '../log/wal.js';
 import { isValidName } from './topic-name.js';
 
@@ -45,9 +45,7 @@ export function checkRetentionPolicy(value: unknown, action: string): RetentionP
   }
   for (const key of ['maxBytes', 'maxAgeMs']) {
     const limit = raw[key];
-    if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0)) {
-      throw new InvalidArgumentError(`Cannot ${action}: retention.${key} must be a non-negative safe integer (at most 2^53 - 1), got ${describe(limit)}`);
-    }
+    if (limit !== undefined) checkNonNegativeSafeInteger(limit, action, `retention.${key}`);
   }
   const checkpoint = raw['checkpoint'];
   // A name no checkpoint can have would guard everything for ever.
