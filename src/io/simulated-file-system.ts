@@ -120,8 +120,7 @@ class Inode {
   base: Buffer;
   /** Writes and truncates since then, in order. */
   ops: FileOp[];
-  /** Writes and truncates recorded so far, and how many of them are durable: a datasync covers only those made before it was called. */
-  recordedCount = 0;
+  /** Writes and truncates made durable so far (`ops` holds the rest): a datasync covers only those made before it was called. */
   durableCount = 0;
   /** The current content (what reads see). */
   current: Buffer;
@@ -142,7 +141,6 @@ class Inode {
 
   write(bytes: Buffer, filePosition: number, durable: boolean): void {
     this.ops.push({ kind: 'write', filePosition, bytes: Buffer.from(bytes), durable });
-    this.recordedCount += 1;
     const end = filePosition + bytes.length;
     this.#reserve(end);
     if (filePosition > this.sizeBytes) this.current.fill(0, this.sizeBytes, filePosition);
@@ -152,17 +150,21 @@ class Inode {
 
   truncate(sizeBytes: number): void {
     this.ops.push({ kind: 'truncate', sizeBytes });
-    this.recordedCount += 1;
     this.#reserve(sizeBytes);
     if (sizeBytes > this.sizeBytes) this.current.fill(0, this.sizeBytes, sizeBytes);
     this.sizeBytes = sizeBytes;
   }
 
   /** fdatasync: everything so far is durable. */
+  /** Writes and truncates made so far. */
+  get recordedCount(): number {
+    return this.durableCount + this.ops.length;
+  }
+
   sync(): void {
     this.base = Buffer.from(this.content());
-    this.ops = [];
     this.durableCount = this.recordedCount;
+    this.ops = [];
   }
 
   #reserve(sizeBytes: number): void {
@@ -184,8 +186,7 @@ class Directory {
   current: Map<string, Inode>;
   /** Entry changes since `durable`, oldest first. */
   ops: EntryOp[];
-  /** Entry changes recorded so far, and how many of them are durable: a folder fsync covers only those made before it was called. */
-  recordedCount = 0;
+  /** Entry changes made durable so far (`ops` holds the rest): a folder fsync covers only those made before it was called. */
   durableCount = 0;
 
   constructor(entries: Map<string, Inode>) {
@@ -214,8 +215,12 @@ class Directory {
 
   record(op: EntryOp): void {
     this.ops.push(op);
-    this.recordedCount += 1;
     this.apply(op, this.current);
+  }
+
+  /** Entry changes made so far. */
+  get recordedCount(): number {
+    return this.durableCount + this.ops.length;
   }
 
   /** Makes the changes recorded before `coveredCount` was read durable; later ones stay pending. */
