@@ -6,6 +6,7 @@
  * Replay one cut with TIDEWAL_SIM_SEED=<seed>:<step> (or <seed> for all of its cuts).
  */
 import { SimulatedFileSystem } from '../../src/io/simulated-file-system.js';
+import type { PowerCutOptions } from '../../src/io/simulated-file-system.js';
 
 /** What a workload reports: `unexpected` is an error that was not caused by the cut. */
 export interface CutOutcome {
@@ -66,7 +67,9 @@ export async function sweepCuts<Outcome extends CutOutcome>(sweep: CutSweep<Outc
         const rebooted = fileSystem.afterCut ?? fileSystem.powerCut();
         removeLocks(rebooted);
         if (sweep.recover !== undefined && cutStep % (sweep.recoveryCutEvery ?? 8) === 0) {
-          recoveryCutCount += await cutDuringRecovery(sweep, rebooted, outcome, `TIDEWAL_SIM_SEED=${seed}:${cutStep}`, failures);
+          const second = await cutDuringRecovery(rebooted, sweep.recover, (rebootedAgain) => sweep.check(rebootedAgain, outcome));
+          recoveryCutCount += second.cutCount;
+          failures.push(...second.failures.map((failure) => `TIDEWAL_SIM_SEED=${seed}:${cutStep}, then ${failure}`));
         }
         await sweep.check(rebooted, outcome);
       } catch (error) {
@@ -82,31 +85,35 @@ function removeLocks(rebooted: SimulatedFileSystem): void {
   for (const path of rebooted.listFiles()) if (path.endsWith('/LOCK')) rebooted.deleteFile(path);
 }
 
-/** Cuts the power at each step of a recovery from `rebooted` in turn, and checks each state after that; returns the cuts made. */
-async function cutDuringRecovery<Outcome extends CutOutcome>(
-  sweep: CutSweep<Outcome>,
+/**
+ * Cuts the power at each step of a recovery from `rebooted` in turn, and
+ * checks the state after each such second cut.
+ * @param recover opens (recovering) and closes what the workload built
+ * @param check throws when the state after the second reboot breaks a promise
+ * @returns the second cuts made, and one line per failed one
+ */
+export async function cutDuringRecovery(
   rebooted: SimulatedFileSystem,
-  outcome: Outcome,
-  label: string,
-  failures: string[],
-): Promise<number> {
-  const recover = sweep.recover;
-  if (recover === undefined) return 0;
+  recover: (fileSystem: SimulatedFileSystem) => Promise<void>,
+  check: (rebootedAgain: SimulatedFileSystem) => Promise<void>,
+  powerCut?: PowerCutOptions,
+): Promise<{ cutCount: number; failures: string[] }> {
   const counting = rebooted.snapshot();
   await recover(counting);
-  const stepCount = counting.stepCount;
-  for (let secondCut = 1; secondCut <= stepCount; secondCut++) {
-    const image = rebooted.snapshot({ cutAtStep: secondCut });
+  const cutCount = counting.stepCount;
+  const failures: string[] = [];
+  for (let secondCut = 1; secondCut <= cutCount; secondCut++) {
+    const image = rebooted.snapshot({ cutAtStep: secondCut, ...(powerCut === undefined ? {} : { powerCut }) });
     try {
       await recover(image).catch((error: unknown) => {
         if (!image.dead) throw error;
       });
-      const rebootedAgain = image.afterCut ?? image.powerCut();
+      const rebootedAgain = image.afterCut ?? image.powerCut(powerCut);
       removeLocks(rebootedAgain);
-      await sweep.check(rebootedAgain, outcome);
+      await check(rebootedAgain);
     } catch (error) {
-      failures.push(`${label}, then recovery step ${secondCut}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      failures.push(`recovery step ${secondCut}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     }
   }
-  return stepCount;
+  return { cutCount, failures };
 }

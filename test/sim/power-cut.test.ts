@@ -25,6 +25,7 @@ import { Prng, SimulatedFileSystem } from '../../src/io/simulated-file-system.js
 import type { PowerCutOptions, SimulatedFileSystemOptions } from '../../src/io/simulated-file-system.js';
 import { Wal } from '../../src/log/wal.js';
 import type { FsyncPolicy, WalOptions } from '../../src/log/options.js';
+import { cutDuringRecovery } from './cut-sweep.js';
 
 const DIR = '/log';
 const CUTS_DEFAULT = 2400;
@@ -344,32 +345,19 @@ test('a second power cut during the recovery from a first one loses nothing eith
     }
     const rebooted = fileSystem.afterCut ?? fileSystem.powerCut(workload.powerCut);
     rebooted.deleteFile(`${DIR}/LOCK`);
-    const recoveryStepCount = await openAndClose(rebooted.snapshot(), workload);
-    for (let secondCut = 1; secondCut <= recoveryStepCount; secondCut++) {
-      cuts += 1;
-      const image = rebooted.snapshot({ cutAtStep: secondCut, powerCut: workload.powerCut });
-      try {
-        await openAndClose(image, workload).catch((error: unknown) => {
-          if (!image.dead) throw error;
-        });
-        await checkRecovered(image.afterCut ?? image.powerCut(workload.powerCut), workload, outcome);
-      } catch (error) {
-        failures.push(`seed ${seed} step ${firstCut}, then recovery step ${secondCut}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-      }
-    }
+    const second = await cutDuringRecovery(
+      rebooted,
+      async (image) => (await openWal(image, workload)).close(),
+      async (rebootedAgain) => void (await checkRecovered(rebootedAgain, workload, outcome)),
+      workload.powerCut,
+    );
+    cuts += second.cutCount;
+    failures.push(...second.failures.map((failure) => `seed ${seed} step ${firstCut}, then ${failure}`));
   }
   console.log(`recovery cuts: ${cuts} over ${workloadCount} workloads`);
   assert.ok(cuts >= workloadCount, 'every recovery took steps to cut');
   assert.deepEqual(failures, []);
 });
-
-/** Opens (recovers) and closes the log; returns the steps that took. */
-async function openAndClose(fileSystem: SimulatedFileSystem, workload: Workload): Promise<number> {
-  const before = fileSystem.stepCount;
-  const wal = await openWal(fileSystem, workload);
-  await wal.close();
-  return fileSystem.stepCount - before;
-}
 
 /**
  * A seed must replay the same run, or a failure found by the long sweep
