@@ -1,7 +1,7 @@
 /**
- * Helpers for crash-test children (manager and consumer): whole-line,
- * blocking reports on stdout, so that a line the parent reads was written
- * before the kill, and a fatal error on stderr.
+ * Helpers for crash tests: children write whole-line, blocking reports on
+ * stdout, so that a line the parent reads was written before the kill, and
+ * a fatal error on stderr; the parent spawns and kills them (runAndKill).
  */
 import fs from 'node:fs';
 
@@ -28,7 +28,7 @@ export function die(name: string, message: string): never {
 
 /**
  * Spawns a child, kills it with SIGKILL `delayMs` after the first line that
- * starts with `startAfter` (or after spawn when it is null), and collects its
+ * starts with `startAfter` (or one of them; after spawn when it is null), and collects its
  * lines. A child that never writes that line is killed after `readyTimeoutMs`.
  * Starting the delay at a line the child writes once it has done some work
  * (an acknowledgement, a commit) makes the kill land on a busy child however
@@ -37,13 +37,14 @@ export function die(name: string, message: string): never {
 export async function runAndKill(
   childPath: string,
   args: readonly string[],
-  kill: { readonly startAfter: string | null; readonly delayMs: number; readonly readyTimeoutMs: number },
+  kill: { readonly startAfter: string | readonly string[] | null; readonly delayMs: number; readonly readyTimeoutMs: number },
   onLine: (line: string) => void,
 ): Promise<{ signal: NodeJS.Signals | null; exitCode: number | null; stderr: string }> {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [childPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const killNow = (): boolean => child.kill('SIGKILL');
-  let waitingForLine = kill.startAfter !== null;
+  const starts = kill.startAfter === null ? [] : typeof kill.startAfter === 'string' ? [kill.startAfter] : kill.startAfter;
+  let waitingForLine = starts.length > 0;
   let killTimer = setTimeout(killNow, waitingForLine ? kill.readyTimeoutMs : kill.delayMs);
   let pending = '';
   let stderr = '';
@@ -53,7 +54,7 @@ export async function runAndKill(
     for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      if (waitingForLine && kill.startAfter !== null && line.startsWith(kill.startAfter)) {
+      if (waitingForLine && starts.some((start) => line.startsWith(start))) {
         waitingForLine = false;
         clearTimeout(killTimer);
         killTimer = setTimeout(killNow, kill.delayMs);

@@ -13,13 +13,13 @@
  * where in the child's work a kill lands still depends on timing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Wal } from '../../src/index.js';
+import { runAndKill } from './child-io.js';
 import { prng, recordFor } from './records.js';
 
 const CHILD_PATH = fileURLToPath(new URL('./append-child.js', import.meta.url));
@@ -72,47 +72,18 @@ function parseLine(line: string, report: ChildReport): void {
  * first acknowledgement (timed from there, not from its ready line, so that
  * the kill lands on a busy log however slowly a loaded machine starts it).
  */
-function runChild(dir: string, behaviourSeed: number, random: () => number): Promise<ChildReport> {
+async function runChild(dir: string, behaviourSeed: number, random: () => number): Promise<ChildReport> {
   const report: ChildReport = { ready: null, acked: [], batches: [], signal: null, exitCode: null, stderr: '' };
-  const child = spawn(process.execPath, [CHILD_PATH, dir, String(SEED), String(behaviourSeed)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   const killEarly = random() % 10 === 0;
   const delayMs = killEarly ? random() % 150 : random() % 5 === 0 ? random() % 10 : random() % 250;
-  const kill = () => child.kill('SIGKILL');
-  let killTimer = killEarly ? setTimeout(kill, delayMs) : setTimeout(kill, CHILD_READY_TIMEOUT_MS);
-  let pending = '';
-  let delayStarted = killEarly;
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    pending += chunk;
-    let newline = pending.indexOf('\n');
-    while (newline !== -1) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      parseLine(line, report);
-      if (!delayStarted && (line.startsWith('A ') || line.startsWith('B '))) {
-        delayStarted = true;
-        clearTimeout(killTimer);
-        killTimer = setTimeout(kill, delayMs);
-      }
-      newline = pending.indexOf('\n');
-    }
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    report.stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(killTimer);
-      report.exitCode = exitCode;
-      report.signal = signal;
-      // A line cut by the kill cannot be an acknowledgement (lines are written whole).
-      resolve(report);
-    });
-  });
+  // A line cut by the kill cannot be an acknowledgement (lines are written whole).
+  const exit = await runAndKill(
+    CHILD_PATH,
+    [dir, String(SEED), String(behaviourSeed)],
+    { startAfter: killEarly ? null : ['A ', 'B '], delayMs, readyTimeoutMs: CHILD_READY_TIMEOUT_MS },
+    (line) => parseLine(line, report),
+  );
+  return { ...report, ...exit };
 }
 
 /** What the parent knows across cycles. */
