@@ -69,7 +69,6 @@ function rootCode(error: unknown): unknown {
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A pattern matching `filePath` alone (FaultyFileSystem's string patterns match substrings). */
 /** A random fault on a random call, firing after a random number of matching calls. */
 function randomFault(random: () => number): FaultSpec {
   const skip = random() % 25;
