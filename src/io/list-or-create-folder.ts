@@ -12,7 +12,7 @@ import type { FileSystem } from './file-system.js';
  * @throws what `readdir`, `mkdir` or a folder fsync threw (ENOTDIR, EACCES, EIO, ...)
  */
 export async function listOrCreateFolder(fileSystem: FileSystem, dir: string): Promise<string[]> {
-  const names = await listOrNull(fileSystem, dir);
+  const names = await listFolderOrNull(fileSystem, dir);
   if (names !== null) return names;
   const missing = [dir];
   for (let parent = dirname(dir); parent !== dirname(parent); parent = dirname(parent)) {
@@ -24,7 +24,8 @@ export async function listOrCreateFolder(fileSystem: FileSystem, dir: string): P
   return [];
 }
 
-async function listOrNull(fileSystem: FileSystem, dir: string): Promise<string[] | null> {
+/** The names in `dir`, or null when it does not exist; other errors throw. */
+export async function listFolderOrNull(fileSystem: FileSystem, dir: string): Promise<string[] | null> {
   try {
     return await fileSystem.readdir(dir);
   } catch (error) {
@@ -34,11 +35,6 @@ async function listOrNull(fileSystem: FileSystem, dir: string): Promise<string[]
 }
 
 /** Only ENOENT says missing: a folder this process may not list (EACCES) still exists, and mkdir reports a file in the way (ENOTDIR). */
-async function isMissing(fileSystem: FileSystem, dir: string): Promise<boolean> {
-  try {
-    await fileSystem.readdir(dir);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT';
-  }
+function isMissing(fileSystem: FileSystem, dir: string): Promise<boolean> {
+  return listFolderOrNull(fileSystem, dir).then((names) => names === null, () => false);
 }

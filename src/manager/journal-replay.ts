@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { WalError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
+import { listFolderOrNull } from '../io/list-or-create-folder.js';
 import { writeFully } from '../io/write-fully.js';
 import { parseSegmentFileName, segmentFileName } from '../log/segment-name.js';
 import { Wal } from '../log/wal.js';
@@ -61,7 +62,7 @@ export async function replayJournal(
   clock: Clock,
 ): Promise<JournalReplaySummary | null> {
   const startedMs = performance.now();
-  const names = await listOrEmpty(fileSystem, journalDir);
+  const names = (await listFolderOrNull(fileSystem, journalDir)) ?? [];
   if (!names.some((name) => parseSegmentFileName(name) !== null)) {
     if (names.length > 0) await removeJournal(fileSystem, journalDir);
     return null;
@@ -130,7 +131,7 @@ export async function replayJournal(
 
 /** Deletes the journal's files (oldest segment first) and syncs its folder. */
 export async function removeJournal(fileSystem: FileSystem, journalDir: string): Promise<void> {
-  const names = (await listOrEmpty(fileSystem, journalDir)).sort();
+  const names = ((await listFolderOrNull(fileSystem, journalDir)) ?? []).sort();
   for (const name of names) await fileSystem.unlink(join(journalDir, name));
   if (names.length > 0) await fileSystem.syncDir(journalDir);
 }
@@ -149,11 +150,8 @@ function logDirOf(managerDir: string, key: string, where: string): string {
 }
 
 async function readLogFolder(fileSystem: FileSystem, dir: string): Promise<LogFolder> {
-  let names: string[];
-  try {
-    names = await fileSystem.readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  const names = await listFolderOrNull(fileSystem, dir);
+  if (names === null) {
     // The folder is synced into its parent before the log's first write, so it cannot be missing.
     throw new WalError(
       'LOG_CORRUPT',
@@ -169,13 +167,4 @@ async function readLogFolder(fileSystem: FileSystem, dir: string): Promise<LogFo
     if (oldestBase === null || base < oldestBase) oldestBase = base;
   }
   return { dir, segmentNames, oldestBase, created: false };
-}
-
-async function listOrEmpty(fileSystem: FileSystem, dir: string): Promise<string[]> {
-  try {
-    return await fileSystem.readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
 }
