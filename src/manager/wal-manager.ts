@@ -518,7 +518,6 @@ export class WalManager {
 
   async #openWalOf(entry: LogEntry): Promise<Wal> {
     const walOptions = this.#walOptionsFor(entry.topic, entry.partition);
-    const topicDir = join(this.dir, entry.topic);
     // Before Wal.open, whose messages do not name the log (as an append's, #checkFirstRecords).
     this.#checkedWalOptionsFor(entry.topic, entry.partition);
     const fsync = walOptions.fsync;
@@ -526,19 +525,18 @@ export class WalManager {
     entry.journaled = journaled;
     const wal = await Wal.open({
       ...walOptions,
-      dir: join(topicDir, String(entry.partition)),
+      dir: join(this.dir, entry.topic, String(entry.partition)),
       fileCache: this.#fileCache,
       // A Wal from mgr.log() may be closed by the LRU of open logs; the way back is the manager's.
       closedRemedy: 'get it again with mgr.log() or mgr.withLog() (the manager closes idle logs beyond maxOpenLogs, and all of them on close)',
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
     if (wal.recovery.created || !wal.recovery.clean) {
-      // The topic and partition folders' names live in their parents. A log
-      // just created, or recovered after a crash, syncs both: a process
-      // killed after creating the folders may have left them unsynced, and
-      // Wal.open only syncs the folders it creates itself.
+      // A log created or recovered by its open has synced its own folder's
+      // name into the topic folder; the topic folder's name lives in the
+      // manager folder, and a process killed after creating it may have
+      // left it unsynced (Wal.open only syncs the folders it creates itself).
       try {
-        await this.#fileSystem.syncDir(topicDir);
         await this.#fileSystem.syncDir(this.dir);
       } catch (error) {
         await wal.close().catch(() => {});
