@@ -69,7 +69,35 @@ describe('ownership lock', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('open() takes over a LOCK naming this very process and its start time when it was written in an earlier boot (its boot id differs)', async () => {
+    const dir = temporaryDir();
+    try {
+      await (await Wal.open({ dir })).close();
+      // What this process writes, with the boot id of another boot: after a reboot the same pid and start tick can recur.
+      const [pid, startTime] = ownLockLine().split(' ');
+      writeFileSync(join(dir, 'LOCK'), `${pid} ${startTime} 00000000-0000-4000-8000-000000000000\n`);
+      const wal = await Wal.open({ dir });
+      assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8'), `${ownLockLine()}\n`, 'the LOCK now holds this boot id');
+      await wal.close();
+      // The same line with this boot's id, or with none (a LOCK of an older version), is this process: LOCKED.
+      for (const line of [ownLockLine(), `${pid} ${startTime}`]) {
+        writeFileSync(join(dir, 'LOCK'), `${line}\n`);
+        await assert.rejects(Wal.open({ dir }), (error: unknown) => error instanceof LockedError && /by this process/.test(error.message), line);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** The LOCK line this process writes: pid, start time in clock ticks since boot, boot id. */
+function ownLockLine(): string {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return `${process.pid} ${startTime} ${bootId}`;
+}
 
 describe('open errors', () => {
   it('open() under a file is INVALID_ARGUMENT; a folder that cannot be created for an I/O error is WAL_FAILED; both carry the errno error as cause', async () => {

@@ -1,8 +1,10 @@
 /**
  * One owner per log folder. The LOCK file is created with O_EXCL and holds
- * the owner's pid and process start time. A LOCK whose process is gone (a
- * crash, kill -9) is stale and taken over; the start time guards against a
- * recycled pid. A live owner, this process included, makes open fail at once.
+ * the owner's pid, process start time and boot id. A LOCK whose process is
+ * gone (a crash, kill -9, a reboot) is stale and taken over; the start time
+ * guards against a recycled pid, the boot id against a pid and start time
+ * that a process of a later boot happens to share. A live owner, this
+ * process included, makes open fail at once.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -26,7 +28,22 @@ function processStartTime(pid: number): string {
   }
 }
 
-function isAlive(pid: number, startTime: string): boolean {
+/** This boot's random id (Linux), or '' where unknown. */
+function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+const ownStartTime = processStartTime(process.pid);
+const ownBootId = readBootId();
+
+function isAlive(pid: number, startTime: string, bootId: string): boolean {
+  // A LOCK written before the last reboot names no live process, whatever
+  // its pid and start time now match (both restart counting at boot).
+  if (bootId !== '' && ownBootId !== '' && bootId !== ownBootId) return false;
   try {
     process.kill(pid, 0);
   } catch (error) {
@@ -35,8 +52,6 @@ function isAlive(pid: number, startTime: string): boolean {
   const current = processStartTime(pid);
   return current === '' || startTime === '' || current === startTime;
 }
-
-const ownStartTime = processStartTime(process.pid);
 
 /**
  * Takes the folder's lock; throws {@link LockedError} if a live owner holds it.
@@ -47,7 +62,7 @@ export async function acquireLock(fileSystem: FileSystem, dir: string, owned: { 
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await fileSystem.open(path, { write: true, exclusive: true });
-      const content = Buffer.from(`${process.pid} ${ownStartTime}\n`);
+      const content = Buffer.from(`${process.pid} ${ownStartTime} ${ownBootId}\n`);
       try {
         await writeFully(handle, content, 0, content.length, 0);
       } finally {
@@ -58,10 +73,11 @@ export async function acquireLock(fileSystem: FileSystem, dir: string, owned: { 
       if (!isErrno(error, 'EEXIST')) throw error;
     }
     const owner = await readOwner(fileSystem, path);
-    const [pidText = '', startTime = ''] = owner.split(' ');
+    // A LOCK of an older version holds no boot id: it is judged by pid and start time.
+    const [pidText = '', startTime = '', bootId = ''] = owner.split(' ');
     const pid = Number(pidText);
     const parsed = Number.isInteger(pid) && pid > 0;
-    if (parsed && isAlive(pid, startTime)) {
+    if (parsed && isAlive(pid, startTime, bootId)) {
       throw new LockedError(owned.dir, pid === process.pid ? 'by this process' : `by process ${pid}`, owned.subject);
     }
     if (!parsed) {
