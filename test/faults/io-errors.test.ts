@@ -594,14 +594,17 @@ describe('I/O faults', () => {
     // Sealing segment 0 trims its preallocated tail and fails; meanwhile the
     // first write to segment 1 is slow, so it is still in flight at the failure.
     faulty.arm({ call: 'truncate', code: 'EIO', path: '00000000000000000000.wal' });
-    // Segment 1 is the first prepared file; its writes start before its rename.
-    // The delay is long enough that the seal's truncate fails first even when
-    // the thread pool is busy with other test files (200 ms once was not).
-    faulty.arm({ call: 'write', delayMs: 1000, path: `prepared-${process.pid}-1.tmp` });
+    // Segment 1 is the first prepared file; its writes start before its
+    // rename. The first is held until the test releases it, after the seal's
+    // truncate has failed.
+    const writeGate = gate();
+    faulty.arm({ call: 'write', until: writeGate.opened, path: `prepared-${process.pid}-1.tmp` });
     await expectWalFailed(wal.append(Buffer.alloc(3000, 2)), 'the append whose rotation failed');
-    await settle(wal.close(), 'close()');
-    await wait(1100);
-    assert.equal(faulty.fired.length, 2, 'both faults fired');
+    await until(() => faulty.fired.length === 2);
+    const closing = settle(wal.close(), 'close()');
+    assert.equal(await within(closing, 100), 'timeout', 'close() waits for the held write');
+    writeGate.open();
+    await closing;
     assert.deepEqual(faulty.usedAfterClose, [], 'no write reaches a file after close() closed it (its descriptor may belong to another file by then)');
   });
 
