@@ -4,7 +4,7 @@
  * where the log ends). After a crash it scans only segments that may hold
  * unsynced data: those without a valid index, normally just the active one.
  */
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { assert } from '../assert.js';
 import { SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { CorruptionError, FormatUnsupportedError } from '../errors.js';
@@ -444,7 +444,8 @@ async function sealRecovered(options: ResolvedWalOptions, segment: Segment, hand
 
 /** Copies bytes that are about to be cut to a `.broken` file beside the segment. */
 async function keepBroken(options: ResolvedWalOptions, path: string, bytes: Buffer): Promise<void> {
-  const name = `${path.slice(options.dir.length + 1)}.${Math.trunc(options.clock.wallMs())}.broken`;
+  // The segment's own file name: `options.dir` is as the caller spelled it, `path` is normalized.
+  const name = `${basename(path)}.${Math.trunc(options.clock.wallMs())}.broken`;
   await writeFileAtomic(options.fileSystem, options.dir, name, bytes, { durable: true });
 }
 

@@ -74,10 +74,11 @@ async function buildLog(dir: string, count: number, sizeBytes: (index: number) =
   return records;
 }
 
-/** Repair left exactly one `.broken` file in `dir`, holding `bytes`. */
-function assertOneBrokenFile(dir: string, bytes: Buffer, message: string): void {
+/** Repair left exactly one `.broken` file in `dir`, named after `segment` and holding `bytes`. */
+function assertOneBrokenFile(dir: string, segment: string, bytes: Buffer, message: string): void {
   const broken = brokenFiles(dir);
   assert.equal(broken.length, 1, `one .broken file, got ${broken.join(', ')}`);
+  assert.match(broken[0] as string, new RegExp(`^${path.basename(segment).replace('.', '\\.')}\\.\\d+\\.broken$`), 'the .broken file is named after the whole segment name');
   assert.ok(fs.readFileSync(path.join(dir, broken[0] as string)).equals(bytes), message);
 }
 
@@ -206,7 +207,8 @@ describe('corruption in the active segment', () => {
     flipByte(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + 3, 0xde);
     const cutBytes = readBytes(segment, damaged.position, fileSizeBytes - damaged.position);
 
-    const wal = await open(dir, { repair: true });
+    // The folder given with a trailing slash: the side file's name must not depend on how the folder is spelled.
+    const wal = await open(`${dir}/`, { repair: true });
     const repaired = wal.recovery.repaired;
     assert.ok(repaired !== null, 'recovery.repaired says what was cut');
     assert.equal(path.basename(repaired.file), path.basename(segment));
@@ -218,7 +220,7 @@ describe('corruption in the active segment', () => {
     assertSameRecords(await readAll(wal), all.slice(0, 5), 'after repair');
     assert.equal(fs.statSync(segment).size, damaged.position, 'the segment is cut at the bad frame');
 
-    assertOneBrokenFile(dir, cutBytes, 'the .broken file holds exactly the cut bytes');
+    assertOneBrokenFile(dir, segment, cutBytes, 'the .broken file holds exactly the cut bytes');
     await assertAppendsAfterRepair(wal, dir, all.slice(0, 5));
   });
 
@@ -300,7 +302,7 @@ describe('corruption in the active segment', () => {
       assert.match(repaired.reason, reason);
       assert.equal(wal.nextOffset, 20, 'the log ends where the damaged segment began');
       assertSameRecords(await readAll(wal), all.slice(0, 20), 'the sealed segments before it');
-      assertOneBrokenFile(dir, original, 'the .broken file holds the whole damaged file');
+      assertOneBrokenFile(dir, segment, original, 'the .broken file holds the whole damaged file');
       await assertAppendsAfterRepair(wal, dir, all.slice(0, 20), { segmentMaxRecords: 10 });
       forgetCleanShutdown(dir);
       const scanned = await open(dir, { segmentMaxRecords: 10 });
