@@ -98,15 +98,21 @@ export class LockedError extends WalError {
 export class OffsetOutOfRangeError extends WalError {
   readonly offset: number;
 
-  constructor(action: string, offset: number, firstOffset: number, nextOffset: number) {
+  /**
+   * @param nextOffset the log's nextOffset: the range is [firstOffset, nextOffset)
+   * @param acceptsNextOffset the call takes nextOffset itself (tail from it, truncate everything below it)
+   */
+  constructor(action: string, offset: number, firstOffset: number, nextOffset: number, acceptsNextOffset = false) {
     super(
       'OFFSET_OUT_OF_RANGE',
       `Cannot ${action}: offset ${offset} is outside the log's range [${firstOffset}, ${nextOffset})` +
         (offset < firstOffset
           ? `; the records before ${firstOffset} were deleted (truncateBefore or retention), start at firstOffset`
-          : nextOffset <= firstOffset
-            ? '; the log holds no records: read without from, or tail it'
-            : `; the highest offset accepted here is ${nextOffset - 1}`),
+          : acceptsNextOffset
+            ? `; the highest offset accepted here is ${nextOffset} (nextOffset)`
+            : nextOffset <= firstOffset
+              ? '; the log holds no records: read without from, or tail it'
+              : `; the highest offset accepted here is ${nextOffset - 1}`),
     );
     this.name = 'OffsetOutOfRangeError';
     this.offset = offset;

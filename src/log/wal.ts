@@ -434,7 +434,7 @@ export class Wal implements ReadableLog {
     checkTailOptions(options);
     const from = options.from === undefined ? this.#ackedOffset : options.from;
     if (from < this.firstOffset || from > this.#ackedOffset) {
-      throw new OffsetOutOfRangeError('tail records', from, this.firstOffset, this.#ackedOffset + 1);
+      throw new OffsetOutOfRangeError('tail records', from, this.firstOffset, this.#ackedOffset, true);
     }
     return this.#tail(from, options.signal);
   }
@@ -512,7 +512,7 @@ export class Wal implements ReadableLog {
     this.#checkWritable('truncate log');
     checkNonNegativeSafeInteger(offset, 'truncate log', 'offset');
     if (offset > this.#ackedOffset) {
-      throw new OffsetOutOfRangeError('truncate log', offset, this.firstOffset, this.#ackedOffset + 1);
+      throw new OffsetOutOfRangeError('truncate log', offset, this.firstOffset, this.#ackedOffset, true);
     }
     const run = this.#truncate(offset);
     this.#truncations.add(run);

@@ -630,7 +630,7 @@ export class WalManager {
         checkEmptyRead(missing.read);
         return;
       }
-      if (missing.tailFrom !== undefined && missing.tailFrom > 0) throw new OffsetOutOfRangeError(action, missing.tailFrom, 0, 1);
+      if (missing.tailFrom !== undefined && missing.tailFrom > 0) throw new OffsetOutOfRangeError(action, missing.tailFrom, 0, 0, true);
       // A tail aborted before it began yields nothing, so it need not create its partition.
       if (missing.signal?.aborted === true) return;
     }

@@ -43,8 +43,8 @@ test('Wal: internal options, records of other types, offsets past the end, calls
   await refuses('a batch whose last string has a lone surrogate', () => wal.appendBatch(['fine', '\udc00']), 'INVALID_ARGUMENT', /lone UTF-16 surrogate/);
   assert.equal(wal.nextOffset, 1, 'nothing of the refused records was appended');
   await refuses('an empty batch', () => wal.appendBatch([]), 'INVALID_ARGUMENT', /non-empty array/);
-  await refuses('truncateBefore past nextOffset', () => wal.truncateBefore(5), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 2\); the highest offset accepted here is 1$/);
-  await refuses('a tail from past nextOffset', () => wal.tail({ from: 3 }), 'OFFSET_OUT_OF_RANGE', /outside the log's range/);
+  await refuses('truncateBefore past nextOffset', () => wal.truncateBefore(5), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 1\); the highest offset accepted here is 1 \(nextOffset\)$/);
+  await refuses('a tail from past nextOffset', () => wal.tail({ from: 3 }), 'OFFSET_OUT_OF_RANGE', /offset 3 is outside the log's range \[0, 1\); the highest offset accepted here is 1 \(nextOffset\)$/);
   const paired = await Wal.open({ dir: freshDir() });
   assert.equal((await paired.append('\u{1F30A} tide')).offset, 0, 'a well-formed string with a surrogate pair is a record');
   for await (const record of paired.read()) assert.equal(Buffer.from(record.data).toString('utf8'), '\u{1F30A} tide');
@@ -90,7 +90,7 @@ test('WalManager: bad names and logOptions answers are refused, calls after clos
   await refuses('logOptions returning an array', () => mgr.append('array', 0, 'x'), 'INVALID_ARGUMENT', /logOptions returned an array of 0 items, not an object/);
   await refuses('logOptions setting fileCache', () => mgr.append('cache', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "fileCache"/);
   await refuses('logOptions setting maxOpenFiles', () => mgr.append('files', 0, 'x'), 'INVALID_ARGUMENT', /logOptions may not set "maxOpenFiles"/);
-  await refuses('a tail from 5 of a partition that does not exist', () => mgr.tail('new', 3, { from: 5 }), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 1\)/);
+  await refuses('a tail from 5 of a partition that does not exist', () => mgr.tail('new', 3, { from: 5 }), 'OFFSET_OUT_OF_RANGE', /offset 5 is outside the log's range \[0, 0\); the highest offset accepted here is 0 \(nextOffset\)$/);
   const aborted = [];
   for await (const record of mgr.tail('new', 0, { signal: AbortSignal.abort() })) aborted.push(record);
   assert.deepEqual(aborted, [], 'a tail aborted before it began yields nothing');
