@@ -1,5 +1,5 @@
 /**
- * tidewal's benchmark: W1-W7 of DESIGN.md on the engine and, in the same
+ * tidewal's benchmark: W1-W7 (docs/performance.md, "Workloads") on the engine and, in the same
  * run, on a raw node:fs reference, reported as ratios (absolute figures on a
  * shared machine are noise; ratios measured side by side are not). Then
  * issue 3's stress test S1 against its absolute targets (with the raw W2

@@ -1,5 +1,5 @@
 /**
- * W1-W5 of DESIGN.md: append workloads, each run on tidewal and on the
+ * W1-W5 (docs/performance.md, "Workloads"): append workloads, each run on tidewal and on the
  * reference group-commit loop with the same producers, record sizes and
  * harness. Plus the fio-style figures that sit beside them.
  */

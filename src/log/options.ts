@@ -43,7 +43,7 @@ export interface WalOptions {
   readonly segmentMaxRecords?: number;
   /** Largest record payload accepted. @default 16777216 (16 MiB) */
   readonly maxRecordBytes?: number;
-  /** Bytes appended but not yet acknowledged before appends wait (backpressure). @default 67108864 (64 MiB) */
+  /** Bytes appended but not yet acknowledged before appends wait (backpressure). @default 67108864 (64 MiB), or two frames of `maxRecordBytes` if that is more */
   readonly maxPendingBytes?: number;
   /** Segment files kept open for readers (LRU). @default 32 */
   readonly maxOpenFiles?: number;

@@ -1,6 +1,6 @@
 /**
  * The shared memory between a log's owner thread and one producer thread
- * (DESIGN "Multi-core"): a single-producer, single-consumer ring of records
+ * (docs/decisions.md, "Producers in worker threads"): a single-producer, single-consumer ring of records
  * in a SharedArrayBuffer, and a table where the owner writes each record's
  * offset once the log acknowledged it. Records cross threads with one copy
  * into the ring (the producer) and the log's usual copy into its write

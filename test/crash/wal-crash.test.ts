@@ -1,7 +1,7 @@
 /**
  * The crash test: a child process appends with fsync 'always' and reports
  * every acknowledgement; this process kills it with SIGKILL at random
- * moments, reopens the log, and checks the promises of DESIGN.md:
+ * moments, reopens the log, and checks the promises of the README:
  * acknowledged means durable, nothing invented, offsets dense, appendBatch
  * all or nothing, offsets never reused, appending continues at nextOffset.
  * Every cycle reuses the same folder, so each child recovers what the kill

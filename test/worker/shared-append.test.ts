@@ -1,6 +1,6 @@
 /**
  * Producers in worker threads append to a log owned by the main thread
- * through shared memory (DESIGN "Multi-core"): real workers, a real Wal, a
+ * through shared memory (docs/decisions.md, "Producers in worker threads"): real workers, a real Wal, a
  * ring small enough that records wrap around it and producers wait for
  * space, and every record read back against what its worker sent.
  */
