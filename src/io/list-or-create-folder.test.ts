@@ -19,7 +19,7 @@ test('a missing path is created and every new folder is synced into its parent',
   mkdirSync(root);
   const faulty = new FaultyFileSystem(new NodeFileSystem());
   const dir = join(root, 'a', 'b', 'log');
-  assert.deepEqual(await listOrCreateFolder(faulty, dir), []);
+  assert.deepEqual(await listOrCreateFolder(faulty, dir), { names: [], created: true });
   assert.equal(existsSync(dir), true);
   for (const parent of [root, join(root, 'a'), join(root, 'a', 'b')]) assert.equal(folderSyncs(faulty, parent), 1, `${parent} synced once`);
   assert.equal(folderSyncs(faulty, dir), 0, 'the new folder itself holds nothing yet');
@@ -31,7 +31,7 @@ test('an existing folder is listed, with nothing created or synced', async () =>
   mkdirSync(dir);
   writeFileSync(join(dir, 'x'), '');
   const faulty = new FaultyFileSystem(new NodeFileSystem());
-  assert.deepEqual(await listOrCreateFolder(faulty, dir), ['x']);
+  assert.deepEqual(await listOrCreateFolder(faulty, dir), { names: ['x'], created: false });
   assert.equal(faulty.counts.mkdir, 0);
   assert.equal(faulty.counts.syncDir, 0);
 });

@@ -7,13 +7,20 @@
 import { dirname } from 'node:path';
 import type { FileSystem } from './file-system.js';
 
+/** What {@link listOrCreateFolder} found. */
+export interface FolderListing {
+  /** The names in the folder; empty when this call created it. */
+  readonly names: string[];
+  /** This call created the folder, and its name is synced into its parent. */
+  readonly created: boolean;
+}
+
 /**
- * @returns the names in `dir`; empty when this call created it
  * @throws what `readdir`, `mkdir` or a folder fsync threw (ENOTDIR, EACCES, EIO, ...)
  */
-export async function listOrCreateFolder(fileSystem: FileSystem, dir: string): Promise<string[]> {
+export async function listOrCreateFolder(fileSystem: FileSystem, dir: string): Promise<FolderListing> {
   const names = await listFolderOrNull(fileSystem, dir);
-  if (names !== null) return names;
+  if (names !== null) return { names, created: false };
   const missing = [dir];
   for (let parent = dirname(dir); parent !== dirname(parent); parent = dirname(parent)) {
     if (!(await isMissing(fileSystem, parent))) break;
@@ -21,7 +28,7 @@ export async function listOrCreateFolder(fileSystem: FileSystem, dir: string): P
   }
   await fileSystem.mkdir(dir);
   for (const folder of missing.reverse()) await fileSystem.syncDir(dirname(folder));
-  return [];
+  return { names: [], created: true };
 }
 
 /** The names in `dir`, or null when it does not exist; other errors throw. */

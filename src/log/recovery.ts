@@ -66,8 +66,11 @@ interface ScanTotals {
   repaired: RepairSummary | null;
 }
 
-/** Opens the log state in `options.dir` (the lock is already held). */
-export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Promise<RecoveredLog> {
+/**
+ * Opens the log state in `options.dir` (the lock is already held).
+ * @param folderNameSynced the open created the folder and synced its name into the parent
+ */
+export async function recoverLog(options: ResolvedWalOptions, nowMs: number, folderNameSynced: boolean): Promise<RecoveredLog> {
   const startedMs = performance.now();
   const { fileSystem, dir } = options;
   const names = await fileSystem.readdir(dir);
@@ -95,8 +98,9 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number): Pr
     if (bases.length === 0) {
       clean = true;
       segments.push(await createFirstSegment(options, nowMs));
-      // The log's folder may be new: its name lives in the parent folder.
-      await fileSystem.syncDir(dirname(dir));
+      // An empty folder this open did not create may be new too (a process
+      // killed after creating it): its name lives in the parent folder.
+      if (!folderNameSynced) await fileSystem.syncDir(dirname(dir));
     } else {
       const cleanSegments = await openClean(options, bases);
       clean = cleanSegments !== null;

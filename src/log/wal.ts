@@ -271,8 +271,11 @@ export class Wal implements ReadableLog {
     // Preallocation makes a log's own fdatasyncs cheaper; a journaled log
     // rarely syncs, and zeros written ahead would only double its writeback.
     if (journal !== null) resolved = { ...resolved, dsyncWrites: false, preallocate: false };
+    let folderCreated: boolean;
     try {
-      const owner = folderOwner(await listOrCreateFolder(resolved.fileSystem, resolved.dir));
+      const folder = await listOrCreateFolder(resolved.fileSystem, resolved.dir);
+      folderCreated = folder.created;
+      const owner = folderOwner(folder.names);
       if (owner?.kind === 'manager') {
         throw new InvalidArgumentError(
           `Cannot open log in ${resolved.dir}: it is a WalManager's folder (it holds ${owner.entry}); open it with WalManager.open(), or give the log a folder of its own`,
@@ -283,7 +286,7 @@ export class Wal implements ReadableLog {
       throw asOpenError(error, resolved.dir, 'log');
     }
     try {
-      const recovered = await recoverLog(resolved, resolved.clock.wallMs());
+      const recovered = await recoverLog(resolved, resolved.clock.wallMs(), folderCreated);
       const { summary } = recovered;
       const wal = new Wal(resolved, fileCache ?? null, journal, closedRemedy, recovered);
       if (!summary.clean) resolved.logger.info({ dir: resolved.dir, recovery: summary }, 'recovered log');

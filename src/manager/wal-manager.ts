@@ -234,7 +234,7 @@ export class WalManager {
   static async #open(resolved: ResolvedManagerOptions): Promise<WalManager> {
     const { fileSystem, dir } = resolved;
     warnIfDescriptorsShort(resolved);
-    const owner = folderOwner(await listOrCreateFolder(fileSystem, dir));
+    const owner = folderOwner((await listOrCreateFolder(fileSystem, dir)).names);
     if (owner?.kind === 'log') {
       throw new InvalidArgumentError(
         `Cannot open manager in ${dir}: it is a log's folder (it holds ${owner.entry}); open it with Wal.open(), or give the manager a folder of its own`,

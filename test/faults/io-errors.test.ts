@@ -563,8 +563,17 @@ describe('I/O faults', () => {
     const wal = await Wal.open({ dir: deep, fileSystem: faulty, fsync: 'always' });
     wals.push(wal);
     for (const parent of [dir, path.join(dir, 'a'), path.join(dir, 'a', 'b')]) {
-      assert.ok(faulty.countsFor(exactPath(parent)).syncDir >= 1, `open() synced ${parent}, which holds a new folder's name`);
+      assert.equal(faulty.countsFor(exactPath(parent)).syncDir, 1, `open() synced ${parent}, which holds a new folder's name, once`);
     }
+  });
+
+  test('an open of an empty folder it did not create (a killed opener may have made it) syncs the folder into its parent', async () => {
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    const wal = await Wal.open({ dir: empty, fileSystem: faulty, fsync: 'always' });
+    wals.push(wal);
+    assert.equal(wal.recovery.created, true);
+    assert.equal(faulty.countsFor(exactPath(dir)).syncDir, 1, `open() synced ${dir}, which holds the folder's name`);
   });
 
   test('open() that fails to write its LOCK file leaves the folder openable', async () => {
