@@ -89,6 +89,25 @@ describe('ownership lock', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('concurrent opens in one process that all find the same stale LOCK: exactly one takes it over, the others get LOCKED', async () => {
+    const child = spawnSync(process.execPath, ['-e', '']);
+    for (let trial = 0; trial < 20; trial++) {
+      const dir = temporaryDir();
+      try {
+        await (await Wal.open({ dir })).close();
+        writeFileSync(join(dir, 'LOCK'), `${child.pid} 1\n`);
+        const opens = await Promise.allSettled(Array.from({ length: 8 }, () => Wal.open({ dir, fsync: 'os' })));
+        const owners = opens.flatMap((open) => (open.status === 'fulfilled' ? [open.value] : []));
+        const refusals = opens.flatMap((open) => (open.status === 'rejected' ? [open.reason as unknown] : []));
+        for (const owner of owners) await owner.close();
+        assert.equal(owners.length, 1, `trial ${trial}: one owner`);
+        assert.ok(refusals.every((error) => error instanceof LockedError), `trial ${trial}: the others are refused with LOCKED`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
 });
 
 /** The LOCK line this process writes: pid, start time in clock ticks since boot, boot id. */

@@ -13,6 +13,7 @@ import { LockedError } from '../errors.js';
 import type { FileSystem } from '../io/file-system.js';
 import { isErrno } from '../io/node-file-system.js';
 import { writeFully } from '../io/write-fully.js';
+import { FOLDER_MUTEX_WAIT_MS_MAX, withFolderMutex } from './folder-mutex.js';
 
 export const LOCK_FILE_NAME = 'LOCK';
 
@@ -57,7 +58,21 @@ function isAlive(pid: number, startTime: string, bootId: string): boolean {
  * Takes the folder's lock; throws {@link LockedError} if a live owner holds it.
  * @param owned what the lock guards, for the error: a log (in `dir`), or the manager in another folder
  */
-export async function acquireLock(fileSystem: FileSystem, dir: string, owned: { readonly subject: 'log' | 'manager'; readonly dir: string } = { subject: 'log', dir }): Promise<void> {
+export async function acquireLock(fileSystem: FileSystem, dir: string, owned: LockSubject = { subject: 'log', dir }): Promise<void> {
+  // Judging a LOCK stale and replacing it must be one step: two openers that
+  // both found it stale would otherwise both take it over.
+  await withFolderMutex(dir, () => takeLock(fileSystem, dir, owned), () =>
+    new LockedError(owned.dir, `by another opener that has been taking it for over ${FOLDER_MUTEX_WAIT_MS_MAX} ms`, owned.subject),
+  );
+}
+
+/** What a lock guards, for the error: a log (in `dir`), or the manager in another folder. */
+interface LockSubject {
+  readonly subject: 'log' | 'manager';
+  readonly dir: string;
+}
+
+async function takeLock(fileSystem: FileSystem, dir: string, owned: LockSubject): Promise<void> {
   const path = join(dir, LOCK_FILE_NAME);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -88,7 +103,8 @@ export async function acquireLock(fileSystem: FileSystem, dir: string, owned: { 
       if ((await readOwner(fileSystem, path)) !== owner) throw new LockedError(owned.dir, 'by an opener that just took it', owned.subject);
     }
     // Stale: its owner died without closing. Remove it and try once more; a
-    // second failure means another opener raced us and won.
+    // second failure means another opener (one that takes no folder mutex:
+    // an older version, another system) raced us and won.
     await fileSystem.unlink(path);
   }
   throw new LockedError(owned.dir, 'by another opener that raced this one', owned.subject);
