@@ -165,6 +165,28 @@ test("retention with 'min' keeps what the slowest checkpoint needs", async () =>
   await withMin.close();
 });
 
+test("retention with 'min' keeps all of a partition that a checkpoint following its topic has not reached yet", async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', segmentMaxRecords: 10, retentionIntervalMs: 0, retention: { checkpoint: 'min' } });
+  try {
+    await appendEach(mgr, 't', 6);
+    // Group a has read t/0 only, then went away; t/1 fills later, and group b reads all of it.
+    await mgr.checkpoints.commit('a', { 't/0': 5 });
+    for (let index = 0; index < 45; index++) await mgr.append('t', 1, `t/1 #${index}`);
+    await mgr.checkpoints.commit('b', { 't/1': 45 });
+    // A checkpoint of another topic alone says nothing about t.
+    await mgr.append('u', 0, 'u');
+    await mgr.checkpoints.commit('other', { 'u/0': 1 });
+    await mgr.enforceRetention();
+    assert.equal((await mgr.log('t', 1)).firstOffset, 0, "t/1 is whole: a consumer of group a resumes it from its earliest record");
+    await mgr.checkpoints.commit('a', { 't/0': 6, 't/1': 25 });
+    await mgr.enforceRetention();
+    assert.equal((await mgr.log('t', 1)).firstOffset, 20, 'once group a reaches 25, what both groups have read goes');
+  } finally {
+    await mgr.close();
+  }
+});
+
 test('age retention deletes old sealed segments and per-log policies apply per log', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({

@@ -119,13 +119,13 @@ export async function enforceLogRetention(wal: Wal, policy: RetentionPolicy, gua
 /**
  * What a checkpoint guard still needs of one log.
  * @param policyCheckpoint the policy's `checkpoint` (a name or `'min'`), or undefined for no guard
- * @param offsetsOf every checkpoint's offset for this log (name → offset; absent when it has none)
+ * @param offsetsOf what every checkpoint that follows the log's topic needs of it (name → offset; absent when it names nothing of the topic)
  * @returns the offset to keep from, or null when there is no guard
  */
 export function guardOffsetFor(policyCheckpoint: string | undefined, offsetsOf: ReadonlyMap<string, number>): number | null {
   if (policyCheckpoint === undefined) return null;
   if (policyCheckpoint === 'min') {
-    // No checkpoint has processed anything of this log yet: keep all of it.
+    // No checkpoint follows this log's topic yet: keep all of it.
     if (offsetsOf.size === 0) return 0;
     return Math.min(...offsetsOf.values());
   }

@@ -706,7 +706,7 @@ export class WalManager {
         try {
           const enforce = (): Promise<number> => {
             // Read when the lock is held: a commit that lowered the checkpoint has landed, and none lands until the segments are gone.
-            const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(logKey(topic, partition)));
+            const guardOffset = guardOffsetFor(policy.checkpoint, this.#checkpointOffsets(topic, partition));
             return enforceLogRetention(wal, policy, guardOffset, this.#clock.wallMs());
           };
           deletedSegmentCount += policy.checkpoint === undefined ? await enforce() : await this.#guardLockFor(logKey(topic, partition)).exclusive(enforce);
@@ -751,11 +751,22 @@ export class WalManager {
   }
 
   /** Every checkpoint's offset for one log (checkpoints without one are absent). */
-  #checkpointOffsets(key: string): Map<string, number> {
+  /**
+   * What each checkpoint that follows `topic` needs of one of its logs: its
+   * offset for the log, or 0 when it names other partitions of the topic but
+   * not this one (a consumer resuming from it starts this partition at its
+   * earliest record). Checkpoints that name nothing of the topic are left out.
+   */
+  #checkpointOffsets(topic: string, partition: number): Map<string, number> {
+    const key = logKey(topic, partition);
+    const topicPrefix = `${topic}/`;
     const offsets = new Map<string, number>();
     for (const name of this.checkpoints.list()) {
-      const offset = this.checkpoints.get(name)?.[key];
+      const checkpoint = this.checkpoints.get(name);
+      if (checkpoint === undefined) continue;
+      const offset = checkpoint[key];
       if (offset !== undefined) offsets.set(name, offset);
+      else if (Object.keys(checkpoint).some((other) => other.startsWith(topicPrefix))) offsets.set(name, 0);
     }
     return offsets;
   }
