@@ -63,4 +63,32 @@ describe('backpressure', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  for (const fsync of ['always', 'os', { batch: { intervalMs: 5 } }] as const) {
+    it(`close() lets in the appends that wait for room when it is called: they resolve, and the log holds them (fsync ${JSON.stringify(fsync)})`, async () => {
+      const dir = temporaryDir();
+      const options = { dir, fsync, maxRecordBytes: 64 * 1024, maxPendingBytes: 200 * 1024 } as const;
+      try {
+        const wal = await Wal.open(options);
+        const record = (index: number): Buffer => Buffer.alloc(60 * 1024, index);
+        const appends: Promise<number>[] = [];
+        for (let index = 0; index < 40; index++) {
+          appends.push(index % 10 === 9 ? wal.appendBatch([record(index)]).then(([offset]) => offset ?? -1) : wal.append(record(index)).then(({ offset }) => offset));
+        }
+        assert.ok(wal.pendingBytes <= options.maxPendingBytes, 'most appends wait for room');
+        const closing = wal.close();
+        await assert.rejects(wal.append('late'), (error: unknown) => error instanceof WalError && error.code === 'WAL_CLOSED', 'an append after close() is refused');
+        assert.deepEqual(await Promise.all(appends), Array.from({ length: 40 }, (_, index) => index), 'every append called before close() resolves, in call order');
+        await closing;
+        const reopened = await Wal.open(options);
+        assert.equal(reopened.recovery.clean, true);
+        let index = 0;
+        for await (const stored of reopened.read()) assert.ok(Buffer.from(stored.data).equals(record(index++)), `record ${index - 1}`);
+        assert.equal(index, 40);
+        await reopened.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -348,7 +348,7 @@ export class Wal implements ReadableLog {
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
       await this.#waitForSpace(budgetBytes);
       this.#admittedBytes -= budgetBytes;
-      this.#checkWritable('append record');
+      this.#checkAdmitted();
     }
     const nowMs = this.#options.clock.wallMs();
     const group = this.#groupFor(budgetBytes, 1, nowMs);
@@ -374,7 +374,7 @@ export class Wal implements ReadableLog {
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
       await this.#waitForSpace(budgetBytes);
       this.#admittedBytes -= budgetBytes;
-      this.#checkWritable('append batch');
+      this.#checkAdmitted();
     }
     const nowMs = this.#options.clock.wallMs();
     const group = this.#groupFor(budgetBytes, payloads.length, nowMs);
@@ -601,8 +601,9 @@ export class Wal implements ReadableLog {
     if (this.#state === 'closed' || this.#state === 'closing') return;
     const failed = this.#state === 'failed';
     this.#state = 'closing';
-    this.#rejectSpaceWaiters(this.#closedError('append record'));
     try {
+      // Appends still waiting for room were called before close(): they go in first.
+      await this.#drainSpaceWaiters();
       // A truncation still unlinking files must not outlive the lock.
       await Promise.allSettled([...this.#truncations]);
       const lastGroup = this.#groups[this.#groups.length - 1];
@@ -993,6 +994,22 @@ export class Wal implements ReadableLog {
       this.#spaceWaiters.shift();
       waiter.resolve();
     }
+  }
+
+  /** Waits until every append that waited for room has joined a group (or the log failed, which rejects them). */
+  async #drainSpaceWaiters(): Promise<void> {
+    while (this.#spaceWaiters.length > 0 || this.#admittedBytes > 0) {
+      const lastGroup = this.#groups[this.#groups.length - 1];
+      // Waiters get in as groups are acknowledged; admitted ones join a group on their next turn.
+      if (this.#spaceWaiters.length > 0 && lastGroup !== undefined) await lastGroup.promise.catch(() => {});
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** An append let in after waiting for room: it was called while the log was open, so only a failure stops it now. */
+  #checkAdmitted(): void {
+    if (this.#failure !== null) throw this.#failure;
+    assert(this.#state === 'open' || this.#state === 'closing', 'close() waits for admitted appends');
   }
 
   #rejectSpaceWaiters(error: Error): void {
