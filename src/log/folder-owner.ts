@@ -5,6 +5,9 @@
  * `~manager` would land among the segments). Both kinds tolerate files they
  * do not know; this only refuses the other kind's own.
  */
+import { dirname, join } from 'node:path';
+import type { FileSystem } from '../io/file-system.js';
+import { listFolderOrNull } from '../io/list-or-create-folder.js';
 import { CLEAN_MARKER_FILE_NAME } from './clean-marker.js';
 import { LOCK_FILE_NAME } from './lock.js';
 import { parseSegmentFileName } from './segment-name.js';
@@ -21,4 +24,18 @@ export function folderOwner(names: readonly string[]): { readonly kind: 'log' | 
   if (names.includes(MANAGER_FOLDER_NAME)) return { kind: 'manager', entry: MANAGER_FOLDER_NAME };
   const logEntry = names.find((name) => name === LOCK_FILE_NAME || name === CLEAN_MARKER_FILE_NAME || parseSegmentFileName(name) !== null);
   return logEntry === undefined ? null : { kind: 'log', entry: logEntry };
+}
+
+/**
+ * The WalManager folder that `dir` is a topic or partition folder of (its
+ * parent or grandparent holds `~manager`), or null. Such a log belongs to
+ * the manager: opened on its own it would miss the records that only the
+ * manager's journal holds, and its appends would fork from the journal.
+ */
+export async function managerFolderAbove(fileSystem: FileSystem, dir: string): Promise<string | null> {
+  const parent = dirname(dir);
+  for (const candidate of [parent, dirname(parent)]) {
+    if ((await listFolderOrNull(fileSystem, join(candidate, MANAGER_FOLDER_NAME))) !== null) return candidate;
+  }
+  return null;
 }

@@ -21,7 +21,7 @@ import { FileCache } from './file-cache.js';
 import { decodeSegmentHeader, newSegmentNonce, recordEntrySizeBytes } from './format.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { asOpenError } from './open-error.js';
-import { folderOwner } from './folder-owner.js';
+import { folderOwner, managerFolderAbove } from './folder-owner.js';
 import { checkNonNegativeSafeInteger, checkOptionKeys, describe, resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import { readBatches, readBlocksWith, readRange } from './reader.js';
@@ -105,7 +105,7 @@ interface SpaceWaiter {
 }
 
 
-const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal', 'closedRemedy']);
+const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal', 'closedRemedy', 'managerOwned']);
 
 /**
  * A durable, segmented, group-committed write-ahead log in one folder.
@@ -251,7 +251,7 @@ export class Wal implements ReadableLog {
    * @example
    * const wal = await Wal.open({ dir: './data/log', fsync: { batch: { intervalMs: 5 } } });
    */
-  static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal; readonly closedRemedy?: string }): Promise<Wal> {
+  static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal; readonly closedRemedy?: string; readonly managerOwned?: true }): Promise<Wal> {
     let resolved = resolveWalOptions(options, { action: 'open log', internal: WAL_OPTIONS_EXTRA });
     const fileCache = (options as { fileCache?: unknown }).fileCache;
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
@@ -271,8 +271,16 @@ export class Wal implements ReadableLog {
     // Preallocation makes a log's own fdatasyncs cheaper; a journaled log
     // rarely syncs, and zeros written ahead would only double its writeback.
     if (journal !== null) resolved = { ...resolved, dsyncWrites: false, preallocate: false };
+    // Internal: set by a WalManager for its own logs and journal, which live under its folder.
+    const managerOwned = (options as { managerOwned?: unknown }).managerOwned === true;
     let folderCreated: boolean;
     try {
+      const managerDir = managerOwned ? null : await managerFolderAbove(resolved.fileSystem, resolved.dir);
+      if (managerDir !== null) {
+        throw new InvalidArgumentError(
+          `Cannot open log in ${resolved.dir}: it is inside the WalManager folder ${managerDir}, whose logs only the manager may open (a log of its own would miss the records that only the manager's journal holds); open the manager with WalManager.open() and use mgr.log(), or give the log a folder of its own`,
+        );
+      }
       const folder = await listOrCreateFolder(resolved.fileSystem, resolved.dir);
       folderCreated = folder.created;
       const owner = folderOwner(folder.names);

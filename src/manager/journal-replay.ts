@@ -67,7 +67,7 @@ export async function replayJournal(
     if (names.length > 0) await removeJournal(fileSystem, journalDir);
     return null;
   }
-  const journal = await Wal.open({ dir: journalDir, fsync: 'always', fileSystem, logger, clock, preallocate: false });
+  const journal = await Wal.open({ dir: journalDir, fsync: 'always', fileSystem, logger, clock, preallocate: false, managerOwned: true });
   const folders = new Map<string, LogFolder>();
   const handles = new Map<string, FileHandle>();
   let entryCount = 0;

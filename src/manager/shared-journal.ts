@@ -77,6 +77,7 @@ export class SharedJournal implements WriteJournal {
       clock: init.clock,
       segmentBytes: journalSegmentBytes(init.checkpointBytes ?? JOURNAL_CHECKPOINT_BYTES_DEFAULT),
       maxPendingBytes: JOURNAL_PENDING_BYTES_MAX,
+      managerOwned: true,
     });
     assert(wal.nextOffset === wal.firstOffset || wal.recovery.clean, 'the journal opens empty or clean');
     return new SharedJournal(wal, init);

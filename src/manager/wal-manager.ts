@@ -529,6 +529,7 @@ export class WalManager {
       fileCache: this.#fileCache,
       // A Wal from mgr.log() may be closed by the LRU of open logs; the way back is the manager's.
       closedRemedy: 'get it again with mgr.log() or mgr.withLog() (the manager closes idle logs beyond maxOpenLogs, and all of them on close)',
+      managerOwned: true,
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
     if (wal.recovery.created || !wal.recovery.clean) {

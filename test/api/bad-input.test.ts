@@ -200,10 +200,21 @@ test("a Wal is not opened in a manager's folder, nor a manager in a log's folder
   assert.deepEqual(reopened.topics(), ['00000000000000000000.wal', 'LOCK', 'clean-shutdown', 't']);
   await reopened.close();
   await refuses('Wal.open on that manager folder', () => Wal.open({ dir: managerDir }), 'INVALID_ARGUMENT', /it is a WalManager's folder/);
-  // A log inside a manager's partition folder is what the manager itself opens: still fine.
-  const partition = await Wal.open({ dir: join(managerDir, 't', '0') });
-  assert.equal(partition.nextOffset, 1);
-  await partition.close();
+  // A manager's topic and partition folders are its own: a Wal opened there
+  // on its own would miss what only the manager's journal holds, and fork from it.
+  const beforeEntries = readdirSync(join(managerDir, 't')).sort();
+  for (const inside of [join(managerDir, 't', '0'), join(managerDir, 't', '7'), join(managerDir, 't'), join(managerDir, 'new-topic')]) {
+    await refuses(`Wal.open on ${inside}`, () => Wal.open({ dir: inside }), 'INVALID_ARGUMENT', new RegExp(`it is inside the WalManager folder ${managerDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*WalManager\\.open\\(\\) and use mgr\\.log\\(\\)`));
+  }
+  assert.deepEqual(readdirSync(join(managerDir, 't')).sort(), beforeEntries, 'no partition folder was created');
+  assert.equal(existsSync(join(managerDir, 'new-topic')), false, 'no topic folder was created');
+  // ... and the same while the manager is open and has closed the idle log.
+  const running = await WalManager.open({ dir: managerDir, retentionIntervalMs: 0, maxOpenLogs: 1 });
+  await running.append('t', 0, 'y');
+  await running.append('LOCK', 0, 'y');
+  await refuses('Wal.open on a partition the running manager closed as idle', () => Wal.open({ dir: join(managerDir, 't', '0') }), 'INVALID_ARGUMENT', /inside the WalManager folder/);
+  assert.deepEqual(await running.append('t', 0, 'z'), 2, 'the manager still owns its partition');
+  await running.close();
 });
 
 test('only errno errors of an open become WalIOError: a fileSystem that throws something else is not disguised as I/O', async () => {
