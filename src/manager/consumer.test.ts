@@ -55,6 +55,35 @@ test('a consumer delivers every record of every partition once, in order per par
   await mgr.close();
 });
 
+test('a running consumer whose unread records retention deletes goes on from the log start with a warning, as a restarted one would', async () => {
+  const warnings: object[] = [];
+  const ignore = (): void => {};
+  const logger = { debug: ignore, info: ignore, error: ignore, warn: (object: object) => void warnings.push(object) };
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', segmentMaxRecords: 10, retentionIntervalMs: 0, logger });
+  try {
+    // Records large enough that the reader's blocks hold part of a segment, not the whole log.
+    for (let index = 0; index < 50; index++) await mgr.append('t', 0, Buffer.alloc(300 * 1024, index));
+    const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', batchSize: 1 });
+    const offsets: number[] = [];
+    for await (const record of consumer) {
+      offsets.push(record.offset);
+      // A retention without this group's guard removes the segments below 30 under the running consumer.
+      if (offsets.length === 1) await mgr.withLog('t', 0, (wal) => wal.truncateBefore(30));
+      if (record.offset === 49) break;
+    }
+    const firstAfterSkip = offsets.indexOf(30);
+    assert.ok(firstAfterSkip > 0, `the consumer reached offset 30: ${offsets.join(',')}`);
+    // What it read before the deletion reached it is a run from 0; then it goes on at 30.
+    assert.deepEqual(offsets.slice(0, firstAfterSkip), Array.from({ length: firstAfterSkip }, (_, index) => index));
+    assert.deepEqual(offsets.slice(firstAfterSkip), Array.from({ length: 20 }, (_, index) => 30 + index));
+    assert.ok(firstAfterSkip < 30, 'some records were deleted before the consumer got to them');
+    assert.deepEqual(consumer.positions(), { 't/0': 50 });
+    assert.ok(warnings.some((warning) => (warning as { key?: string }).key === 't/0'), 'the skip is logged');
+  } finally {
+    await mgr.close();
+  }
+});
+
 test('a restarted consumer resumes from its last commit', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, fsync: 'always', retentionIntervalMs: 0 });

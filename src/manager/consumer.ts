@@ -14,7 +14,7 @@
  * the reader's block) are handed out before that reader moves on.
  */
 import { setMaxListeners } from 'node:events';
-import { InvalidArgumentError, WalClosedError } from '../errors.js';
+import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError } from '../errors.js';
 import { checkOptionKeys, describe } from '../log/options.js';
 import type { Wal, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
@@ -72,7 +72,7 @@ interface Cursor {
   readonly key: string;
   readonly wal: Wal;
   readonly release: () => void;
-  readonly iterator: AsyncIterator<WalRecord>;
+  iterator: AsyncIterator<WalRecord>;
   /** Next offset to hand out (what commit() records). */
   position: number;
   /** The tail's next() in flight, if any. */
@@ -268,8 +268,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       },
       (error: unknown) => {
         cursor.pending = null;
-        cursor.done = true;
-        this.#failure ??= error;
+        if (!this.#skipDeleted(cursor, error)) {
+          cursor.done = true;
+          this.#failure ??= error;
+        }
         this.#notify();
       },
     );
@@ -281,6 +283,29 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const record = cursor.ready as WalRecord | null;
     cursor.ready = null;
     return record;
+  }
+
+  /**
+   * Retention (without this group's checkpoint as guard) deleted records
+   * the cursor had not handed out yet: go on from the log's first offset, as
+   * a consumer started from the checkpoint would (#startOffset), rather than
+   * fail the whole consumer.
+   * @returns whether the cursor was moved on
+   */
+  #skipDeleted(cursor: Cursor, error: unknown): boolean {
+    if (!(error instanceof OffsetOutOfRangeError) || this.#closed) return false;
+    const firstOffset = cursor.wal.firstOffset;
+    if (cursor.position >= firstOffset) return false;
+    this.#host.logger.warn({ group: this.group, key: cursor.key, position: cursor.position, firstOffset }, 'records not yet consumed were deleted; going on from the log start');
+    try {
+      cursor.iterator = cursor.wal.tail({ from: firstOffset, signal: this.#abort.signal })[Symbol.asyncIterator]();
+    } catch {
+      // The log closed meanwhile: the original error stands.
+      return false;
+    }
+    cursor.position = firstOffset;
+    this.#positions.set(cursor.key, firstOffset);
+    return true;
   }
 
   async #addCursor(topic: string, partition: number, from: ConsumeFrom): Promise<void> {
