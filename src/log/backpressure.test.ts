@@ -91,4 +91,25 @@ describe('backpressure', () => {
       }
     });
   }
+
+  it('a record that waits for room is copied: the caller may reuse its buffer once append() or appendBatch() returns', async () => {
+    const dir = temporaryDir();
+    try {
+      const wal = await Wal.open({ dir, fsync: 'always', maxRecordBytes: 64 * 1024, maxPendingBytes: 200 * 1024 });
+      const fillers = Array.from({ length: 4 }, (_, index) => wal.append(Buffer.alloc(60 * 1024, index)));
+      const single = Buffer.from('single, as given');
+      const batched = [Buffer.from('first of batch'), Buffer.from('second of batch')];
+      // The fourth filler already waits (4 x 60 KiB > 200 KiB), so these two queue behind it.
+      const waiting = [wal.append(single), wal.appendBatch(batched)];
+      single.fill(0x2a);
+      for (const buffer of batched) buffer.fill(0x2a);
+      await Promise.all([...fillers, ...waiting]);
+      const stored: string[] = [];
+      for await (const record of wal.read({ from: 4 })) stored.push(Buffer.from(record.data).toString());
+      assert.deepEqual(stored, ['single, as given', 'first of batch', 'second of batch']);
+      await wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -58,3 +58,13 @@ export function toBatchPayloads(datas: unknown, limits: RecordLimits): BatchPayl
   }
   return { payloads, entryBytes };
 }
+
+/**
+ * The bytes of a record that must wait before they are encoded (for
+ * backpressure, or for its log to open), copied when they are the caller's:
+ * the caller may reuse its buffer as soon as the append call returns.
+ * Strings are immutable, and anything else is left for the append to refuse.
+ */
+export function keepRecord<T>(data: T): T {
+  return (data instanceof Uint8Array ? Buffer.from(data) : data) as T;
+}

@@ -1,8 +1,9 @@
 /**
  * Wal: one ordered, durable log in one folder.
  *
- * Appends encode their frame into the open write group at once (so callers
- * may reuse their buffers) and await the group's promise. One flusher writes
+ * Appends encode their frame into the open write group at once, or copy
+ * the record while they wait for room (so callers may reuse their buffers
+ * as soon as the call returns), and await the group's promise. One flusher writes
  * a whole group with one write syscall; under `'always'` the segment is
  * opened O_DSYNC, so that single call also makes the group durable, which
  * costs one thread-pool round trip per group instead of two. While a group
@@ -38,7 +39,7 @@ import { scanSegment } from './segment-scan.js';
 import { BufferPool, WriteGroup, entryBytesWorstCase } from './write-group.js';
 import { syncFilesAt } from './sync-files.js';
 import { FolderSync } from './folder-sync.js';
-import { toBatchPayloads, toPayload } from './record-input.js';
+import { keepRecord, toBatchPayloads, toPayload } from './record-input.js';
 import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
 import type { WriteJournal } from './write-journal.js';
@@ -350,10 +351,11 @@ export class Wal implements ReadableLog {
    */
   async append(data: Uint8Array | string): Promise<AppendResult> {
     this.#checkWritable('append record');
-    const payload = toPayload(data, this.#options.maxRecordBytes, 'append record');
+    let payload = toPayload(data, this.#options.maxRecordBytes, 'append record');
     const entryBytes = recordEntrySizeBytes(payload.length);
     const budgetBytes = entryBytesWorstCase(entryBytes);
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
+      if (payload === data) payload = keepRecord(payload);
       await this.#waitForSpace(budgetBytes);
       this.#admittedBytes -= budgetBytes;
       this.#checkAdmitted();
@@ -380,6 +382,9 @@ export class Wal implements ReadableLog {
     const { payloads, entryBytes } = toBatchPayloads(datas, this.#options);
     const budgetBytes = entryBytesWorstCase(entryBytes);
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
+      payloads.forEach((payload, index) => {
+        if (payload === datas[index]) payloads[index] = keepRecord(payload);
+      });
       await this.#waitForSpace(budgetBytes);
       this.#admittedBytes -= budgetBytes;
       this.#checkAdmitted();

@@ -60,6 +60,24 @@ test('many partitions written concurrently read back exactly, also after reopen'
   await reopened.close();
 });
 
+test('records given for a log that is still opening are copied: the caller may reuse its buffers once append() returns', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), retentionIntervalMs: 0 });
+  try {
+    const single = Buffer.from('single, as given');
+    const batched = [Buffer.from('first of batch'), Buffer.from('second of batch')];
+    // Partitions that do not exist yet: each append waits for its log to open.
+    const appends = [mgr.append('t', 0, single), mgr.append('t', 1, batched)];
+    single.fill(0x2a);
+    for (const buffer of batched) buffer.fill(0x2a);
+    assert.deepEqual(await Promise.all(appends), [0, [0, 1]]);
+    const stored: string[] = [];
+    for (const partition of [0, 1]) for await (const record of mgr.read('t', partition)) stored.push(Buffer.from(record.data).toString());
+    assert.deepEqual(stored, ['single, as given', 'first of batch', 'second of batch']);
+  } finally {
+    await mgr.close();
+  }
+});
+
 test('hostile topic names and partitions are rejected and create nothing', async () => {
   const outer = freshDir();
   const dir = join(outer, 'inside');

@@ -25,7 +25,7 @@ import { descriptorsNeeded, openFilesSoftLimit } from './descriptor-budget.js';
 import { folderOwner, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { ResolvedWalOptions, WalOptions } from '../log/options.js';
-import { toBatchPayloads, toPayload } from '../log/record-input.js';
+import { keepRecord, toBatchPayloads, toPayload } from '../log/record-input.js';
 import { Wal, checkEmptyRead, checkTailOptions } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
@@ -296,6 +296,10 @@ export class WalManager {
     }
     const pool = this.#pool;
     const acquired = pool.acquire(entry);
+    if (!(acquired instanceof Wal)) {
+      // The log is opening: the caller may reuse its buffers once this call returns.
+      records = Array.isArray(records) ? (records as readonly unknown[]).map(keepRecord) as Record_[] : keepRecord(records);
+    }
     // A failed open already gave its pin back: only a Wal we got is released.
     const wal = acquired instanceof Wal ? acquired : await acquired;
     try {
