@@ -7,6 +7,13 @@
  * read or tail iterating, a consumer attached) is never closed: the pool
  * may exceed its bound while more logs than that are in use at once, and
  * shrinks back as they are released (the same rule as FileCache).
+ *
+ * Short operations (an append, a read) that find every open log in use
+ * first wait for one to become idle: a burst of appends to thousands of
+ * partitions then opens about `maxOpenLogs` logs at a time instead of all of
+ * them at once. They open beyond the bound only when no log has become idle
+ * or closed for {@link ROOM_WAIT_MS_MAX}, so holders that never let go
+ * (consumers, tails) cannot stall them for good.
  */
 import { assert } from '../assert.js';
 import { WalError, WalIOError } from '../errors.js';
@@ -55,6 +62,9 @@ export class LogEntry {
 /** Opens the Wal of an entry (creating it when missing). */
 export type WalOpener = (entry: LogEntry) => Promise<Wal>;
 
+/** How long a short operation waits without any open log becoming idle before it opens one beyond the bound. */
+export const ROOM_WAIT_MS_MAX = 250;
+
 /** LRU of open logs; see the file comment. */
 export class LogPool {
   readonly maxOpenLogs: number;
@@ -63,6 +73,8 @@ export class LogPool {
   readonly #open = new Set<LogEntry>();
   /** Closes in flight (evictions): a journal checkpoint waits for them. */
   readonly #closings = new Set<Promise<void>>();
+  /** Short operations waiting for room to open their log; all are woken when a log becomes idle or closes. */
+  #roomWaiters: (() => void)[] = [];
   #tick = 0;
   /** Journaled logs that failed or failed to close since the pool opened: their files may lack writes only the journal holds. */
   #failedCloseCount = 0;
@@ -82,24 +94,28 @@ export class LogPool {
   /**
    * Pins `entry` and returns its open Wal; pair every call with {@link release}.
    * The fast path (already open) allocates nothing and does not await.
+   * @param waitForRoom a short operation: when its log must open and every
+   *   open log is in use, wait (a while) for one to become idle first
    */
-  acquire(entry: LogEntry): Wal | Promise<Wal> {
+  acquire(entry: LogEntry, waitForRoom = false): Wal | Promise<Wal> {
     entry.useCount += 1;
     this.#tick += 1;
     entry.lastUsedTick = this.#tick;
     if (entry.wal !== null && isHandedOutAsItIs(entry.wal)) return entry.wal;
-    return this.#openPinned(entry);
+    return this.#openPinned(entry, waitForRoom);
   }
 
   /** Unpins `entry` (it may now be evicted). */
   release(entry: LogEntry): void {
     assert(entry.useCount > 0, 'released entry was acquired');
     entry.useCount -= 1;
+    if (entry.useCount > 0) return;
     // Not the log just let go: when every other log is pinned it would be the
     // only idle one, and mgr.log() would hand out a Wal already closing (and
     // every retry would reopen and close it again). It goes at the next
     // eviction that finds an older idle log or none pinned.
-    if (entry.useCount === 0 && this.#open.size > this.maxOpenLogs) this.#evict(entry);
+    if (this.#open.size > this.maxOpenLogs) this.#evict(entry);
+    this.#wakeRoomWaiters();
   }
 
   /** Logs whose close failed (their files may lack writes a shared journal still holds). */
@@ -133,6 +149,7 @@ export class LogPool {
    */
   async closeAll(): Promise<void> {
     this.#closed = true;
+    this.#wakeRoomWaiters();
     let firstError: unknown = null;
     while (this.#open.size > 0 || this.#closings.size > 0) {
       const closing: Promise<void>[] = [...this.#closings];
@@ -146,12 +163,18 @@ export class LogPool {
     if (this.#failedCloseCount > 0) throw this.#failedClosesError();
   }
 
-  async #openPinned(entry: LogEntry): Promise<Wal> {
+  async #openPinned(entry: LogEntry, waitForRoom: boolean): Promise<Wal> {
+    let mayWait = waitForRoom;
     try {
       // A log being evicted must finish closing (and drop its folder lock)
       // before it can be opened again.
       for (;;) {
         while (entry.closing !== null) await entry.closing;
+        if (mayWait && entry.wal === null && entry.opening === null && !this.#hasRoom()) {
+          // Woken: logs are coming free, so wait on; timed out: they are held for good.
+          mayWait = await this.#roomOrTimeout(ROOM_WAIT_MS_MAX);
+          continue;
+        }
         if (entry.wal === null || isHandedOutAsItIs(entry.wal)) break;
         // Closed by its user (through mgr.log()): finish that close as an
         // eviction would, so that other callers wait for it too, then open again.
@@ -183,10 +206,37 @@ export class LogPool {
       return wal;
     } catch (error) {
       this.#open.delete(entry);
+      this.#wakeRoomWaiters();
       throw error;
     } finally {
       entry.opening = null;
     }
+  }
+
+  /** Another log can open within the bound: there is a free place, or an idle log to close for it. */
+  #hasRoom(): boolean {
+    if (this.#closed || this.#open.size < this.maxOpenLogs) return true;
+    for (const entry of this.#open) if (entry.useCount === 0 && entry.wal !== null) return true;
+    return false;
+  }
+
+  /** @returns true when woken by a log coming free, false when `waitMs` passed without one */
+  #roomOrTimeout(waitMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), waitMs);
+      this.#roomWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Every waiter checks again: room may have come, and whoever does not find it waits on. */
+  #wakeRoomWaiters(): void {
+    if (this.#roomWaiters.length === 0) return;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Closes idle least-recently-used logs, except `spared`, until the pool is within its bound (or only pinned logs remain). */
@@ -237,6 +287,7 @@ export class LogPool {
       .finally(() => {
         this.#closings.delete(closing);
         if (entry.closing === closing) entry.closing = null;
+        this.#wakeRoomWaiters();
       });
   }
 }

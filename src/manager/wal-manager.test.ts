@@ -6,6 +6,9 @@ import { WalError, WalIOError } from '../errors.js';
 import { FaultyFileSystem, exactPath } from '../io/faulty-file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { WalManager } from './wal-manager.js';
+import { ROOM_WAIT_MS_MAX } from './log-pool.js';
+import { gate } from '../../test/gate.js';
+import { until, within } from '../../test/within.js';
 import { copyLiveFolder } from '../../test/copy-live-folder.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
@@ -221,6 +224,36 @@ test('open logs stay within maxOpenLogs while idle logs are evicted and reopened
   }
   assert.ok(mgr.openLogCount <= 3);
   await mgr.close();
+});
+
+test('an append whose log must open while every open log is in use waits for one to come free, and opens beyond the bound only when none does', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 4, retentionIntervalMs: 0 });
+  try {
+    // Four logs held in use (as a long read or a slow withLog holds them).
+    const holds = Array.from({ length: 4 }, () => gate());
+    const held = holds.map((hold, partition) => mgr.withLog('t', partition, () => hold.opened));
+    await until(() => mgr.openLogCount === 4);
+    const waiting = mgr.append('t', 4, 'waits');
+    assert.equal(await within(waiting, 100), 'timeout', 'the append waits for room');
+    assert.equal(mgr.openLogCount, 4);
+    assert.equal(existsSync(join(dir, 't', '4')), false, 'its log is not opened yet');
+    holds[0]?.open();
+    assert.equal(await waiting, 0);
+    assert.ok(mgr.openLogCount <= 4, `the idle log made room: ${mgr.openLogCount} open`);
+    // Logs held for good (consumers, tails) do not stall it for ever: it opens beyond the bound.
+    const holdAgain = gate();
+    held.push(mgr.withLog('t', 4, () => holdAgain.opened));
+    holds.push(holdAgain);
+    await until(() => mgr.openLogCount === 4);
+    const started = performance.now();
+    assert.equal(await mgr.append('t', 5, 'goes beyond'), 0);
+    assert.ok(performance.now() - started >= ROOM_WAIT_MS_MAX - 5, 'it waited for a log to come free first');
+    for (const hold of holds) hold.open();
+    await Promise.all(held);
+  } finally {
+    await mgr.close();
+  }
 });
 
 test('a second manager on the same folder fails with LOCKED', async () => {

@@ -295,7 +295,7 @@ export class WalManager {
       entry = this.#entry(topic, partition, 'append records');
     }
     const pool = this.#pool;
-    const acquired = pool.acquire(entry);
+    const acquired = pool.acquire(entry, true);
     if (!(acquired instanceof Wal)) {
       // The log is opening: the caller may reuse its buffers once this call returns.
       records = Array.isArray(records) ? (records as readonly unknown[]).map(keepRecord) as Record_[] : keepRecord(records);
@@ -640,7 +640,8 @@ export class WalManager {
       if (missing.signal?.aborted === true) return;
     }
     const entry = this.#entry(topic, partition, action);
-    const wal = await this.#pool.acquire(entry);
+    // A read ends by itself and may wait for room; a tail follows the log until it is stopped.
+    const wal = await this.#pool.acquire(entry, 'read' in missing);
     try {
       yield* iterate(wal);
     } finally {
@@ -651,7 +652,7 @@ export class WalManager {
   async #nextOffsetOf(topic: string, partition: number): Promise<number> {
     const entry = this.#topics.get(topic)?.get(partition);
     if (entry === undefined) return 0;
-    const wal = await this.#pool.acquire(entry);
+    const wal = await this.#pool.acquire(entry, true);
     try {
       return wal.nextOffset;
     } finally {
@@ -703,7 +704,7 @@ export class WalManager {
         // open) must not keep every log after it from being trimmed.
         let wal: Wal;
         try {
-          wal = await this.#pool.acquire(entry);
+          wal = await this.#pool.acquire(entry, true);
         } catch (error) {
           this.#retentionFailed(failures, topic, partition, error);
           continue;
