@@ -102,10 +102,18 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number, fol
       // killed after creating it): its name lives in the parent folder.
       if (!folderNameSynced) await fileSystem.syncDir(dirname(dir));
     } else {
-      const cleanSegments = await openClean(options, bases);
-      clean = cleanSegments !== null;
-      if (cleanSegments !== null) segments.push(...cleanSegments);
-      else await openAfterCrash(options, bases, segments, totals, nowMs);
+      const opened = await openClean(options, bases);
+      clean = opened.kind === 'clean';
+      if (opened.kind === 'clean') {
+        segments.push(...opened.segments);
+      } else {
+        if (opened.loss !== null && !options.repair) throw new CorruptionError(opened.loss.file, opened.loss.filePosition, opened.loss.reason, { action: 'open log' });
+        await openAfterCrash(options, bases, segments, totals, nowMs);
+        // The scan cut what the marker vouched for as a torn tail: with repair, say so.
+        if (opened.loss !== null && totals.repaired === null) {
+          totals.repaired = { ...opened.loss, cutBytes: totals.truncatedBytes, removedSegments: [] };
+        }
+      }
     }
     // The marker's removal (and any other change to the folder above) must be
     // durable before the log changes; the Wal's first write does that folder
@@ -182,11 +190,16 @@ async function writeHeader(handle: FileHandle, segment: Segment, dsync: boolean)
 }
 
 /** The segments as the clean-shutdown marker describes them, or null when it cannot be trusted. */
-async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<Segment[] | null> {
+async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<CleanOpen> {
   const marker = await readCleanMarker(options.fileSystem, options.dir);
   const lastBase = bases[bases.length - 1];
-  if (marker === null || lastBase === undefined || marker.activeBaseOffset !== lastBase) return null;
-  if (marker.nextOffset < lastBase) return null;
+  if (marker === null || lastBase === undefined) return SCAN;
+  if (marker.activeBaseOffset > lastBase) {
+    // Appends never remove the active segment, and a later one only follows it.
+    const missing = new Segment(options.dir, marker.activeBaseOffset, 0).path;
+    return { kind: 'scan', loss: { file: missing, filePosition: 0, reason: `the clean-shutdown marker names this segment, holding records up to offset ${marker.nextOffset}, and it is missing` } };
+  }
+  if (marker.activeBaseOffset !== lastBase || marker.nextOffset < lastBase) return SCAN;
   const active = new Segment(options.dir, lastBase, 0);
   const handle = await options.fileSystem.open(active.path, { write: true, dsync: options.dsyncWrites });
   const sizeBytes = await handle.sizeBytes();
@@ -195,9 +208,18 @@ async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<
     await handle.close();
     throw new FormatUnsupportedError(active.path, status.version, FORMAT_VERSION);
   }
-  if (sizeBytes !== marker.activeSizeBytes || status.kind !== 'ok' || status.baseOffset !== lastBase) {
+  if (sizeBytes < marker.activeSizeBytes) {
+    // The active segment only grows until it is sealed (after a later open
+    // rotates it, the marker names another segment): bytes that were synced
+    // before the clean close are gone, which is damage, not a torn tail.
     await handle.close();
-    return null;
+    const reason = `the file ends at byte ${sizeBytes}, but the clean-shutdown marker says it held ${marker.activeSizeBytes} bytes, with records up to offset ${marker.nextOffset}`;
+    return { kind: 'scan', loss: { file: active.path, filePosition: sizeBytes, reason } };
+  }
+  if (options.repair || sizeBytes !== marker.activeSizeBytes || status.kind !== 'ok' || status.baseOffset !== lastBase) {
+    // Repair trusts no shortcut: it reads the whole log to find the damage it is asked to cut.
+    await handle.close();
+    return SCAN;
   }
   active.createdAtMs = status.createdAtMs;
   active.nonce = status.nonce;
@@ -209,8 +231,20 @@ async function openClean(options: ResolvedWalOptions, bases: number[]): Promise<
   active.reservedSizeBytes = sizeBytes;
   // The active segment's index is rebuilt by the first read that needs it.
   active.indexComplete = active.recordCount === 0;
-  return [...sealedSegments(options, bases.slice(0, -1), lastBase), active];
+  return { kind: 'clean', segments: [...sealedSegments(options, bases.slice(0, -1), lastBase), active] };
 }
+
+/** What the clean-shutdown marker allows: an open without a scan, or a scan (noting records it vouched for that are gone). */
+type CleanOpen = { readonly kind: 'clean'; readonly segments: Segment[] } | { readonly kind: 'scan'; readonly loss: MarkerLoss | null };
+
+/** Where records that a clean-shutdown marker vouched for are missing. */
+interface MarkerLoss {
+  readonly file: string;
+  readonly filePosition: number;
+  readonly reason: string;
+}
+
+const SCAN: CleanOpen = { kind: 'scan', loss: null };
 
 /** Segments trusted as sealed; their sizes and indexes load on first read. */
 function sealedSegments(options: ResolvedWalOptions, bases: number[], nextBase: number): Segment[] {
@@ -273,6 +307,8 @@ async function openAfterCrash(options: ResolvedWalOptions, bases: number[], segm
 
 /** The leading segments that a valid index trailer proves sealed; never the last segment. */
 async function trustedPrefix(options: ResolvedWalOptions, bases: number[]): Promise<Segment[]> {
+  // Repair trusts no index: damage inside a sealed segment is what it may be asked to cut.
+  if (options.repair) return [];
   // Sealing runs in order, so the newest segment with a valid index has only
   // sealed segments before it. At most SEALS_IN_FLIGHT_MAX seals are behind,
   // so this reads few trailers (all of them only when every one is damaged).
@@ -470,11 +506,13 @@ async function readSegmentFile(options: ResolvedWalOptions, base: number, read: 
 /** Moves segments that can no longer follow the log to `.broken` names. */
 async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases: readonly number[], read: Map<number, Buffer>): Promise<void> {
   const moved: string[] = [];
+  let movedBytes = 0;
   for (const base of bases) {
     const segment = new Segment(options.dir, base, 0);
     const content = await readSegmentFile(options, base, read);
     const dataBytes = nonZeroEnd(content, 0);
     totals.truncatedBytes += dataBytes;
+    movedBytes += dataBytes;
     if (dataBytes === 0) {
       // An unfinished rotation: the file never received its first write.
       await options.fileSystem.unlink(segment.path);
@@ -483,7 +521,11 @@ async function moveAside(options: ResolvedWalOptions, totals: ScanTotals, bases:
     await options.fileSystem.rename(segment.path, `${segment.path}.${Math.trunc(options.clock.wallMs())}.broken`);
     moved.push(segment.path);
   }
-  if (totals.repaired !== null) totals.repaired.removedSegments.push(...moved);
+  if (totals.repaired !== null) {
+    totals.repaired.removedSegments.push(...moved);
+    // The moved segments' data is cut from the log too (RepairSummary.cutBytes).
+    totals.repaired = { ...totals.repaired, cutBytes: totals.repaired.cutBytes + movedBytes };
+  }
   if (moved.length > 0) options.logger.warn({ segments: moved }, 'moved segments that follow a cut aside');
 }
 

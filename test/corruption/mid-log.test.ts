@@ -19,6 +19,7 @@ import { decodeIndexTrailer } from '../../src/log/segment-index.js';
 import { FRAME_HEADER_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES } from '../../src/constants.js';
 import {
   brokenFiles,
+  dataEndPosition,
   flipByte,
   forgetCleanShutdown,
   frameAt,
@@ -334,6 +335,36 @@ describe('corruption in a sealed segment', () => {
       assertSameRecords(before, all.slice(0, 10), `crashed=${crashed}: read before the damage`);
       await wal.close();
     }
+  });
+
+  test('after a clean close, repair: true finds damage in a sealed segment (it trusts no index) and cuts there, counting the segments it moves aside', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    const segment = segmentPath(dir, 10);
+    const later = segmentPath(dir, 20);
+    const damaged = frameAt(segment, 13);
+    flipByte(segment, damaged.position + FRAME_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES, 0xff);
+    const cutInSegment = fs.statSync(segment).size - damaged.position;
+    // Its data, as recovery counts it: up to the last byte that is not a preallocated zero.
+    const laterContent = fs.readFileSync(later);
+    let laterDataBytes = laterContent.length;
+    while (laterDataBytes > 0 && laterContent[laterDataBytes - 1] === 0) laterDataBytes -= 1;
+    assert.ok(laterDataBytes > dataEndPosition(later) - 8, 'the later segment holds data');
+    const wal = await open(dir, { segmentMaxRecords: 10 });
+    assert.equal(wal.recovery.clean, true);
+    // The read's error tells the reader to repair: that must do something.
+    await assert.rejects(readAll(wal, 0), (error: unknown) => assertCorruption(error, segment, damaged.position) && /repair: true/.test((error as Error).message));
+    await wal.close();
+    const repaired = await open(dir, { segmentMaxRecords: 10, repair: true });
+    const summary = repaired.recovery.repaired;
+    assert.ok(summary !== null, 'repair found the damage behind the clean-shutdown marker and the index trailers');
+    assert.equal(summary.file, segment);
+    assert.equal(summary.filePosition, damaged.position);
+    assert.deepEqual(summary.removedSegments, [later]);
+    assert.equal(summary.cutBytes, cutInSegment + laterDataBytes, 'cutBytes counts the moved segment too');
+    assert.equal(repaired.nextOffset, 13);
+    assertSameRecords(await readAll(repaired), all.slice(0, 13), 'after repair');
+    await assertAppendsAfterRepair(repaired, dir, all.slice(0, 13), { segmentMaxRecords: 10 });
   });
 
   test('a sealed segment cut short under an open log, or before an open, fails read() with LOG_CORRUPT at the cut', async () => {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Wal } from '../../src/log/wal.js';
+import { CorruptionError } from '../../src/errors.js';
 import type { WalOptions } from '../../src/log/options.js';
 import { FRAME_HEADER_SIZE_BYTES } from '../../src/constants.js';
 import {
@@ -172,20 +173,49 @@ describe('torn tail', () => {
     }
   });
 
-  test('the clean-shutdown marker does not hide a cut tail: open notices the size and scans', async () => {
-    const dir = tempDir();
-    const all = await buildLog(dir, records(7, () => 100));
-    const segment = lastSegmentPath(dir);
-    const last = frameAt(segment, 6);
-    truncateFile(segment, last.position + 50);
-    const tornBytes = tornBytesAfter(segment, last.position);
-    const wal = await open(dir);
-    assert.equal(wal.recovery.clean, false);
-    assert.ok(wal.recovery.scannedBytes > 0);
-    assert.equal(wal.recovery.truncatedBytes, tornBytes);
-    assertSameRecords(await readAll(wal), all.slice(0, 6), 'after cut');
-    assert.deepEqual(await wal.append('next'), { offset: 6 });
-    await wal.close();
+  test('records a clean-shutdown marker vouches for that are gone are corruption, not a torn tail: open refuses, repair cuts and says so', async () => {
+    const cases: [string, (dir: string) => { file: string; filePosition: number }][] = [
+      ['the active segment cut inside its last frame', (dir) => {
+        const segment = lastSegmentPath(dir);
+        const last = frameAt(segment, 6);
+        truncateFile(segment, last.position + 50);
+        return { file: segment, filePosition: last.position + 50 };
+      }],
+      ['the active segment cut to its header', (dir) => {
+        const segment = lastSegmentPath(dir);
+        truncateFile(segment, 32);
+        return { file: segment, filePosition: 32 };
+      }],
+      ['the active segment removed', (dir) => {
+        const segment = lastSegmentPath(dir);
+        fs.rmSync(segment);
+        return { file: segment, filePosition: 0 };
+      }],
+    ];
+    for (const [name, damage] of cases) {
+      const dir = tempDir();
+      const all = await buildLog(dir, records(7, () => 100));
+      const { file, filePosition } = damage(dir);
+      const before = fs.readdirSync(dir).sort();
+      await assert.rejects(open(dir), (error: unknown) => {
+        assert.ok(error instanceof CorruptionError, `${name}: ${String(error)}`);
+        assert.equal(error.file, file, name);
+        assert.equal(error.filePosition, filePosition, name);
+        assert.match(error.message, /clean-shutdown marker/);
+        return true;
+      });
+      assert.deepEqual(fs.readdirSync(dir).sort(), before, `${name}: a refused open changes nothing`);
+      const wal = await open(dir, { repair: true });
+      assert.ok(wal.recovery.repaired !== null, `${name}: repair reports the cut`);
+      assert.equal(wal.recovery.repaired.file, file);
+      assert.match(wal.recovery.repaired.reason, /clean-shutdown marker/);
+      const kept = wal.nextOffset;
+      assert.ok(kept < 7, `${name}: the lost records are not invented`);
+      assertSameRecords(await readAll(wal), all.slice(0, kept), `${name}: after repair`);
+      assert.deepEqual(await wal.append('next'), { offset: kept });
+      await wal.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('zeros after the last frame (preallocated or unwritten space) are not records', async () => {
