@@ -190,8 +190,12 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
     if (segment.deleted) log.segmentFor(from, 'read records');
     // Closed meanwhile: a newer owner of the folder may have deleted the file.
     log.assertReadable('read records');
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
       throw new WalIOError(`Cannot read records: ${segment.path} is gone, though the log still lists it; was it deleted by hand? Reopen the log to recover`, error);
+    }
+    if (typeof (error as NodeJS.ErrnoException).errno === 'number' && typeof code === 'string') {
+      throw new WalIOError(`Cannot read records: opening ${segment.path} failed (${code}); check that it is a readable file of the log`, error);
     }
     throw error;
   }
@@ -206,6 +210,11 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
 async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number, to: number, collector: BlockCollector<T>): AsyncGenerator<T, void, undefined> {
   const handle = await openSegment(log, segment, from);
   const start = segment.seek(from);
+  if (start.offset > from) {
+    log.fileCache.release(segment.path);
+    // The index skips the record sought: reading on from there would silently leave records out.
+    throw new CorruptionError(segment.path, start.filePosition, `the segment's index starts its nearest entry at offset ${start.offset}, past offset ${from}`);
+  }
   const limitPosition = segment.sizeBytes;
   const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
   try {

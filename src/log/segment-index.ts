@@ -66,17 +66,28 @@ export function decodeSegmentIndex(buffer: Buffer | null, expectedBaseOffset: nu
   const entryCount = buffer.readUInt32LE(48);
   if (HEADER_SIZE_BYTES + entryCount * ENTRY_SIZE_BYTES !== crcPosition || entryCount === 0) return null;
   if (readUint53(buffer, 8) !== expectedBaseOffset) return null;
+  const recordCount = readUint53(buffer, 16);
+  const sizeBytes = readUint53(buffer, 24);
   const offsetDeltas: number[] = [];
   const positions: number[] = [];
   for (let entryIndex = 0; entryIndex < entryCount; entryIndex++) {
     const entryPosition = HEADER_SIZE_BYTES + entryIndex * ENTRY_SIZE_BYTES;
-    offsetDeltas.push(buffer.readUInt32LE(entryPosition));
-    positions.push(buffer.readUInt32LE(entryPosition + 4));
+    const delta = buffer.readUInt32LE(entryPosition);
+    const position = buffer.readUInt32LE(entryPosition + 4);
+    // An index that a checksum vouches for but that contradicts itself (a
+    // writer's bug) must not steer readers: entries start at the first
+    // record and rise within the segment's records and data, or it is none.
+    const previous = entryIndex - 1;
+    const first = entryIndex === 0;
+    if (first ? delta !== 0 || position !== SEGMENT_HEADER_SIZE_BYTES : delta <= (offsetDeltas[previous] ?? 0) || position <= (positions[previous] ?? 0)) return null;
+    if (delta >= recordCount || position >= sizeBytes) return null;
+    offsetDeltas.push(delta);
+    positions.push(position);
   }
   return {
     baseOffset: expectedBaseOffset,
-    recordCount: readUint53(buffer, 16),
-    sizeBytes: readUint53(buffer, 24),
+    recordCount,
+    sizeBytes,
     firstTimestampMs: readUint53(buffer, 32),
     lastTimestampMs: readUint53(buffer, 40),
     offsetDeltas,

@@ -367,6 +367,41 @@ describe('corruption in a sealed segment', () => {
     await assertAppendsAfterRepair(repaired, dir, all.slice(0, 13), { segmentMaxRecords: 10 });
   });
 
+  test('an index trailer whose checksum holds but whose entries contradict the segment is not used: reads miss no record', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 35, () => 100, { segmentMaxRecords: 10 });
+    const segment = segmentPath(dir, 10);
+    // The trailer as docs/FORMAT.md lays it out: index (52-byte header, 8-byte entries, CRC), its length, the magic.
+    const content = fs.readFileSync(segment);
+    const indexSizeBytes = content.readUInt32LE(content.length - 8);
+    const indexStart = content.length - 8 - indexSizeBytes;
+    const firstEntry = indexStart + 52;
+    assert.equal(content.readUInt32LE(firstEntry), 0, 'the first entry is the first record');
+    for (const [field, value] of [['offset delta', 10], ['position', 4096]] as const) {
+      const forged = Buffer.from(content);
+      forged.writeUInt32LE(value, field === 'offset delta' ? firstEntry : firstEntry + 4);
+      const crcPosition = indexStart + indexSizeBytes - 4;
+      forged.writeUInt32LE(crc32(forged.subarray(indexStart, crcPosition)), crcPosition);
+      fs.writeFileSync(segment, forged);
+      for (const crashed of [false, true]) {
+        if (crashed) forgetCleanShutdown(dir);
+        const wal = await open(dir, { segmentMaxRecords: 10 });
+        assertSameRecords(await readAll(wal, 0), all, `${field} forged, crashed=${crashed}: every record`);
+        assertSameRecords(await readAll(wal, 12), all.slice(12), `${field} forged, crashed=${crashed}: from 12`);
+        await wal.close();
+      }
+    }
+  });
+
+  test('a folder named like a segment among the sealed ones fails reads with a typed error, not a bare EISDIR', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
+    fs.mkdirSync(segmentPath(dir, 15));
+    const wal = await open(dir, { segmentMaxRecords: 10 });
+    await assert.rejects(readAll(wal, 0), (error: unknown) => error instanceof WalError && ['WAL_FAILED', 'LOG_CORRUPT'].includes(error.code));
+    await wal.close();
+  });
+
   test('a sealed segment cut short under an open log, or before an open, fails read() with LOG_CORRUPT at the cut', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, 30, () => 100, { segmentMaxRecords: 10 });
