@@ -44,6 +44,8 @@ export class CorruptionError extends WalError {
   readonly file: string;
   /** Byte position of the first bad frame inside `file`. */
   readonly filePosition: number;
+  /** What is wrong there, without the file, position and remedy of the message. */
+  readonly reason: string;
 
   /**
    * @param options.action what failed, for the message (default "read log")
@@ -58,6 +60,7 @@ export class CorruptionError extends WalError {
     this.name = 'CorruptionError';
     this.file = file;
     this.filePosition = filePosition;
+    this.reason = reason;
   }
 }
 

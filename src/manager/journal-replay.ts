@@ -17,7 +17,7 @@
  *   journaled writes were never acknowledged and are skipped.
  */
 import { join } from 'node:path';
-import { WalError } from '../errors.js';
+import { CorruptionError, WalError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { listFolderOrNull } from '../io/list-or-create-folder.js';
@@ -55,6 +55,26 @@ interface LogFolder {
  * @returns what it did, or null when there was no journal
  */
 export async function replayJournal(
+  fileSystem: FileSystem,
+  managerDir: string,
+  journalDir: string,
+  logger: Logger,
+  clock: Clock,
+): Promise<JournalReplaySummary | null> {
+  try {
+    return await replayEntries(fileSystem, managerDir, journalDir, logger, clock);
+  } catch (error) {
+    // The journal's own damage: a Wal's remedy (open with repair) is no
+    // manager option, so name the one the manager has.
+    if (!(error instanceof CorruptionError)) throw error;
+    throw new CorruptionError(error.file, error.filePosition, error.reason, {
+      action: "replay the manager's journal",
+      remedy: `move the journal folder (${journalDir}) aside to open the manager without it; records acknowledged only through it since the partitions' last sync are then lost`,
+    });
+  }
+}
+
+async function replayEntries(
   fileSystem: FileSystem,
   managerDir: string,
   journalDir: string,

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { WalError } from '../errors.js';
+import { CorruptionError, WalError } from '../errors.js';
 import { Wal } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { decodeJournalEntry, encodeJournalEntry, JOURNAL_ENTRY_HEADER_BYTES } from './journal-entry.js';
 import { JOURNAL_FOLDER_NAME, MANAGER_FOLDER_NAME, WalManager } from './wal-manager.js';
 import { freshFolders } from '../../test/temp-folders.js';
 import { copyLiveFolder } from '../../test/copy-live-folder.js';
+import { flipByte, framesOf, lastSegmentPath } from '../../test/corruption/damage.js';
 
 const freshDir = freshFolders('tidewal-journal-');
 
@@ -153,3 +154,26 @@ test('a journal entry that names no log fails the open with LOG_CORRUPT, not INV
   });
   assert.equal(existsSync(join(dir, '..', 'outside')), false, 'nothing was written outside the manager folder');
 });
+
+test("a damaged journal frame with good ones after it fails the open with LOG_CORRUPT and a remedy the manager has (not a Wal's repair option)", async () => {
+  const dir = freshDir();
+  const journalDir = join(dir, MANAGER_FOLDER_NAME, JOURNAL_FOLDER_NAME);
+  const journal = await Wal.open({ dir: journalDir, fsync: 'always' });
+  for (let index = 0; index < 3; index++) await journal.append(encodeJournalEntry('t/0', 0, 32 + index * 100, Buffer.alloc(100, index + 1)));
+  await journal.close();
+  const segment = lastSegmentPath(journalDir);
+  const [first] = framesOf(segment);
+  assert.ok(first !== undefined);
+  flipByte(segment, first.position + first.sizeBytes - 8, 0xff);
+  for (const repair of [false, true]) {
+    await assert.rejects(WalManager.open({ dir, retentionIntervalMs: 0, ...(repair ? { repair } : {}) }), (error: unknown) => {
+      assert.ok(error instanceof CorruptionError, String(error));
+      assert.equal(error.file, segment);
+      assert.equal(error.filePosition, first.position);
+      assert.match(error.message, /^Cannot replay the manager's journal: .*move the journal folder .* aside to open the manager without it/);
+      assert.doesNotMatch(error.message, /repair: true/);
+      return true;
+    });
+  }
+});
+
