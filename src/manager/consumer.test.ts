@@ -2,6 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ConsumerRecord } from './consumer.js';
 import { WalManager } from './wal-manager.js';
+import { FaultyFileSystem, exactPath } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
+import { join } from 'node:path';
+import { gate } from '../../test/gate.js';
+import { until } from '../../test/within.js';
 import { freshFolders } from '../../test/temp-folders.js';
 
 const freshDir = freshFolders('tidewal-consumer-');
@@ -82,6 +87,52 @@ test('a running consumer whose unread records retention deletes goes on from the
   } finally {
     await mgr.close();
   }
+});
+
+test('a consumer follows a partition on when the user closes the Wal that mgr.log() gave: the log reopens and nothing stalls', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  try {
+    await mgr.append('t', 0, 'a0');
+    await mgr.append('t', 1, 'a1');
+    const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', batchSize: 1 });
+    const seen: string[] = [];
+    for await (const record of consumer) {
+      seen.push(`${label(record)}:${record.data.toString()}`);
+      if (seen.length === 2) {
+        await (await mgr.log('t', 0)).close();
+        await mgr.append('t', 0, 'b0');
+        await mgr.append('t', 1, 'b1');
+      }
+      if (seen.length === 4) break;
+    }
+    assert.deepEqual(seen.sort(), ['t/0@0:a0', 't/0@1:b0', 't/1@0:a1', 't/1@1:b1']);
+    assert.deepEqual(consumer.positions(), { 't/0': 2, 't/1': 2 });
+  } finally {
+    await mgr.close();
+  }
+});
+
+test('mgr.close() while a consumer is still opening its partitions ends the iteration cleanly', async () => {
+  const dir = freshDir();
+  const setup = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  for (let partition = 0; partition < 8; partition++) await setup.append('t', partition, `r${partition}`);
+  await setup.close();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0, fileSystem: faulty });
+  // The consumer's start-up opens partition after partition; the open of t/5 is held.
+  const openGate = gate();
+  faulty.arm({ call: 'open', path: exactPath(join(dir, 't', '5', 'LOCK')), until: openGate.opened });
+  const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest' });
+  const iteration = (async () => {
+    let count = 0;
+    for await (const record of consumer) count += record.offset >= 0 ? 1 : 0;
+    return count;
+  })();
+  await until(() => faulty.fired.length === 1);
+  const closing = mgr.close();
+  openGate.open();
+  assert.equal(await iteration, 0, 'the iteration ends without an error and without records');
+  await closing;
 });
 
 test('a restarted consumer resumes from its last commit', async () => {

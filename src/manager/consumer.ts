@@ -70,8 +70,9 @@ interface Cursor {
   readonly topic: string;
   readonly partition: number;
   readonly key: string;
-  readonly wal: Wal;
-  readonly release: () => void;
+  /** The log followed; replaced when its Wal was closed by its user (#reattach). */
+  wal: Wal;
+  release: () => void;
   iterator: AsyncIterator<WalRecord>;
   /** Next offset to hand out (what commit() records). */
   position: number;
@@ -80,6 +81,8 @@ interface Cursor {
   /** A record the tail produced that is not yet handed out. */
   ready: WalRecord | null;
   done: boolean;
+  /** The tail ended because its Wal closed under it (its user closed what mgr.log() gave): open the log again. */
+  detached: boolean;
 }
 
 const CONSUME_OPTION_NAMES: readonly string[] = ['group', 'topics', 'from', 'batchSize', 'signal'];
@@ -209,7 +212,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         this.#notify();
       });
       for (const topic of this.#topics) {
-        for (const partition of this.#host.partitions(topic)) await this.#addCursor(topic, partition, this.#from);
+        for (const partition of this.#host.partitions(topic)) if (!(await this.#addCursorUnlessClosed(topic, partition, this.#from))) return;
       }
       yield* this.#roundRobin();
     } finally {
@@ -229,7 +232,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       while (this.#added.length > 0) {
         const added = this.#added.shift();
         // Created after start: everything in it is new, so 'latest' means its beginning.
-        if (added !== undefined) await this.#addCursor(added.topic, added.partition, this.#from === 'latest' ? 'earliest' : this.#from);
+        if (added !== undefined && !(await this.#addCursorUnlessClosed(added.topic, added.partition, this.#from === 'latest' ? 'earliest' : this.#from))) return;
+      }
+      for (const cursor of this.#cursors) {
+        if (cursor.detached && !this.#closed && !(await this.#reattach(cursor))) return;
       }
       let handedOut = 0;
       const cursors = this.#cursors;
@@ -258,12 +264,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       cursor.ready = null;
       return record;
     }
-    if (cursor.pending !== null || cursor.done) return null;
+    if (cursor.pending !== null || cursor.done || cursor.detached) return null;
     const pending = cursor.iterator.next().then(
       (result) => {
         cursor.pending = null;
-        if (result.done === true) cursor.done = true;
-        else cursor.ready = result.value;
+        // A tail ends only when its Wal closes; unless this consumer is closing, someone else closed it.
+        if (result.done === true) {
+          if (this.#closed) cursor.done = true;
+          else cursor.detached = true;
+        } else {
+          cursor.ready = result.value;
+        }
         this.#notify();
       },
       (error: unknown) => {
@@ -308,6 +319,50 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return true;
   }
 
+  /**
+   * #addCursor, except that a failure caused by close() (the manager's
+   * or the consumer's, during start-up) ends the iteration cleanly.
+   * @returns false when the consumer closed
+   */
+  async #addCursorUnlessClosed(topic: string, partition: number, from: ConsumeFrom): Promise<boolean> {
+    try {
+      await this.#addCursor(topic, partition, from);
+      return !this.#closed;
+    } catch (error) {
+      if (this.#closed) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Follows a log again whose Wal its user closed (the pool opens it anew),
+   * from the cursor's position.
+   * @returns false when the consumer closed meanwhile
+   */
+  async #reattach(cursor: Cursor): Promise<boolean> {
+    const oldRelease = cursor.release;
+    // Released once: if the new acquire fails, #releaseAll must not release it again.
+    cursor.release = () => {};
+    oldRelease();
+    let acquired: { wal: Wal; release: () => void };
+    try {
+      acquired = await this.#host.acquire(cursor.topic, cursor.partition);
+    } catch (error) {
+      if (this.#closed) return false;
+      throw error;
+    }
+    cursor.wal = acquired.wal;
+    cursor.release = acquired.release;
+    try {
+      cursor.iterator = cursor.wal.tail({ from: cursor.position, signal: this.#abort.signal })[Symbol.asyncIterator]();
+    } catch (error) {
+      // Records deleted while it was away: go on from the log start, as a running cursor does.
+      if (!this.#skipDeleted(cursor, error)) throw error;
+    }
+    cursor.detached = false;
+    return !this.#closed;
+  }
+
   async #addCursor(topic: string, partition: number, from: ConsumeFrom): Promise<void> {
     const key = logKey(topic, partition);
     if (this.#cursors.some((cursor) => cursor.key === key)) return;
@@ -315,7 +370,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     try {
       const position = this.#startOffset(wal, key, from);
       const iterator = wal.tail({ from: position, signal: this.#abort.signal })[Symbol.asyncIterator]();
-      this.#cursors.push({ topic, partition, key, wal, release, iterator, position, pending: null, ready: null, done: false });
+      this.#cursors.push({ topic, partition, key, wal, release, iterator, position, pending: null, ready: null, done: false, detached: false });
       this.#positions.set(key, position);
     } catch (error) {
       release();
