@@ -7,6 +7,7 @@ import { guardOffsetFor, retentionCutOffset } from './retention.js';
 import { FaultyFileSystem } from '../io/faulty-file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { WalManager } from './wal-manager.js';
+import { WalError } from '../errors.js';
 import { gate } from '../../test/gate.js';
 import { freshFolders } from '../../test/temp-folders.js';
 import { until, within } from '../../test/within.js';
@@ -125,6 +126,28 @@ test('a commit that lowers the guarding checkpoint while retention deletes waits
     assert.deepEqual(mgr.checkpoints.get('indexer'), { 't/0': 5 });
   } finally {
     await mgr.close();
+  }
+});
+
+test('enforceRetention() calls that close() cuts short reject with WAL_CLOSED instead of resolving a partial report', async () => {
+  const { faulty, mgr } = await guardedManagerWithFaults();
+  let closing: Promise<void> | null = null;
+  try {
+    await mgr.append('u', 0, 'x');
+    await mgr.checkpoints.commit('indexer', { 't/0': 45, 'u/0': 1 });
+    // The pass holds at t/0's first unlink; a second call queues behind it.
+    const unlinkGate = gate();
+    faulty.arm({ call: 'unlink', path: /\/t\/0\/.*\.wal$/, until: unlinkGate.opened });
+    const first = mgr.enforceRetention();
+    await until(() => faulty.fired.length === 1);
+    const second = mgr.enforceRetention();
+    closing = mgr.close();
+    unlinkGate.open();
+    for (const [name, call] of [['the pass in flight', first], ['the pass queued behind it', second]] as const) {
+      await assert.rejects(call, (error: unknown) => error instanceof WalError && error.code === 'WAL_CLOSED', name);
+    }
+  } finally {
+    await (closing ?? mgr.close());
   }
 });
 

@@ -396,6 +396,8 @@ export class WalManager {
   async enforceRetention(): Promise<RetentionReport> {
     this.#checkOpen('enforce retention');
     while (this.#retentionRun !== null) await this.#retentionRun.catch(() => {});
+    // Closed while it waited for the pass before it: a pass now would check nothing.
+    this.#checkOpen('enforce retention');
     this.#retentionRun = this.#runRetention();
     try {
       return await this.#retentionRun;
@@ -685,7 +687,10 @@ export class WalManager {
     if (intervalMs === 0) return;
     this.#retentionTimer = setInterval(() => {
       if (this.#retentionRun !== null || this.#closing !== null) return;
-      this.enforceRetention().catch((error: unknown) => this.#logger.error({ dir: this.dir, err: error }, 'retention failed'));
+      this.enforceRetention().catch((error: unknown) => {
+        // A pass cut short by close() is no failure.
+        if (this.#closing === null) this.#logger.error({ dir: this.dir, err: error }, 'retention failed');
+      });
     }, intervalMs);
     // Retention alone must not keep a process alive.
     this.#retentionTimer.unref();
@@ -697,7 +702,8 @@ export class WalManager {
     const failures: RetentionFailure[] = [];
     for (const [topic, partitions] of this.#topics) {
       for (const [partition, entry] of partitions) {
-        if (this.#closing !== null) return { logCount, deletedSegmentCount, failures };
+        // A report of the logs before the close would read as a whole pass.
+        if (this.#closing !== null) throw managerClosedError('enforce retention');
         const policy = this.#retentionFor(topic, partition);
         if (policy === undefined || entry.isNew) continue;
         // One log that cannot be trimmed (failed, or damaged so it cannot
