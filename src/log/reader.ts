@@ -10,6 +10,7 @@ import { FRAME_HEADER_SIZE_BYTES, FRAME_SIZE_BYTES_TARGET, READ_CHUNK_SIZE_BYTES
 import { readFully } from '../io/read-fully.js';
 import { readSegmentNonce } from './segment-header-file.js';
 import { CorruptionError, WalIOError } from '../errors.js';
+import { assert } from '../assert.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { FileCache } from './file-cache.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -210,11 +211,9 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
 async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number, to: number, collector: BlockCollector<T>): AsyncGenerator<T, void, undefined> {
   const handle = await openSegment(log, segment, from);
   const start = segment.seek(from);
-  if (start.offset > from) {
-    log.fileCache.release(segment.path);
-    // The index skips the record sought: reading on from there would silently leave records out.
-    throw new CorruptionError(segment.path, start.filePosition, `the segment's index starts its nearest entry at offset ${start.offset}, past offset ${from}`);
-  }
+  // An index starts at the segment's first record (decodeSegmentIndex refuses
+  // others): reading on from past `from` would silently leave records out.
+  assert(start.offset <= from, 'a segment seek lands at or before the offset sought');
   const limitPosition = segment.sizeBytes;
   const decoder = new FrameDecoder(RECORD_SIZE_BYTES_LIMIT);
   try {
