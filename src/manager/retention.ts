@@ -19,6 +19,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { checkNonNegativeSafeInteger, describe } from '../log/options.js';
 import type { SegmentInfo, Wal } from '../log/wal.js';
+import type { CheckpointOffsets } from './checkpoint-store.js';
 import { isValidName } from './topic-name.js';
 
 /** A log's retention policy. Every field is optional; an empty policy deletes nothing. */
@@ -130,4 +131,21 @@ export function guardOffsetFor(policyCheckpoint: string | undefined, offsetsOf: 
     return Math.min(...offsetsOf.values());
   }
   return offsetsOf.get(policyCheckpoint) ?? 0;
+}
+
+/** Topics named per checkpoint; a commit replaces a checkpoint's (frozen) object, so an entry never goes stale. */
+const topicsByCheckpoint = new WeakMap<CheckpointOffsets, ReadonlySet<string>>();
+
+/**
+ * The topics a checkpoint names offsets of, worked out once per checkpoint
+ * object: a retention pass asks for every log, and a checkpoint may name
+ * thousands of partitions.
+ */
+export function topicsOf(checkpoint: CheckpointOffsets): ReadonlySet<string> {
+  let topics = topicsByCheckpoint.get(checkpoint);
+  if (topics === undefined) {
+    topics = new Set(Object.keys(checkpoint).map((key) => key.slice(0, key.lastIndexOf('/'))));
+    topicsByCheckpoint.set(checkpoint, topics);
+  }
+  return topics;
 }

@@ -36,7 +36,7 @@ import { Consumer } from './consumer.js';
 import type { ConsumeOptions, ConsumerHost } from './consumer.js';
 import { LogEntry, LogPool } from './log-pool.js';
 import { SharedExclusiveLock } from './shared-exclusive-lock.js';
-import { checkRetentionPolicy, enforceLogRetention, guardOffsetFor } from './retention.js';
+import { checkRetentionPolicy, enforceLogRetention, guardOffsetFor, topicsOf } from './retention.js';
 import type { RetentionPolicy } from './retention.js';
 import {
   PARTITIONS_DEFAULT_MAX,
@@ -762,7 +762,6 @@ export class WalManager {
     return hold(0);
   }
 
-  /** Every checkpoint's offset for one log (checkpoints without one are absent). */
   /**
    * What each checkpoint that follows `topic` needs of one of its logs: its
    * offset for the log, or 0 when it names other partitions of the topic but
@@ -771,14 +770,13 @@ export class WalManager {
    */
   #checkpointOffsets(topic: string, partition: number): Map<string, number> {
     const key = logKey(topic, partition);
-    const topicPrefix = `${topic}/`;
     const offsets = new Map<string, number>();
     for (const name of this.checkpoints.list()) {
       const checkpoint = this.checkpoints.get(name);
       if (checkpoint === undefined) continue;
       const offset = checkpoint[key];
       if (offset !== undefined) offsets.set(name, offset);
-      else if (Object.keys(checkpoint).some((other) => other.startsWith(topicPrefix))) offsets.set(name, 0);
+      else if (topicsOf(checkpoint).has(topic)) offsets.set(name, 0);
     }
     return offsets;
   }
