@@ -70,19 +70,21 @@ export function decodeSegmentIndex(buffer: Buffer | null, expectedBaseOffset: nu
   const sizeBytes = readUint53(buffer, 24);
   const offsetDeltas: number[] = [];
   const positions: number[] = [];
+  // An index that a checksum vouches for but that contradicts itself (a
+  // writer's bug) must not steer readers: entries start at the first record
+  // and rise within the segment's records and data, or it is none.
+  let previousDelta = -1;
+  let previousPosition = -1;
   for (let entryIndex = 0; entryIndex < entryCount; entryIndex++) {
     const entryPosition = HEADER_SIZE_BYTES + entryIndex * ENTRY_SIZE_BYTES;
     const delta = buffer.readUInt32LE(entryPosition);
     const position = buffer.readUInt32LE(entryPosition + 4);
-    // An index that a checksum vouches for but that contradicts itself (a
-    // writer's bug) must not steer readers: entries start at the first
-    // record and rise within the segment's records and data, or it is none.
-    const previous = entryIndex - 1;
-    const first = entryIndex === 0;
-    if (first ? delta !== 0 || position !== SEGMENT_HEADER_SIZE_BYTES : delta <= (offsetDeltas[previous] ?? 0) || position <= (positions[previous] ?? 0)) return null;
-    if (delta >= recordCount || position >= sizeBytes) return null;
+    if (entryIndex === 0 && (delta !== 0 || position !== SEGMENT_HEADER_SIZE_BYTES)) return null;
+    if (delta <= previousDelta || position <= previousPosition || delta >= recordCount || position >= sizeBytes) return null;
     offsetDeltas.push(delta);
     positions.push(position);
+    previousDelta = delta;
+    previousPosition = position;
   }
   return {
     baseOffset: expectedBaseOffset,
