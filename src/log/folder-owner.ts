@@ -34,8 +34,9 @@ export function folderOwner(names: readonly string[]): { readonly kind: 'log' | 
  */
 export async function managerFolderAbove(fileSystem: FileSystem, dir: string): Promise<string | null> {
   const parent = dirname(dir);
-  for (const candidate of [parent, dirname(parent)]) {
-    if ((await listFolderOrNull(fileSystem, join(candidate, MANAGER_FOLDER_NAME))) !== null) return candidate;
-  }
-  return null;
+  const candidates = [parent, dirname(parent)];
+  // Both looked up at once: this runs in every standalone open.
+  const listings = await Promise.all(candidates.map((candidate) => listFolderOrNull(fileSystem, join(candidate, MANAGER_FOLDER_NAME))));
+  const found = listings.findIndex((names) => names !== null);
+  return found === -1 ? null : (candidates[found] ?? null);
 }
