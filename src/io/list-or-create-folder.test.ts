@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FaultyFileSystem, exactPath } from './faulty-file-system.js';
@@ -52,4 +52,29 @@ test('a failed folder fsync fails the call', async () => {
   const faulty = new FaultyFileSystem(new NodeFileSystem());
   faulty.arm({ call: 'syncDir', code: 'EIO' });
   await assert.rejects(listOrCreateFolder(faulty, join(root, 'a', 'log')), { code: 'EIO' });
+});
+
+// Node's recursive mkdir never settles on these paths; the test's timeout turns such a hang into a failure.
+test('a parent that exists but cannot hold a folder fails at once: a symlink to nothing, a path under /proc', { timeout: 20_000 }, async () => {
+  const root = freshDir();
+  mkdirSync(root);
+  symlinkSync(join(root, 'nowhere'), join(root, 'link'));
+  const fileSystem = new NodeFileSystem();
+  await assert.rejects(listOrCreateFolder(fileSystem, join(root, 'link', 'a', 'log')), { code: 'ENOTDIR', message: /mkdir '.*link' \(a file or a symlink to nothing is in the way\)/ });
+  await assert.rejects(fileSystem.mkdir(join(root, 'link')), { code: 'ENOTDIR' });
+  assert.deepEqual(readdirSync(root), ['link'], 'nothing was made, not even the symlink\'s target');
+  await assert.rejects(fileSystem.mkdir('/proc/tidewal-no-such-folder/log'), { code: 'ENOENT', message: /cannot hold it/ });
+  await assert.rejects(listOrCreateFolder(fileSystem, '/proc/tidewal-no-such-folder'), { code: 'ENOENT' });
+});
+
+test('mkdir makes every missing folder and accepts one that exists', async () => {
+  const root = freshDir();
+  mkdirSync(root);
+  const fileSystem = new NodeFileSystem();
+  await fileSystem.mkdir(join(root, 'a', 'b', 'c'));
+  assert.equal(existsSync(join(root, 'a', 'b', 'c')), true);
+  await fileSystem.mkdir(join(root, 'a', 'b'));
+  writeFileSync(join(root, 'a', 'file'), '');
+  await assert.rejects(fileSystem.mkdir(join(root, 'a', 'file')), { code: 'ENOTDIR' });
+  await assert.rejects(fileSystem.mkdir(join(root, 'a', 'file', 'd')), { code: 'ENOTDIR' });
 });

@@ -5,6 +5,7 @@
  * `fs.write(fd, buffer, offset, length, position)` vocabulary.
  */
 import fs from 'node:fs';
+import { dirname } from 'node:path';
 import type { FileHandle, FileSystem, OpenOptions } from './file-system.js';
 
 function openFlags(options: OpenOptions): number {
@@ -104,8 +105,8 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
-  async mkdir(path: string): Promise<void> {
-    await fs.promises.mkdir(path, { recursive: true });
+  mkdir(path: string): Promise<void> {
+    return makeFolders(path);
   }
 
   readdir(path: string): Promise<string[]> {
@@ -120,6 +121,52 @@ export class NodeFileSystem implements FileSystem {
       await handle.close();
     }
   }
+}
+
+/**
+ * Creates `path` and any missing folders above it. Node's own recursive
+ * mkdir never settles when a parent exists but cannot hold the child: a
+ * dangling symlink, or a path under /proc, answers ENOENT however often
+ * the parent is made again, and Node 20 retries forever on a pool thread
+ * (the loop Node once had on Windows for a file in the way, nodejs/node#27198).
+ * Here an ENOENT once the parent exists is final.
+ */
+async function makeFolders(path: string): Promise<void> {
+  if (await makeFolder(path)) return;
+  const parent = dirname(path);
+  if (parent === path) throw errnoError('ENOENT', -2, path, 'no such file or directory', 'the root is missing');
+  await makeFolders(parent);
+  if (!(await makeFolder(path))) throw errnoError('ENOENT', -2, path, 'no such file or directory', 'its parent exists but cannot hold it: a virtual file system such as /proc');
+}
+
+/** Makes one folder: true when it exists now, false when its parent is missing (ENOENT). */
+async function makeFolder(path: string): Promise<boolean> {
+  try {
+    await fs.promises.mkdir(path);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    // Made meanwhile by someone else, or there already: fine if it is a folder.
+    if (isErrno(error, 'EEXIST')) {
+      if (await isFolder(path)) return true;
+      // A file, or a symlink to nothing: not a folder, as ENOTDIR says of a path.
+      throw errnoError('ENOTDIR', -20, path, 'not a directory', 'a file or a symlink to nothing is in the way');
+    }
+    throw error;
+  }
+}
+
+function isFolder(path: string): Promise<boolean> {
+  return fs.promises.stat(path).then((stats) => stats.isDirectory(), () => false);
+}
+
+function errnoError(code: string, errno: number, path: string, text: string, why: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${code}: ${text}, mkdir '${path}' (${why})`);
+  error.code = code;
+  error.errno = errno;
+  error.syscall = 'mkdir';
+  error.path = path;
+  return error;
 }
 
 /** True when `error` is a Node errno error with this `code`. */

@@ -11,9 +11,9 @@ export function asOpenError(error: unknown, dir: string, subject: string): unkno
   // caller's fileSystem or logger throwing) passes as it is, not disguised.
   const code = (error as NodeJS.ErrnoException).code;
   if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return error;
-  // A file where a folder must be is the caller's path, not a failing disk.
+  // A file (or a symlink to nothing) where a folder must be is the caller's path, not a failing disk.
   if (code === 'ENOTDIR') {
-    return new InvalidArgumentError(`Cannot open ${subject} in ${dir}: it, or a folder above it, is a file (${code}); give the path of a folder, new or existing`, { cause: error });
+    return new InvalidArgumentError(`Cannot open ${subject} in ${dir}: it, or a folder above it, is not a folder but a file or a symlink to nothing (${code}); give the path of a folder, new or existing`, { cause: error });
   }
   return new WalIOError(`Cannot open ${subject} in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
 }

@@ -337,7 +337,7 @@ test('a manager folder that is a file is INVALID_ARGUMENT; one that cannot be ma
       assert.ok(error instanceof WalError);
       assert.equal(error.code, 'INVALID_ARGUMENT');
       assert.equal((error.cause as NodeJS.ErrnoException).code, 'ENOTDIR');
-      assert.match(error.message, /^Cannot open manager in .*: it, or a folder above it, is a file \(ENOTDIR\); give the path of a folder, new or existing$/);
+      assert.match(error.message, /^Cannot open manager in .*: it, or a folder above it, is not a folder but a file or a symlink to nothing \(ENOTDIR\); give the path of a folder, new or existing$/);
       return true;
     });
   }

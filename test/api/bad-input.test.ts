@@ -4,7 +4,7 @@
  * the module tests do not already cover.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileCache, NodeFileSystem, SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
@@ -127,17 +127,25 @@ test('shared append: bad targets and ring sizes, and an appender used after its 
   await refuses('a closed Wal as the target', () => SharedAppendChannel.open(wal), 'WAL_CLOSED', /Cannot open shared append channel: the log is closed/);
 });
 
-test('paths, option shapes, number kinds and read bounds: each refused with what to do, nothing created', async () => {
+test('paths, option shapes, number kinds and read bounds: each refused with what to do, nothing created', { timeout: 60_000 }, async () => {
   const root = freshDir();
   mkdirSync(root);
   const file = join(root, 'file');
   writeFileSync(file, 'not a folder');
   for (const dir of [file, join(file, 'log')]) {
-    await refuses(`Wal.open on ${dir}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', /it, or a folder above it, is a file \(ENOTDIR\); give the path of a folder, new or existing$/);
+    await refuses(`Wal.open on ${dir}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', /it, or a folder above it, is not a folder but a file or a symlink to nothing \(ENOTDIR\); give the path of a folder, new or existing$/);
   }
+  // A symlink to nothing above the folder made Node's recursive mkdir spin for good: open never settled.
+  symlinkSync(join(root, 'nowhere'), join(root, 'link'));
+  for (const dir of [join(root, 'link'), join(root, 'link', 'topic', 'log')]) {
+    const notAFolder = /it, or a folder above it, is not a folder but a file or a symlink to nothing \(ENOTDIR\); give the path of a folder, new or existing$/;
+    await refuses(`Wal.open on ${dir}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', notAFolder);
+    await refuses(`WalManager.open on ${dir}`, () => WalManager.open({ dir }), 'INVALID_ARGUMENT', notAFolder);
+  }
+  await refuses('Wal.open under /proc', () => Wal.open({ dir: '/proc/tidewal-no-such-folder/log' }), 'WAL_FAILED', /cannot hold it/);
   await refuses('options an array', () => Wal.open([] as never), 'INVALID_ARGUMENT', /options must be an object, got an array of 0 items/);
   await refuses('a bigint option', () => Wal.open({ dir: join(root, 'big'), segmentBytes: 8192n as never }), 'INVALID_ARGUMENT', /"segmentBytes" must be an integer in \[4096, \d+\], got 8192n \(a bigint\)/);
-  assert.deepEqual(readdirSync(root), ['file'], 'no folder was made');
+  assert.deepEqual(readdirSync(root).sort(), ['file', 'link'], 'no folder was made');
   const wal = await Wal.open({ dir: join(root, 'log') });
   try {
     await wal.appendBatch(['a', 'b', 'c', 'd']);
