@@ -1,7 +1,8 @@
 /**
  * Readers and the end of a log's life: a reader still iterating when its log
  * closes opens no file of it any more (it fails with WAL_CLOSED, and leaves
- * no descriptor behind), and a reader that stops early lets its reads in
+ * no descriptor behind; a tail ends instead), a tail of a failed log hands
+ * out what was acknowledged before it fails, and a reader that stops early lets its reads in
  * flight finish before its handle can be closed (a closed descriptor may be
  * reused by another file at once).
  */
@@ -56,6 +57,43 @@ test('a reader that goes on after its log closed fails with WAL_CLOSED and leave
   while (descriptorsInto(dir) > 0 && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(descriptorsInto(dir), 0, 'no descriptor into the log folder outlives the reader');
 });
+
+test('a tail still catching up when its log closes ends cleanly at the end of the segment it has open', async () => {
+  const dir = freshFolder();
+  const wal = await Wal.open({ dir, fsync: 'os', segmentMaxRecords: 10 });
+  for (let offset = 0; offset < 100; offset++) await wal.append(`record ${offset}`);
+  const offsets: number[] = [];
+  for await (const record of wal.tail({ from: 0 })) {
+    offsets.push(record.offset);
+    if (offsets.length === 5) await wal.close();
+  }
+  assert.deepEqual(offsets, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'the records of the open segment, then the end');
+  const deadlineMs = Date.now() + 5000;
+  while (descriptorsInto(dir) > 0 && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(descriptorsInto(dir), 0, 'no descriptor into the log folder outlives the tail');
+});
+
+for (const fsync of ['always', 'os'] as const) {
+  test(`a tail of a failed log (${fsync}) hands out every acknowledged record, then fails with the log's failure`, async () => {
+    const faulty = new FaultyFileSystem(new NodeFileSystem());
+    const wal = await Wal.open({ dir: freshFolder(), fsync, fileSystem: faulty, segmentMaxRecords: 10 });
+    try {
+      for (let offset = 0; offset < 25; offset++) await wal.append(`record ${offset}`);
+      faulty.arm({ call: 'write', code: 'EIO', times: Infinity });
+      await assert.rejects(wal.append('lost'), { code: 'WAL_FAILED' });
+      const seen: string[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const record of wal.tail({ from: 0 })) seen.push(`${record.offset}:${record.data.toString()}`);
+        })(),
+        { code: 'WAL_FAILED' },
+      );
+      assert.deepEqual(seen, Array.from({ length: 25 }, (_, offset) => `${offset}:record ${offset}`));
+    } finally {
+      await wal.close().catch(() => {});
+    }
+  });
+}
 
 test('a reader that stops early waits for its reads in flight before its handle can close', async () => {
   const dir = freshFolder();

@@ -1321,18 +1321,30 @@ export class Wal implements ReadableLog {
   async *#tail(from: number, signal: AbortSignal | undefined): AsyncGenerator<WalRecord, void, undefined> {
     let offset = from;
     for (;;) {
-      if (isAborted(signal) || this.#state === 'closed' || this.#state === 'closing') return;
-      if (this.#failure !== null) throw this.#failure;
+      if (isAborted(signal) || this.#closingOrClosed()) return;
+      // A failed log's acknowledged records stay readable: the tail hands them out, then fails.
       if (offset < this.#ackedOffset) {
-        for await (const record of readRange(this, offset, this.#ackedOffset)) {
-          yield record;
-          offset = record.offset + 1;
-          if (isAborted(signal)) return;
+        try {
+          for await (const record of readRange(this, offset, this.#ackedOffset)) {
+            yield record;
+            offset = record.offset + 1;
+            if (isAborted(signal)) return;
+          }
+        } catch (error) {
+          // Closed while catching up: the reader opens no segment of a closed
+          // log and says WAL_CLOSED, but a tail ends on close.
+          if (error instanceof WalClosedError && this.#closingOrClosed()) return;
+          throw error;
         }
         continue;
       }
+      if (this.#failure !== null) throw this.#failure;
       await this.#acks.next(signal);
     }
+  }
+
+  #closingOrClosed(): boolean {
+    return this.#state === 'closing' || this.#state === 'closed';
   }
 
   /** Resolves at the next acknowledgement, close, failure or abort. */
@@ -1363,7 +1375,8 @@ export function checkTailOptions(options: TailOptions): void {
   }
 }
 
-function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
+/** Checks read options: a bad one throws INVALID_ARGUMENT. */
+export function readBounds(options: ReadOptions): { from: number | undefined; to: number | undefined } {
   checkOptionKeys(options, ['from', 'to'], 'read records');
   const { from, to } = options;
   if (from !== undefined) checkNonNegativeSafeInteger(from, 'read records', 'from');

@@ -112,6 +112,44 @@ test('a consumer follows a partition on when the user closes the Wal that mgr.lo
   }
 });
 
+test('a consumer catching up over many segments follows on when the user closes the Wal under it', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', segmentMaxRecords: 10, retentionIntervalMs: 0 });
+  try {
+    for (let index = 0; index < 100; index++) await mgr.append('t', 0, `r${index}`);
+    const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', batchSize: 4 });
+    const seen: string[] = [];
+    for await (const record of consumer) {
+      seen.push(`${record.offset}:${record.data.toString()}`);
+      if (seen.length === 5) await (await mgr.log('t', 0)).close();
+      if (seen.length === 100) break;
+    }
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, offset) => `${offset}:r${offset}`));
+  } finally {
+    await mgr.close();
+  }
+});
+
+test('a consumer hands out what a failed partition acknowledged before it fails with that failure', async () => {
+  const dir = freshDir();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({ dir, fsync: 'os', fileSystem: faulty, retentionIntervalMs: 0 });
+  try {
+    for (let index = 0; index < 20; index++) await mgr.append('t', 0, `r${index}`);
+    faulty.arm({ call: 'write', code: 'EIO', times: Infinity, path: exactPath(join(dir, 't', '0', '00000000000000000000.wal')) });
+    await assert.rejects(mgr.append('t', 0, 'lost'), { code: 'WAL_FAILED' });
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const record of mgr.consume({ group: 'g', topics: ['t'], from: 'earliest' })) seen.push(`${record.offset}:${record.data.toString()}`);
+      })(),
+      { code: 'WAL_FAILED' },
+    );
+    assert.deepEqual(seen, Array.from({ length: 20 }, (_, offset) => `${offset}:r${offset}`));
+  } finally {
+    await mgr.close().catch(() => {});
+  }
+});
+
 test('mgr.close() while a consumer is still opening its partitions ends the iteration cleanly', async () => {
   const dir = freshDir();
   const setup = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });

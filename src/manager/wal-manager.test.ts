@@ -171,7 +171,7 @@ test('reading a partition that does not exist creates nothing and answers as an 
     assert.deepEqual(records, []);
     await assert.rejects(drain(mgr.read('ghost', 7, { from: 5 })), { code: 'OFFSET_OUT_OF_RANGE', message: /\[0, 0\)/ });
     await assert.rejects(drain(mgr.readBlocks('ghost', 7, { from: 0 })), { code: 'OFFSET_OUT_OF_RANGE' });
-    await assert.rejects(drain(mgr.read('ghost', 7, { from: -1 })), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => mgr.read('ghost', 7, { from: -1 }), { code: 'INVALID_ARGUMENT' });
     assert.deepEqual(mgr.topics(), []);
     assert.equal(existsSync(join(dir, 'ghost')), false, 'no folder was made');
     // An existing partition answers from its own log.
@@ -289,11 +289,15 @@ test('bad options are rejected before anything is created', async () => {
   assert.equal(existsSync(dir), false);
 });
 
-test('a bad tail or withLog call is refused before its partition is created', async () => {
+test('a bad tail, read or withLog call is refused at the call, before its partition is created', async () => {
   const dir = freshDir();
   const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
   for (const options of [{ from: -1 }, { signal: {} }, null, { frm: 0 }]) {
     assert.throws(() => mgr.tail('new', 2, options as never), { code: 'INVALID_ARGUMENT' }, JSON.stringify(options));
+  }
+  for (const options of [{ from: -1 }, { to: 1.5 }, { from: 3, to: 1 }, null, { frm: 0 }]) {
+    assert.throws(() => mgr.read('new', 2, options as never), { code: 'INVALID_ARGUMENT' }, `read ${JSON.stringify(options)}`);
+    assert.throws(() => mgr.readBlocks('new', 2, options as never), { code: 'INVALID_ARGUMENT' }, `readBlocks ${JSON.stringify(options)}`);
   }
   await assert.rejects(mgr.withLog('new', 1, 'not a function' as never), { code: 'INVALID_ARGUMENT', message: /use must be a function/ });
   assert.deepEqual(mgr.topics(), []);
@@ -400,6 +404,17 @@ test('a tail on a partition ends when the manager closes', async () => {
   await mgr.close();
   await tailing;
   assert.deepEqual(seen, ['first', 'second']);
+});
+
+test('a tail still catching up over many segments ends cleanly when the manager closes', async () => {
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', segmentMaxRecords: 10, retentionIntervalMs: 0 });
+  for (let index = 0; index < 100; index++) await mgr.append('t', 0, `r${index}`);
+  const offsets: number[] = [];
+  for await (const record of mgr.tail('t', 0, { from: 0 })) {
+    offsets.push(record.offset);
+    if (offsets.length === 5) await mgr.close();
+  }
+  assert.deepEqual(offsets, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'the records of the segment it had open, then the end');
 });
 
 test('append() to a log whose options are refused rejects with that INVALID_ARGUMENT, twice, and the manager keeps working', async () => {

@@ -26,7 +26,7 @@ import { folderOwner, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { ResolvedWalOptions, WalOptions } from '../log/options.js';
 import { keepRecord, toBatchPayloads, toPayload } from '../log/record-input.js';
-import { Wal, checkEmptyRead, checkTailOptions } from '../log/wal.js';
+import { Wal, checkEmptyRead, checkTailOptions, readBounds } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -348,6 +348,8 @@ export class WalManager {
    */
   read(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<WalRecord> {
     this.#checkOpen('read records');
+    // Now, as Wal.read does; the range itself is checked when the log is open, at the first next().
+    readBounds(options);
     return this.#leased(topic, partition, 'read records', (wal) => wal.read(options), { read: options });
   }
 
@@ -359,6 +361,7 @@ export class WalManager {
    */
   readBlocks(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<RecordBlock> {
     this.#checkOpen('read records');
+    readBounds(options);
     return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options), { read: options });
   }
 
