@@ -27,16 +27,20 @@ export function folderOwner(names: readonly string[]): { readonly kind: 'log' | 
 }
 
 /**
- * The WalManager folder that `dir` is a topic or partition folder of (its
- * parent or grandparent holds `~manager`), or null. Such a log belongs to
- * the manager: opened on its own it would miss the records that only the
- * manager's journal holds, and its appends would fork from the journal.
+ * The WalManager folder that `dir` lies in (a folder above it holds
+ * `~manager`), or null. Such a folder belongs to the manager: a log opened
+ * there on its own would miss the records that only the manager's journal
+ * holds and fork from it, and a manager opened there would write its
+ * topics among the other manager's partitions.
  */
 export async function managerFolderAbove(fileSystem: FileSystem, dir: string): Promise<string | null> {
-  const parent = dirname(dir);
-  const candidates = [parent, dirname(parent)];
-  // Both looked up at once: this runs in every standalone open.
-  const listings = await Promise.all(candidates.map((candidate) => listFolderOrNull(fileSystem, join(candidate, MANAGER_FOLDER_NAME))));
+  const candidates: string[] = [];
+  for (let folder = dirname(dir); ; folder = dirname(folder)) {
+    candidates.push(folder);
+    if (dirname(folder) === folder) break;
+  }
+  // All looked up at once: this runs in every standalone open.
+  const listings = await Promise.all(candidates.map((candidate) => listFolderOrNull(fileSystem, join(candidate, MANAGER_FOLDER_NAME)).catch(() => null)));
   const found = listings.findIndex((names) => names !== null);
   return found === -1 ? null : (candidates[found] ?? null);
 }

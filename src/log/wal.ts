@@ -29,7 +29,7 @@ import { readBatches, readBlocksWith, readRange } from './reader.js';
 import { SyncDeadline } from './sync-deadline.js';
 import { RecordBlockCollector } from './record-block.js';
 import type { RecordBlock } from './record-block.js';
-import type { ReadableLog, WalRecord } from './reader.js';
+import type { WalRecord } from './reader.js';
 import { recoverLog } from './recovery.js';
 import type { RecoveredLog, RecoverySummary } from './recovery.js';
 import { Segment } from './segment.js';
@@ -108,6 +108,17 @@ interface SpaceWaiter {
 
 const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal', 'closedRemedy', 'managerOwned']);
 
+/** @internal The `managerOwned` value of a WalManager's own opens. */
+export const MANAGER_OWNED: unique symbol = Symbol('tidewal.managerOwned');
+
+/** @internal Options a WalManager gives the logs it opens. */
+export interface InternalWalOptions {
+  readonly fileCache?: FileCache;
+  readonly journal?: WriteJournal;
+  readonly closedRemedy?: string;
+  readonly managerOwned?: typeof MANAGER_OWNED;
+}
+
 /**
  * A durable, segmented, group-committed write-ahead log in one folder.
  *
@@ -117,7 +128,8 @@ const WAL_OPTIONS_EXTRA = new Set(['fileCache', 'journal', 'closedRemedy', 'mana
  * for await (const record of wal.read({ from: offset })) console.log(record.data.toString());
  * await wal.close();
  */
-export class Wal implements ReadableLog {
+// ReadableLog (reader.ts) is met structurally: its members are internal and left out of the shipped types.
+export class Wal {
   /** The log's folder. */
   readonly dir: string;
   /** What open did: scans, cuts, repairs, time taken. */
@@ -252,7 +264,10 @@ export class Wal implements ReadableLog {
    * @example
    * const wal = await Wal.open({ dir: './data/log', fsync: { batch: { intervalMs: 5 } } });
    */
-  static async open(options: WalOptions & { readonly fileCache?: FileCache; readonly journal?: WriteJournal; readonly closedRemedy?: string; readonly managerOwned?: true }): Promise<Wal> {
+  static open(options: WalOptions & { readonly fileCache?: FileCache }): Promise<Wal>;
+  /** @internal A WalManager's own opens: its journal, its remedy for a closed log, and leave to open inside its folder. */
+  static open(options: WalOptions & InternalWalOptions): Promise<Wal>;
+  static async open(options: WalOptions & InternalWalOptions): Promise<Wal> {
     let resolved = resolveWalOptions(options, { action: 'open log', internal: WAL_OPTIONS_EXTRA });
     const fileCache = (options as { fileCache?: unknown }).fileCache;
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
@@ -272,8 +287,9 @@ export class Wal implements ReadableLog {
     // Preallocation makes a log's own fdatasyncs cheaper; a journaled log
     // rarely syncs, and zeros written ahead would only double its writeback.
     if (journal !== null) resolved = { ...resolved, dsyncWrites: false, preallocate: false };
-    // Internal: set by a WalManager for its own logs and journal, which live under its folder.
-    const managerOwned = (options as { managerOwned?: unknown }).managerOwned === true;
+    // Set by a WalManager for its own logs and journal, which live under its
+    // folder; a token no caller outside the package can name, not a flag.
+    const managerOwned = (options as { managerOwned?: unknown }).managerOwned === MANAGER_OWNED;
     let folderCreated: boolean;
     try {
       const managerDir = managerOwned ? null : await managerFolderAbove(resolved.fileSystem, resolved.dir);

@@ -23,7 +23,7 @@ import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { listFolderOrNull } from '../io/list-or-create-folder.js';
 import { writeFully } from '../io/write-fully.js';
 import { parseSegmentFileName, segmentFileName } from '../log/segment-name.js';
-import { Wal } from '../log/wal.js';
+import { MANAGER_OWNED, Wal } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { decodeJournalEntry } from './journal-entry.js';
 import { parseLogKey, PARTITIONS_LIMIT } from './topic-name.js';
@@ -87,7 +87,7 @@ async function replayEntries(
     if (names.length > 0) await removeJournal(fileSystem, journalDir);
     return null;
   }
-  const journal = await Wal.open({ dir: journalDir, fsync: 'always', fileSystem, logger, clock, preallocate: false, managerOwned: true });
+  const journal = await Wal.open({ dir: journalDir, fsync: 'always', fileSystem, logger, clock, preallocate: false, managerOwned: MANAGER_OWNED });
   const folders = new Map<string, LogFolder>();
   const handles = new Map<string, FileHandle>();
   let entryCount = 0;

@@ -16,7 +16,7 @@ import { assert } from '../assert.js';
 import { SEGMENT_SIZE_BYTES_MIN } from '../constants.js';
 import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
-import { Wal } from '../log/wal.js';
+import { MANAGER_OWNED, Wal } from '../log/wal.js';
 import type { WriteJournal } from '../log/write-journal.js';
 import type { Logger } from '../logger.js';
 import { encodeJournalEntry } from './journal-entry.js';
@@ -77,7 +77,7 @@ export class SharedJournal implements WriteJournal {
       clock: init.clock,
       segmentBytes: journalSegmentBytes(init.checkpointBytes ?? JOURNAL_CHECKPOINT_BYTES_DEFAULT),
       maxPendingBytes: JOURNAL_PENDING_BYTES_MAX,
-      managerOwned: true,
+      managerOwned: MANAGER_OWNED,
     });
     assert(wal.nextOffset === wal.firstOffset || wal.recovery.clean, 'the journal opens empty or clean');
     return new SharedJournal(wal, init);

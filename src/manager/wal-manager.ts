@@ -22,11 +22,11 @@ import { FileCache } from '../log/file-cache.js';
 import { acquireLock, releaseLock } from '../log/lock.js';
 import { asOpenError } from '../log/open-error.js';
 import { descriptorsNeeded, openFilesSoftLimit } from './descriptor-budget.js';
-import { folderOwner, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
+import { folderOwner, managerFolderAbove, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
 import { describe, resolveWalOptions } from '../log/options.js';
 import type { ResolvedWalOptions, WalOptions } from '../log/options.js';
 import { keepRecord, toBatchPayloads, toPayload } from '../log/record-input.js';
-import { Wal, checkEmptyRead, checkTailOptions, readBounds } from '../log/wal.js';
+import { MANAGER_OWNED, Wal, checkEmptyRead, checkTailOptions, readBounds } from '../log/wal.js';
 import type { ReadOptions, RecordBlock, TailOptions, WalRecord } from '../log/wal.js';
 import type { Logger } from '../logger.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -234,6 +234,12 @@ export class WalManager {
   static async #open(resolved: ResolvedManagerOptions): Promise<WalManager> {
     const { fileSystem, dir } = resolved;
     warnIfDescriptorsShort(resolved);
+    const outerManagerDir = await managerFolderAbove(fileSystem, dir);
+    if (outerManagerDir !== null) {
+      throw new InvalidArgumentError(
+        `Cannot open manager in ${dir}: it is inside the WalManager folder ${outerManagerDir}, whose topic and partition folders only that manager may write; use that manager's topics, or give this manager a folder of its own`,
+      );
+    }
     const owner = folderOwner((await listOrCreateFolder(fileSystem, dir)).names);
     if (owner?.kind === 'log') {
       throw new InvalidArgumentError(
@@ -538,7 +544,7 @@ export class WalManager {
       fileCache: this.#fileCache,
       // A Wal from mgr.log() may be closed by the LRU of open logs; the way back is the manager's.
       closedRemedy: 'get it again with mgr.log() or mgr.withLog() (the manager closes idle logs beyond maxOpenLogs, and all of them on close)',
-      managerOwned: true,
+      managerOwned: MANAGER_OWNED,
       ...(journaled ? { journal: await this.#sharedJournal() } : {}),
     });
     if (wal.recovery.created || !wal.recovery.clean) {

@@ -211,10 +211,19 @@ test("a Wal is not opened in a manager's folder, nor a manager in a log's folder
   // A manager's topic and partition folders are its own: a Wal opened there
   // on its own would miss what only the manager's journal holds, and fork from it.
   const beforeEntries = readdirSync(join(managerDir, 't')).sort();
-  for (const inside of [join(managerDir, 't', '0'), join(managerDir, 't', '7'), join(managerDir, 't'), join(managerDir, 'new-topic')]) {
+  for (const inside of [join(managerDir, 't', '0'), join(managerDir, 't', '7'), join(managerDir, 't'), join(managerDir, 'new-topic'), join(managerDir, 't', '0', 'x'), join(managerDir, 't', '0', 'x', 'y')]) {
     await refuses(`Wal.open on ${inside}`, () => Wal.open({ dir: inside }), 'INVALID_ARGUMENT', new RegExp(`it is inside the WalManager folder ${managerDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*WalManager\\.open\\(\\) and use mgr\\.log\\(\\)`));
   }
   assert.deepEqual(readdirSync(join(managerDir, 't')).sort(), beforeEntries, 'no partition folder was created');
+  assert.equal(existsSync(join(managerDir, 't', '0', 'x')), false, 'nothing was created in a partition folder');
+  // The manager's own opens pass a token no caller can name: a plain flag does not get a caller in.
+  await refuses('Wal.open on a partition, claiming to be the manager', () => Wal.open({ dir: join(managerDir, 't', '0'), managerOwned: true } as never), 'INVALID_ARGUMENT', /inside the WalManager folder/);
+  // Nor a manager: its topics would land among the outer manager's partitions.
+  for (const inside of [join(managerDir, 't'), join(managerDir, 'new-topic'), join(managerDir, 't', '0', 'x')]) {
+    await refuses(`WalManager.open on ${inside}`, () => WalManager.open({ dir: inside }), 'INVALID_ARGUMENT', /it is inside the WalManager folder .*; use that manager's topics, or give this manager a folder of its own$/);
+  }
+  assert.deepEqual(readdirSync(join(managerDir, 't')).sort(), beforeEntries, 'no ~manager folder was made in a topic folder');
+  assert.equal(existsSync(join(managerDir, 'new-topic')), false, 'no topic folder was created by a refused manager');
   assert.equal(existsSync(join(managerDir, 'new-topic')), false, 'no topic folder was created');
   // ... and the same while the manager is open and has closed the idle log.
   const running = await WalManager.open({ dir: managerDir, retentionIntervalMs: 0, maxOpenLogs: 1 });
