@@ -15,5 +15,10 @@ export function asOpenError(error: unknown, dir: string, subject: string): unkno
   if (code === 'ENOTDIR') {
     return new InvalidArgumentError(`Cannot open ${subject} in ${dir}: it, or a folder above it, is not a folder but a file or a symlink to nothing (${code}); give the path of a folder, new or existing`, { cause: error });
   }
+  // A path no file system can hold is also the caller's to fix.
+  if (code === 'ENAMETOOLONG' || code === 'ELOOP') {
+    const what = code === 'ENAMETOOLONG' ? 'its path, or a name in it, is too long' : 'its path runs into a loop of symlinks';
+    return new InvalidArgumentError(`Cannot open ${subject} in ${dir}: ${what} (${code}); give a shorter path, or one without the loop`, { cause: error });
+  }
   return new WalIOError(`Cannot open ${subject} in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
 }

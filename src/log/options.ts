@@ -101,7 +101,8 @@ export interface ResolvedWalOptions {
   readonly clock: Clock;
 }
 
-const KNOWN_OPTIONS = new Set([
+/** The options of Wal.open. */
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'dir',
   'fsync',
   'segmentBytes',
@@ -288,5 +289,9 @@ export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value === 'bigint') return `${value}n (a bigint)`;
   if (Array.isArray(value)) return `an array of ${value.length} items`;
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (typeof value !== 'object') return typeof value;
+  // A class instance by its name (an ArrayBuffer, a Map): "an object" would not say what was given.
+  const name: unknown = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  if (typeof name !== 'string' || name === '' || name === 'Object') return 'an object';
+  return `${/^[AEIO]/i.test(name) ? 'an' : 'a'} ${name}`;
 }

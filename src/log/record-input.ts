@@ -26,8 +26,10 @@ export function toPayload(data: unknown, maxRecordBytes: number, action: string)
     }
     payload = Buffer.from(data, 'utf8');
   } else if (data instanceof Uint8Array) payload = data;
-  else throw new InvalidArgumentError(`Cannot ${action}: a record must be a Uint8Array or a string, got ${describe(data)}`);
-  if (payload.length === 0) throw new InvalidArgumentError(`Cannot ${action}: a record must not be empty`);
+  else throw new InvalidArgumentError(`Cannot ${action}: a record must be a Uint8Array (a Buffer) or a string, got ${describe(data)}${viewHint(data)}`);
+  if (payload.length === 0) {
+    throw new InvalidArgumentError(`Cannot ${action}: a record must not be empty (give at least one byte; a marker record can be a single byte)`);
+  }
   if (payload.length > maxRecordBytes) {
     throw new InvalidArgumentError(`Cannot ${action}: size is ${payload.length} bytes, maximum is ${maxRecordBytes} bytes (maxRecordBytes)`);
   }
@@ -67,4 +69,11 @@ export function toBatchPayloads(datas: unknown, limits: RecordLimits): BatchPayl
  */
 export function keepRecord<T>(data: T): T {
   return (data instanceof Uint8Array ? Buffer.from(data) : data) as T;
+}
+
+/** How to pass bytes held in another binary type. */
+function viewHint(data: unknown): string {
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return '; wrap it: new Uint8Array(buffer)';
+  if (ArrayBuffer.isView(data)) return '; pass its bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength)';
+  return '';
 }

@@ -23,7 +23,7 @@ import { acquireLock, releaseLock } from '../log/lock.js';
 import { asOpenError } from '../log/open-error.js';
 import { descriptorsNeeded, openFilesSoftLimit } from './descriptor-budget.js';
 import { folderOwner, managerFolderAbove, MANAGER_FOLDER_NAME } from '../log/folder-owner.js';
-import { describe, resolveWalOptions } from '../log/options.js';
+import { checkOptionKeys, describe, KNOWN_OPTIONS, resolveWalOptions } from '../log/options.js';
 import type { ResolvedWalOptions, WalOptions } from '../log/options.js';
 import { keepRecord, toBatchPayloads, toPayload } from '../log/record-input.js';
 import { MANAGER_OWNED, Wal, checkEmptyRead, checkTailOptions, readBounds } from '../log/wal.js';
@@ -137,6 +137,9 @@ const MANAGER_ONLY_OPTIONS = new Set([
   'syncStream',
   'journalCheckpointBytes',
 ]);
+
+/** What logOptions may set: a log's own options (ManagedLogOptions). */
+const MANAGED_LOG_OPTION_KEYS: readonly string[] = [...[...KNOWN_OPTIONS].filter((key) => key !== 'dir' && key !== 'maxOpenFiles'), 'retention'];
 
 /** The shared journal's folder inside `~manager`. */
 export const JOURNAL_FOLDER_NAME = 'journal';
@@ -600,11 +603,13 @@ export class WalManager {
       throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions returned ${describe(overrides)}, not an object`);
     }
     // The manager's own wiring of its logs is not the user's to set.
-    for (const key of ['dir', 'fileCache', 'maxOpenFiles', 'journal', 'closedRemedy']) {
+    for (const key of ['dir', 'fileCache', 'maxOpenFiles', 'journal', 'closedRemedy', 'managerOwned']) {
       if (key in overrides) {
         throw new InvalidArgumentError(`Cannot open log ${logKey(topic, partition)}: logOptions may not set "${key}"`);
       }
     }
+    // A misspelt key names the options logOptions may set, not those of Wal.open.
+    checkOptionKeys(overrides, MANAGED_LOG_OPTION_KEYS, `open log ${logKey(topic, partition)} (logOptions)`);
     checkRetentionPolicy((overrides as ManagedLogOptions).retention, `open log ${logKey(topic, partition)}`);
     return overrides as ManagedLogOptions;
   }

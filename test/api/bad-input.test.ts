@@ -37,8 +37,13 @@ test('Wal: internal options, records of other types, offsets past the end, calls
   const dir = freshDir();
   const wal = await Wal.open({ dir });
   await wal.append('a');
-  await refuses('a Symbol record', () => wal.append(Symbol('x') as never), 'INVALID_ARGUMENT', /must be a Uint8Array or a string, got symbol/);
-  await refuses('a bigint record', () => wal.append(5n as never), 'INVALID_ARGUMENT', /must be a Uint8Array or a string/);
+  await refuses('a Symbol record', () => wal.append(Symbol('x') as never), 'INVALID_ARGUMENT', /must be a Uint8Array \(a Buffer\) or a string, got symbol$/);
+  await refuses('a bigint record', () => wal.append(5n as never), 'INVALID_ARGUMENT', /must be a Uint8Array \(a Buffer\) or a string/);
+  await refuses('an ArrayBuffer record', () => wal.append(new ArrayBuffer(4) as never), 'INVALID_ARGUMENT', /got an ArrayBuffer; wrap it: new Uint8Array\(buffer\)$/);
+  for (const view of [new DataView(new ArrayBuffer(4)), new Uint16Array(2)]) {
+    await refuses(`a ${view.constructor.name} record`, () => wal.append(view as never), 'INVALID_ARGUMENT', new RegExp(`got a ${view.constructor.name}; pass its bytes: new Uint8Array\\(view\\.buffer, view\\.byteOffset, view\\.byteLength\\)$`));
+  }
+  await refuses('an empty record', () => wal.append(''), 'INVALID_ARGUMENT', /a record must not be empty \(give at least one byte/);
   await refuses('a string with a lone surrogate', () => wal.append('ok\ud800'), 'INVALID_ARGUMENT', /lone UTF-16 surrogate/);
   await refuses('a batch whose last string has a lone surrogate', () => wal.appendBatch(['fine', '\udc00']), 'INVALID_ARGUMENT', /lone UTF-16 surrogate/);
   assert.equal(wal.nextOffset, 1, 'nothing of the refused records was appended');
@@ -143,9 +148,18 @@ test('paths, option shapes, number kinds and read bounds: each refused with what
     await refuses(`WalManager.open on ${dir}`, () => WalManager.open({ dir }), 'INVALID_ARGUMENT', notAFolder);
   }
   await refuses('Wal.open under /proc', () => Wal.open({ dir: '/proc/tidewal-no-such-folder/log' }), 'WAL_FAILED', /cannot hold it/);
+  symlinkSync(join(root, 'loop-b'), join(root, 'loop-a'));
+  symlinkSync(join(root, 'loop-a'), join(root, 'loop-b'));
+  for (const [label, dir, pattern] of [
+    ['a name too long', join(root, 'x'.repeat(300)), /its path, or a name in it, is too long \(ENAMETOOLONG\); give a shorter path/],
+    ['a loop of symlinks', join(root, 'loop-a', 'log'), /its path runs into a loop of symlinks \(ELOOP\); give a shorter path, or one without the loop$/],
+  ] as const) {
+    await refuses(`Wal.open on ${label}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', pattern);
+    await refuses(`WalManager.open on ${label}`, () => WalManager.open({ dir }), 'INVALID_ARGUMENT', pattern);
+  }
   await refuses('options an array', () => Wal.open([] as never), 'INVALID_ARGUMENT', /options must be an object, got an array of 0 items/);
   await refuses('a bigint option', () => Wal.open({ dir: join(root, 'big'), segmentBytes: 8192n as never }), 'INVALID_ARGUMENT', /"segmentBytes" must be an integer in \[4096, \d+\], got 8192n \(a bigint\)/);
-  assert.deepEqual(readdirSync(root).sort(), ['file', 'link'], 'no folder was made');
+  assert.deepEqual(readdirSync(root).sort(), ['file', 'link', 'loop-a', 'loop-b'], 'no folder was made');
   const wal = await Wal.open({ dir: join(root, 'log') });
   try {
     await wal.appendBatch(['a', 'b', 'c', 'd']);
