@@ -3,9 +3,13 @@
  * The `tidewal` command. Exit codes: 0 success; 1 the run failed (a failed
  * write, a verification error, or an I/O error); 2 bad flags.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as FlagError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { assert } from '../assert.js';
 import { WalError } from '../errors.js';
 import { parseDuration, parseFsync, runStress } from './stress.js';
 import type { StressOptions, StressProgress, StressReport } from './stress.js';
@@ -103,6 +107,21 @@ async function stress(flags: StressFlags): Promise<number> {
     const elapsed = Math.round(progress.elapsedMs / 1000);
     bar?.update(elapsed, { elapsed, records: progress.records, rate: progress.recordsPerSecond, mbps: progress.megabytesPerSecond });
   };
+  // The CLI makes the temp folder itself, so that Ctrl-C or a kill removes it too.
+  const tempDir = flags.dir === undefined ? await mkdtemp(join(tmpdir(), 'tidewal-stress-')) : null;
+  const dir = tempDir ?? flags.dir;
+  assert(dir !== undefined, 'the stress test has a folder');
+  const removeAndDie = (signal: NodeJS.Signals): void => {
+    if (tempDir !== null) rmSync(tempDir, { recursive: true, force: true });
+    process.removeListener('SIGINT', removeAndDie);
+    process.removeListener('SIGTERM', removeAndDie);
+    // Ends the way the signal would have: its default action, its exit status.
+    process.kill(process.pid, signal);
+  };
+  if (tempDir !== null) {
+    process.once('SIGINT', removeAndDie);
+    process.once('SIGTERM', removeAndDie);
+  }
   let report: StressReport;
   try {
     report = await runStress({
@@ -113,11 +132,16 @@ async function stress(flags: StressFlags): Promise<number> {
       durationMs: flags.duration,
       fsync: flags.fsync,
       syncStream: flags.syncStream,
-      ...(flags.dir === undefined ? {} : { dir: flags.dir }),
+      dir,
       ...(bar === null ? {} : { onProgress }),
     });
   } finally {
     bar?.stop();
+    if (tempDir !== null) {
+      process.removeListener('SIGINT', removeAndDie);
+      process.removeListener('SIGTERM', removeAndDie);
+      await rm(tempDir, { recursive: true, force: true });
+    }
   }
   if (flags.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report));

@@ -75,7 +75,8 @@ export interface StressReport {
     readonly rotateRecords: number;
     readonly durationMs: number;
     readonly fsync: string;
-    readonly syncStream: SyncStream;
+    /** Under 'always' only; null under the other policies, which use no journal. */
+    readonly syncStream: SyncStream | null;
     readonly producerToPartition: 'i % partitions';
   };
   /** Producers' phase: from the first append to the last acknowledgement. */
@@ -168,7 +169,9 @@ export async function runStress(options: StressOptions = {}): Promise<StressRepo
   }
 }
 
-type StressConfig = Required<Pick<StressOptions, 'producers' | 'partitions' | 'recordBytes' | 'rotateRecords' | 'durationMs' | 'fsync' | 'syncStream'>>;
+type StressConfig = Required<Pick<StressOptions, 'producers' | 'partitions' | 'recordBytes' | 'rotateRecords' | 'durationMs' | 'fsync'>> & {
+  readonly syncStream: SyncStream | null;
+};
 
 function resolveConfig(options: StressOptions): StressConfig {
   const config = {
@@ -178,8 +181,13 @@ function resolveConfig(options: StressOptions): StressConfig {
     rotateRecords: options.rotateRecords ?? 100,
     durationMs: options.durationMs ?? 10_000,
     fsync: options.fsync ?? 'always',
-    syncStream: options.syncStream ?? 'shared',
+    syncStream: (options.fsync ?? 'always') === 'always' ? (options.syncStream ?? 'shared') : null,
   };
+  if (config.syncStream === null && options.syncStream === 'per-log') {
+    throw new InvalidArgumentError(
+      `Cannot run stress test: --sync-stream per-log applies under --fsync always only (the other policies sync each log on its own anyway); drop it, or use --fsync always`,
+    );
+  }
   checkInteger('producers', config.producers, 1, 100_000);
   checkInteger('partitions', config.partitions, 1, 65_536);
   checkInteger('recordBytes', config.recordBytes, STRESS_RECORD_HEADER_BYTES, 16 * 1024 * 1024);
@@ -201,7 +209,7 @@ async function checkEmptyDir(dir: string): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw new InvalidArgumentError(`Cannot run stress test: --dir ${dir} is a file; give a new or empty folder`);
+    if (code === 'ENOTDIR') throw new InvalidArgumentError(`Cannot run stress test: --dir ${dir}, or a folder above it, is a file; give a new or empty folder`);
     throw new WalIOError(`Cannot run stress test: --dir ${dir} cannot be read (${code ?? String(error)}); give a new or empty folder this process can write`, error);
   }
   if (names.length > 0) {
@@ -223,7 +231,7 @@ function openManager(dir: string, config: StressConfig): Promise<WalManager> {
   return WalManager.open({
     dir,
     fsync: config.fsync,
-    syncStream: config.syncStream,
+    ...(config.syncStream === null ? {} : { syncStream: config.syncStream }),
     segmentMaxRecords: config.rotateRecords,
     retentionIntervalMs: 0,
     maxOpenLogs: Math.max(256, config.partitions),

@@ -3,8 +3,9 @@
  * child process.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +109,9 @@ test('a --dir that is a file is refused with code 2 and a message asking for a f
   const result = runCli(['stress', '--duration', '100ms', '--dir', file]);
   assert.equal(result.status, 2);
   assert.match(result.stderr, /is a file; give a new or empty folder/);
+  const below = runCli(['stress', '--duration', '100ms', '--dir', join(file, 'sub')]);
+  assert.equal(below.status, 2);
+  assert.match(below.stderr, /sub, or a folder above it, is a file; give a new or empty folder/);
 });
 
 test('an I/O error at run time exits with code 1 and a message, not a stack trace', () => {
@@ -129,9 +133,34 @@ test('flag parsers accept the documented spellings', () => {
   assert.equal(parseFsync('always'), 'always');
 });
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`${signal} during a run removes the temp folder and ends the process as ${signal} does`, async () => {
+    const temp = mkdtempSync(join(root, 'signal-'));
+    const child = spawn(process.execPath, [CLI_PATH, 'stress', '--duration', '60s', '--producers', '2', '--partitions', '2', '--fsync', 'os'], {
+      env: { ...process.env, TMPDIR: temp },
+      stdio: 'ignore',
+    });
+    const exited = once(child, 'exit');
+    // Appending has begun once the manager's topic folder exists in the temp folder.
+    const running = (): boolean => readdirSync(temp).some((name) => existsSync(join(temp, name, 'stress')));
+    while (!running()) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill(signal);
+    const [code, exitSignal] = (await exited) as [number | null, NodeJS.Signals | null];
+    assert.deepEqual({ code, exitSignal }, { code: null, exitSignal: signal });
+    assert.deepEqual(readdirSync(temp), [], 'the temp folder is gone');
+  });
+}
+
+test('--sync-stream per-log under another policy than always is refused with code 2', () => {
+  const result = runCli(['stress', '--duration', '100ms', '--fsync', 'os', '--sync-stream', 'per-log']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /--sync-stream per-log applies under --fsync always only .*; drop it, or use --fsync always/);
+});
+
 test('runStress can be called from code', async () => {
   const report = await runStress({ producers: 3, partitions: 2, durationMs: 200, fsync: 'os', rotateRecords: 10 });
   assert.equal(report.ok, true, JSON.stringify(report.verification));
+  assert.equal(report.config.syncStream, null, "no sync stream is reported under 'os'");
   assert.deepEqual(report.partitionRecords.reduce((sum, count) => sum + count, 0), report.records);
 });
 
