@@ -198,6 +198,33 @@ describe('corruption in the active segment', () => {
     await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, badPosition));
   });
 
+  test('a zeroed sector starting at the first frame, with valid frames after it, is corruption, not an empty segment', async () => {
+    // Zeros where a frame header should be read as the end of the data only when nothing but zeros follows.
+    const dir = tempDir();
+    await buildLog(dir, 40, () => 100);
+    forgetCleanShutdown(dir);
+    const segment = lastSegmentPath(dir);
+    zeroRange(segment, SEGMENT_HEADER_SIZE_BYTES, 512);
+    const before = snapshot(dir);
+    await assert.rejects(open(dir), (error: unknown) => assertCorruption(error, segment, SEGMENT_HEADER_SIZE_BYTES));
+    assertUnchanged(dir, before, 'the refused open');
+  });
+
+  test('a segment missing between sealed ones and the active one, after a crash, is corruption, not a torn tail', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 20, () => 64, { segmentMaxRecords: 4 });
+    forgetCleanShutdown(dir);
+    // Records 12-15 lived in the segment before the active one (16-19).
+    fs.rmSync(segmentPath(dir, 12));
+    const before = snapshot(dir);
+    await assert.rejects(open(dir, { segmentMaxRecords: 4 }), (error: unknown) => {
+      assert.ok(error instanceof CorruptionError, `expected CorruptionError, got ${String(error)}`);
+      assert.equal(error.code, 'LOG_CORRUPT');
+      return true;
+    });
+    assertUnchanged(dir, before, 'the refused open moved nothing aside');
+  });
+
   test('with repair: true open cuts at the bad frame, keeps the records before it and the cut bytes in a .broken file', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, 20, (index) => 30 + index * 11);
@@ -388,6 +415,34 @@ describe('corruption in a sealed segment', () => {
         const wal = await open(dir, { segmentMaxRecords: 10 });
         assertSameRecords(await readAll(wal, 0), all, `${field} forged, crashed=${crashed}: every record`);
         assertSameRecords(await readAll(wal, 12), all.slice(12), `${field} forged, crashed=${crashed}: from 12`);
+        await wal.close();
+      }
+    }
+  });
+
+  test('an index trailer whose checksum holds but whose data end is not where it sits is not used: reads miss no record', async () => {
+    const dir = tempDir();
+    const all = await buildLog(dir, 35, () => 100, { segmentMaxRecords: 10 });
+    const segment = segmentPath(dir, 10);
+    const content = fs.readFileSync(segment);
+    const indexSizeBytes = content.readUInt32LE(content.length - 8);
+    const indexStart = content.length - 8 - indexSizeBytes;
+    const lastFrame = frameAt(segment, 19);
+    assert.equal(lastFrame.position + lastFrame.sizeBytes, indexStart, 'the trailer follows the last frame');
+    // Trailers claiming the segment's data ends before its last frame (with
+    // 9 records) or runs into the trailer itself, checksums recomputed.
+    for (const [recordCount, sizeBytes] of [[9, lastFrame.position], [10, indexStart + 16]] as const) {
+      const forged = Buffer.from(content);
+      forged.writeUInt32LE(recordCount, indexStart + 16);
+      forged.writeUInt32LE(sizeBytes, indexStart + 24);
+      const crcPosition = indexStart + indexSizeBytes - 4;
+      forged.writeUInt32LE(crc32(forged.subarray(indexStart, crcPosition)), crcPosition);
+      fs.writeFileSync(segment, forged);
+      for (const crashed of [false, true]) {
+        if (crashed) forgetCleanShutdown(dir);
+        const wal = await open(dir, { segmentMaxRecords: 10 });
+        assertSameRecords(await readAll(wal, 0), all, `crashed=${crashed}: every record`);
+        assertSameRecords(await readAll(wal, 19), all.slice(19), `crashed=${crashed}: from the forged segment's last record`);
         await wal.close();
       }
     }

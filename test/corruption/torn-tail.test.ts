@@ -218,6 +218,30 @@ describe('torn tail', () => {
     }
   });
 
+  test('a clean-shutdown marker with a flipped byte is not trusted: open scans and finds every record', async () => {
+    const dir = tempDir();
+    const wal = await Wal.open({ dir, fsync: 'always' });
+    for (let index = 0; index < 5; index += 1) await wal.append(`record ${index}`);
+    await wal.close();
+    const markerPath = path.join(dir, 'clean-shutdown');
+    const marker = fs.readFileSync(markerPath);
+    // The low byte of nextOffset (byte 8): 5 becomes 3, and the checksum no longer holds.
+    assert.equal(marker[8], 5);
+    marker[8] = 3;
+    fs.writeFileSync(markerPath, marker);
+    const reopened = await Wal.open({ dir, fsync: 'always' });
+    try {
+      assert.equal(reopened.recovery.clean, false, 'a damaged marker counts as none');
+      assert.equal(reopened.nextOffset, 5);
+      assert.deepEqual(await reopened.append('next'), { offset: 5 }, 'no offset is handed out twice');
+      const read: string[] = [];
+      for await (const record of reopened.read()) read.push(Buffer.from(record.data).toString());
+      assert.deepEqual(read, ['record 0', 'record 1', 'record 2', 'record 3', 'record 4', 'next']);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   test('zeros after the last frame (preallocated or unwritten space) are not records', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, records(8, (index) => 1 + index * 50));
