@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CorruptionError } from '../errors.js';
+import { FaultyFileSystem, exactPath } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-store.js';
 import { CHECKPOINT_NAME_LENGTH_MAX } from './topic-name.js';
 import { WalManager } from './wal-manager.js';
@@ -118,6 +120,33 @@ test('a commit interrupted before its rename leaves the old checkpoint', async (
   assert.deepEqual(reopened.checkpoints.get('c'), { 't/0': 1 });
   assert.deepEqual(readdirSync(checkpointDir(dir)), ['c.checkpoint']);
   await reopened.close();
+});
+
+test('a failed checkpoint sync stops the store: later commits reject until the manager is reopened, and the last good checkpoint stays', async () => {
+  const dir = freshDir();
+  const faulty = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({ dir, fileSystem: faulty, retentionIntervalMs: 0 });
+  try {
+    await mgr.append('t', 0, ['a', 'b', 'c']);
+    await mgr.checkpoints.commit('c', { 't/0': 1 });
+    faulty.arm({ call: 'syncDir', code: 'EIO', path: exactPath(checkpointDir(dir)) });
+    await assert.rejects(mgr.checkpoints.commit('c', { 't/0': 2 }), { code: 'WAL_FAILED', message: /reopen the manager to continue/ });
+    // The fault is gone, but a retried sync could report success for a rename the failed one lost: never retry.
+    faulty.disarm();
+    await assert.rejects(mgr.checkpoints.commit('c', { 't/0': 3 }), { code: 'WAL_FAILED' });
+    await assert.rejects(mgr.checkpoints.delete('c'), { code: 'WAL_FAILED' });
+  } finally {
+    await mgr.close().catch(() => {});
+  }
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  try {
+    // The rename of the failed commit may or may not have landed; nothing later did.
+    assert.ok([1, 2].includes(reopened.checkpoints.get('c')?.['t/0'] ?? -1), JSON.stringify(reopened.checkpoints.get('c')));
+    await reopened.checkpoints.commit('c', { 't/0': 3 });
+    assert.deepEqual(reopened.checkpoints.get('c'), { 't/0': 3 });
+  } finally {
+    await reopened.close();
+  }
 });
 
 test('a damaged checkpoint file is reported, never read as offsets', async () => {

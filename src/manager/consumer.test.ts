@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { gate } from '../../test/gate.js';
 import { until } from '../../test/within.js';
 import { freshFolders } from '../../test/temp-folders.js';
+import { forgetCleanShutdown, frameAt, lastSegmentPath } from '../../test/corruption/damage.js';
+import { truncateSync } from 'node:fs';
 
 const freshDir = freshFolders('tidewal-consumer-');
 
@@ -171,6 +173,32 @@ test('mgr.close() while a consumer is still opening its partitions ends the iter
   openGate.open();
   assert.equal(await iteration, 0, 'the iteration ends without an error and without records');
   await closing;
+});
+
+test("a checkpoint past a log's end (unsynced records a power cut took) resumes at the log's end, not with an error", async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  for (let index = 0; index < 10; index++) await mgr.append('t', 0, `r${index}`);
+  await mgr.checkpoints.commit('g', { 't/0': 10 });
+  await mgr.close();
+  // What a power cut leaves under 'os': the last four records never reached the disk.
+  const partitionDir = join(dir, 't', '0');
+  forgetCleanShutdown(partitionDir);
+  const segment = lastSegmentPath(partitionDir);
+  truncateSync(segment, frameAt(segment, 6).position);
+  const reopened = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  try {
+    assert.equal((await reopened.log('t', 0)).nextOffset, 6);
+    const consumer = reopened.consume({ group: 'g', topics: ['t'], from: 'checkpoint' });
+    const iterator = consumer[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await reopened.append('t', 0, 'after the cut');
+    const record = (await first).value as ConsumerRecord;
+    assert.equal(`${label(record)}:${record.data.toString()}`, 't/0@6:after the cut');
+    await iterator.return?.();
+  } finally {
+    await reopened.close();
+  }
 });
 
 test('a restarted consumer resumes from its last commit', async () => {
