@@ -22,5 +22,7 @@ if (files.length === 0) {
   console.error('No test files found under build/: run `npm run build` first.');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// A test that hangs fails after 5 minutes, named, instead of stalling the run
+// (tests that need longer set their own timeout, which takes precedence).
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
