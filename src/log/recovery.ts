@@ -20,7 +20,7 @@ import { provesSyncedPast, scanSegment } from './segment-scan.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { writeFully } from '../io/write-fully.js';
 import { readWhole } from '../io/read-fully.js';
-import { readSegmentHeader, readSegmentNonce } from './segment-header-file.js';
+import { readSegmentHeader } from './segment-header-file.js';
 import type { SegmentHeaderStatus } from './format.js';
 
 /** What `repair: true` cut. */
@@ -295,7 +295,10 @@ async function openAfterCrash(options: ResolvedWalOptions, bases: number[], segm
   }
   const active = segments[segments.length - 1];
   assert(active !== undefined, 'a recovered log has a segment');
-  if (active.writeHandle === null) await reopenForAppend(options, active);
+  // The trusted prefix ends before the last segment, the first segment after
+  // it starts where the prefix ends, and a scan seals a segment only when the
+  // next one starts where it ends: the last one kept is always scanned and stays open.
+  assert(active.writeHandle !== null, 'the last segment a crash recovery keeps was scanned and keeps its write handle');
   // Names created or renamed before the crash, and the cuts above, must be
   // durable before the log counts its records as synced.
   await options.fileSystem.syncDir(options.dir);
@@ -320,23 +323,6 @@ async function trustedPrefix(options: ResolvedWalOptions, bases: number[]): Prom
     return [...sealedSegments(options, bases.slice(0, baseIndex), base), sealed];
   }
   return [];
-}
-
-/** Makes a segment that was sealed the active one again (its successors were cut). */
-async function reopenForAppend(options: ResolvedWalOptions, segment: Segment): Promise<void> {
-  segment.writeHandle = await options.fileSystem.open(segment.path, { write: true, dsync: options.dsyncWrites });
-  if (segment.nonce < 0) segment.nonce = await readSegmentNonce(segment.writeHandle);
-  segment.sealed = false;
-  // The last trusted segment was loaded from its trailer (a file size would count the trailer as data).
-  assert(segment.sizeBytes >= 0, 'a segment reopened for appends knows where its data ends');
-  // Appends go where the index trailer was: cut it, durably, before any frame lands there.
-  if ((await segment.writeHandle.sizeBytes()) > segment.sizeBytes) {
-    await segment.writeHandle.truncate(segment.sizeBytes);
-    await segment.writeHandle.datasync();
-  }
-  segment.allocatedBytes = segment.sizeBytes;
-  segment.reservedSizeBytes = segment.sizeBytes;
-  segment.reservedRecordCount = segment.recordCount;
 }
 
 /**
