@@ -3,7 +3,7 @@
  * The `tidewal` command. Exit codes: 0 success; 1 the run failed (a failed
  * write, a verification error, or an I/O error); 2 bad flags.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +94,10 @@ function buildProgram(): Command {
 }
 
 async function stress(flags: StressFlags): Promise<number> {
+  // The CLI makes the temp folder itself, so that Ctrl-C or a kill removes it too.
+  const tempDir = flags.dir === undefined ? await mkdtemp(join(tmpdir(), 'tidewal-stress-')) : null;
+  const dir = tempDir ?? flags.dir;
+  assert(dir !== undefined, 'the stress test has a folder');
   const bar = process.stderr.isTTY === true ? new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -107,16 +111,24 @@ async function stress(flags: StressFlags): Promise<number> {
     const elapsed = Math.round(progress.elapsedMs / 1000);
     bar?.update(elapsed, { elapsed, records: progress.records, rate: progress.recordsPerSecond, mbps: progress.megabytesPerSecond });
   };
-  // The CLI makes the temp folder itself, so that Ctrl-C or a kill removes it too.
-  const tempDir = flags.dir === undefined ? await mkdtemp(join(tmpdir(), 'tidewal-stress-')) : null;
-  const dir = tempDir ?? flags.dir;
-  assert(dir !== undefined, 'the stress test has a folder');
   const removeAndDie = (signal: NodeJS.Signals): void => {
-    if (tempDir !== null) rmSync(tempDir, { recursive: true, force: true });
     process.removeListener('SIGINT', removeAndDie);
     process.removeListener('SIGTERM', removeAndDie);
-    // Ends the way the signal would have: its default action, its exit status.
-    process.kill(process.pid, signal);
+    try {
+      if (tempDir !== null) {
+        // Moved first: file and folder creations queued on the thread pool
+        // then miss (ENOENT) instead of landing in the folder being removed;
+        // the few already past their path lookup are what the retries are for.
+        const doomed = `${tempDir}.removing`;
+        renameSync(tempDir, doomed);
+        rmSync(doomed, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
+      }
+    } catch {
+      // Best effort: the signal must still end the process.
+    } finally {
+      // Ends the way the signal would have: its default action, its exit status.
+      process.kill(process.pid, signal);
+    }
   };
   if (tempDir !== null) {
     process.once('SIGINT', removeAndDie);

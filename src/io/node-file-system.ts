@@ -136,7 +136,7 @@ async function makeFolders(path: string): Promise<void> {
   const parent = dirname(path);
   if (parent === path) throw errnoError('ENOENT', -2, path, 'no such file or directory', 'the root is missing');
   await makeFolders(parent);
-  if (!(await makeFolder(path))) throw errnoError('ENOENT', -2, path, 'no such file or directory', 'its parent exists but cannot hold it: a virtual file system such as /proc');
+  if (!(await makeFolder(path))) throw errnoError('ENOENT', -2, path, 'no such file or directory', 'its parent exists but cannot hold it: a virtual file system such as /proc, or the parent was removed meanwhile');
 }
 
 /** Makes one folder: true when it exists now, false when its parent is missing (ENOENT). */
@@ -156,8 +156,14 @@ async function makeFolder(path: string): Promise<boolean> {
   }
 }
 
-function isFolder(path: string): Promise<boolean> {
-  return fs.promises.stat(path).then((stats) => stats.isDirectory(), () => false);
+/** Whether `path` is a folder: false for a file or a symlink to nothing; other errors (EIO) throw. */
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await fs.promises.stat(path)).isDirectory();
+  } catch (error) {
+    if (isErrno(error, 'ENOENT') || isErrno(error, 'ELOOP') || isErrno(error, 'ENOTDIR')) return false;
+    throw error;
+  }
 }
 
 function errnoError(code: string, errno: number, path: string, text: string, why: string): NodeJS.ErrnoException {

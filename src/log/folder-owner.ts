@@ -5,7 +5,7 @@
  * `~manager` would land among the segments). Both kinds tolerate files they
  * do not know; this only refuses the other kind's own.
  */
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
 import { listFolderOrNull } from '../io/list-or-create-folder.js';
 import { CLEAN_MARKER_FILE_NAME } from './clean-marker.js';
@@ -35,12 +35,27 @@ export function folderOwner(names: readonly string[]): { readonly kind: 'log' | 
  */
 export async function managerFolderAbove(fileSystem: FileSystem, dir: string): Promise<string | null> {
   const candidates: string[] = [];
-  for (let folder = dirname(dir); ; folder = dirname(folder)) {
+  // From the absolute path: a relative one ('5', run inside a topic folder) names no folder above it.
+  for (let folder = dirname(resolve(dir)); ; folder = dirname(folder)) {
     candidates.push(folder);
     if (dirname(folder) === folder) break;
   }
   // All looked up at once: this runs in every standalone open.
-  const listings = await Promise.all(candidates.map((candidate) => listFolderOrNull(fileSystem, join(candidate, MANAGER_FOLDER_NAME)).catch(() => null)));
+  const listings = await Promise.all(candidates.map((candidate) => managerFolderListing(fileSystem, join(candidate, MANAGER_FOLDER_NAME))));
   const found = listings.findIndex((names) => names !== null);
   return found === -1 ? null : (candidates[found] ?? null);
+}
+
+/** The names in a `~manager` folder above a log; null when there is none. */
+async function managerFolderListing(fileSystem: FileSystem, path: string): Promise<string[] | null> {
+  try {
+    return await listFolderOrNull(fileSystem, path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A file above the log: no manager there (the open reports the file itself).
+    if (code === 'ENOTDIR') return null;
+    // There, but not ours to list: still a manager's folder.
+    if (code === 'EACCES' || code === 'EPERM') return [];
+    throw error;
+  }
 }

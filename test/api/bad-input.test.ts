@@ -230,6 +230,16 @@ test("a Wal is not opened in a manager's folder, nor a manager in a log's folder
   }
   assert.deepEqual(readdirSync(join(managerDir, 't')).sort(), beforeEntries, 'no partition folder was created');
   assert.equal(existsSync(join(managerDir, 't', '0', 'x')), false, 'nothing was created in a partition folder');
+  // A relative path names its folders above only once resolved.
+  const cwd = process.cwd();
+  process.chdir(join(managerDir, 't'));
+  try {
+    await refuses('Wal.open on a relative partition folder', () => Wal.open({ dir: '5' }), 'INVALID_ARGUMENT', /inside the WalManager folder/);
+    await refuses('WalManager.open on a relative folder in a topic', () => WalManager.open({ dir: 'inner' }), 'INVALID_ARGUMENT', /inside the WalManager folder/);
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.deepEqual(readdirSync(join(managerDir, 't')).sort(), beforeEntries, 'a relative path created nothing either');
   // The manager's own opens pass a token no caller can name: a plain flag does not get a caller in.
   await refuses('Wal.open on a partition, claiming to be the manager', () => Wal.open({ dir: join(managerDir, 't', '0'), managerOwned: true } as never), 'INVALID_ARGUMENT', /inside the WalManager folder/);
   // Nor a manager: its topics would land among the outer manager's partitions.

@@ -143,7 +143,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const exited = once(child, 'exit');
     // Appending has begun once the manager's topic folder exists in the temp folder.
     const running = (): boolean => readdirSync(temp).some((name) => existsSync(join(temp, name, 'stress')));
-    while (!running()) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (!running()) {
+      assert.equal(child.exitCode, null, 'the stress test is still running');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     child.kill(signal);
     const [code, exitSignal] = (await exited) as [number | null, NodeJS.Signals | null];
     assert.deepEqual({ code, exitSignal }, { code: null, exitSignal: signal });
