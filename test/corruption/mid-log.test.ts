@@ -102,6 +102,31 @@ function indexTrailerStart(segment: string): number {
   return index.sizeBytes;
 }
 
+/** The index header's size (docs/FORMAT.md): the index's entries of 8 bytes follow it, then its CRC, its length and the magic. */
+const INDEX_HEADER_SIZE_BYTES = 52;
+
+/** Writes `content` (a sealed segment) back with `edit` applied and its index checksum recomputed: a trailer a writer's bug left. */
+function writeForgedIndex(segment: string, content: Buffer, edit: (forged: Buffer) => void): void {
+  const indexSizeBytes = content.readUInt32LE(content.length - 8);
+  const indexStart = content.length - 8 - indexSizeBytes;
+  const crcPosition = indexStart + indexSizeBytes - 4;
+  const forged = Buffer.from(content);
+  edit(forged);
+  forged.writeUInt32LE(crc32(forged.subarray(indexStart, crcPosition)), crcPosition);
+  fs.writeFileSync(segment, forged);
+}
+
+/** Opened after a clean close and again after a crash, `dir` reads back exactly `all`, from 0 and from `from`. */
+async function assertReadsMissNothing(dir: string, all: readonly Buffer[], from: number, context: string): Promise<void> {
+  for (const crashed of [false, true]) {
+    if (crashed) forgetCleanShutdown(dir);
+    const wal = await open(dir, { segmentMaxRecords: 10 });
+    assertSameRecords(await readAll(wal, 0), all, `${context}, crashed=${crashed}: every record`);
+    assertSameRecords(await readAll(wal, from), all.slice(from), `${context}, crashed=${crashed}: from ${from}`);
+    await wal.close();
+  }
+}
+
 function assertCorruption(error: unknown, file: string, filePosition: number): true {
   assert.ok(error instanceof CorruptionError, `expected CorruptionError, got ${String(error)}`);
   assert.ok(error instanceof WalError);
@@ -398,25 +423,12 @@ describe('corruption in a sealed segment', () => {
     const dir = tempDir();
     const all = await buildLog(dir, 35, () => 100, { segmentMaxRecords: 10 });
     const segment = segmentPath(dir, 10);
-    // The trailer as docs/FORMAT.md lays it out: index (52-byte header, 8-byte entries, CRC), its length, the magic.
     const content = fs.readFileSync(segment);
-    const indexSizeBytes = content.readUInt32LE(content.length - 8);
-    const indexStart = content.length - 8 - indexSizeBytes;
-    const firstEntry = indexStart + 52;
+    const firstEntry = indexTrailerStart(segment) + INDEX_HEADER_SIZE_BYTES;
     assert.equal(content.readUInt32LE(firstEntry), 0, 'the first entry is the first record');
     for (const [field, value] of [['offset delta', 10], ['position', 4096]] as const) {
-      const forged = Buffer.from(content);
-      forged.writeUInt32LE(value, field === 'offset delta' ? firstEntry : firstEntry + 4);
-      const crcPosition = indexStart + indexSizeBytes - 4;
-      forged.writeUInt32LE(crc32(forged.subarray(indexStart, crcPosition)), crcPosition);
-      fs.writeFileSync(segment, forged);
-      for (const crashed of [false, true]) {
-        if (crashed) forgetCleanShutdown(dir);
-        const wal = await open(dir, { segmentMaxRecords: 10 });
-        assertSameRecords(await readAll(wal, 0), all, `${field} forged, crashed=${crashed}: every record`);
-        assertSameRecords(await readAll(wal, 12), all.slice(12), `${field} forged, crashed=${crashed}: from 12`);
-        await wal.close();
-      }
+      writeForgedIndex(segment, content, (forged) => forged.writeUInt32LE(value, field === 'offset delta' ? firstEntry : firstEntry + 4));
+      await assertReadsMissNothing(dir, all, 12, `${field} forged`);
     }
   });
 
@@ -425,26 +437,17 @@ describe('corruption in a sealed segment', () => {
     const all = await buildLog(dir, 35, () => 100, { segmentMaxRecords: 10 });
     const segment = segmentPath(dir, 10);
     const content = fs.readFileSync(segment);
-    const indexSizeBytes = content.readUInt32LE(content.length - 8);
-    const indexStart = content.length - 8 - indexSizeBytes;
+    const indexStart = indexTrailerStart(segment);
     const lastFrame = frameAt(segment, 19);
     assert.equal(lastFrame.position + lastFrame.sizeBytes, indexStart, 'the trailer follows the last frame');
     // Trailers claiming the segment's data ends before its last frame (with
-    // 9 records) or runs into the trailer itself, checksums recomputed.
+    // 9 records) or runs into the trailer itself.
     for (const [recordCount, sizeBytes] of [[9, lastFrame.position], [10, indexStart + 16]] as const) {
-      const forged = Buffer.from(content);
-      forged.writeUInt32LE(recordCount, indexStart + 16);
-      forged.writeUInt32LE(sizeBytes, indexStart + 24);
-      const crcPosition = indexStart + indexSizeBytes - 4;
-      forged.writeUInt32LE(crc32(forged.subarray(indexStart, crcPosition)), crcPosition);
-      fs.writeFileSync(segment, forged);
-      for (const crashed of [false, true]) {
-        if (crashed) forgetCleanShutdown(dir);
-        const wal = await open(dir, { segmentMaxRecords: 10 });
-        assertSameRecords(await readAll(wal, 0), all, `crashed=${crashed}: every record`);
-        assertSameRecords(await readAll(wal, 19), all.slice(19), `crashed=${crashed}: from the forged segment's last record`);
-        await wal.close();
-      }
+      writeForgedIndex(segment, content, (forged) => {
+        forged.writeUInt32LE(recordCount, indexStart + 16);
+        forged.writeUInt32LE(sizeBytes, indexStart + 24);
+      });
+      await assertReadsMissNothing(dir, all, 19, `${recordCount} records ending at ${sizeBytes}`);
     }
   });
 
