@@ -18,6 +18,7 @@
 import { assert } from '../assert.js';
 import { WalError, WalIOError } from '../errors.js';
 import { managerClosedError } from './manager-closed.js';
+import { RunLimit } from './run-limit.js';
 import type { Wal } from '../log/wal.js';
 
 /** One partition's slot. Created for every known partition; `wal` is set while it is open. */
@@ -65,6 +66,14 @@ export type WalOpener = (entry: LogEntry) => Promise<Wal>;
 /** How long a short operation waits without any open log becoming idle before it opens one beyond the bound. */
 export const ROOM_WAIT_MS_MAX = 250;
 
+/**
+ * Closes of logs running at once. Each needs a descriptor or two beyond the
+ * log's own for a moment; without a bound, a consumer over 500 partitions
+ * that ended closed 500 logs together and 239 failed with EMFILE (and, being
+ * journaled, stayed failed until the manager reopened).
+ */
+export const LOG_CLOSES_IN_FLIGHT_MAX = 8;
+
 /** LRU of open logs; see the file comment. */
 export class LogPool {
   readonly maxOpenLogs: number;
@@ -73,6 +82,7 @@ export class LogPool {
   readonly #open = new Set<LogEntry>();
   /** Closes in flight (evictions): a journal checkpoint waits for them. */
   readonly #closings = new Set<Promise<void>>();
+  readonly #closeLimit = new RunLimit(LOG_CLOSES_IN_FLIGHT_MAX);
   /** Short operations waiting for room to open their log; all are woken when a log becomes idle or closes. */
   #roomWaiters: (() => void)[] = [];
   #tick = 0;
@@ -265,7 +275,7 @@ export class LogPool {
       if (opened === null) return;
       let closeError: unknown = null;
       try {
-        await opened.close();
+        await this.#closeLimit.run(() => opened.close());
       } catch (error) {
         closeError = error;
       }
