@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from './wal.js';
 import { WalError } from '../errors.js';
+import { FaultyFileSystem } from '../io/faulty-file-system.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
 
 function temporaryDir(): string {
   return mkdtempSync(join(tmpdir(), 'tidewal-backpressure-'));
@@ -107,6 +109,48 @@ describe('backpressure', () => {
       const stored: string[] = [];
       for await (const record of wal.read({ from: 4 })) stored.push(Buffer.from(record.data).toString());
       assert.deepEqual(stored, ['single, as given', 'first of batch', 'second of batch']);
+      await wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // sync() covered only the groups that existed when it was called; appends
+  // still waiting for room joined later groups, and under 'os' and batch
+  // they were even acknowledged before sync() resolved, yet not synced.
+  for (const fsync of ['always', 'os', { batch: { intervalMs: 5 } }] as const) {
+    it(`sync() covers appends that were still waiting for room when it was called (fsync ${JSON.stringify(fsync)})`, async () => {
+      const dir = temporaryDir();
+      try {
+        const wal = await Wal.open({ dir, fsync, maxRecordBytes: 2048, maxPendingBytes: 4200 });
+        const appends = [
+          wal.append(Buffer.alloc(1500, 1)),
+          wal.append(Buffer.alloc(1500, 2)),
+          wal.append(Buffer.alloc(1500, 3)),
+          wal.appendBatch([Buffer.alloc(1000, 4), Buffer.alloc(1000, 5)]),
+        ];
+        await wal.sync();
+        assert.equal(wal.nextOffset, 5, 'every append called before sync() is in the log when it resolves');
+        assert.equal(wal.durableOffset, 5, 'and durable');
+        await Promise.all(appends);
+        await wal.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('a sync() waiting for appends that wait for room rejects with the failure when the log fails, rather than hang', async () => {
+    const dir = temporaryDir();
+    try {
+      const fileSystem = new FaultyFileSystem(new NodeFileSystem());
+      const wal = await Wal.open({ dir, fsync: 'always', fileSystem, maxRecordBytes: 2048, maxPendingBytes: 4200, preallocate: false });
+      // The first group's durable write fails after the others queued behind it.
+      fileSystem.arm({ call: 'write', code: 'EIO', path: /\.wal$|prepared/, delayMs: 50 });
+      const appends = [1, 2, 3, 4].map((fill) => wal.append(Buffer.alloc(1500, fill)));
+      const synced = wal.sync();
+      await assert.rejects(synced, (error: unknown) => error instanceof WalError && error.code === 'WAL_FAILED');
+      for (const append of appends) await assert.rejects(append, (error: unknown) => error instanceof WalError && error.code === 'WAL_FAILED');
       await wal.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

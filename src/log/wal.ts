@@ -42,6 +42,7 @@ import { FolderSync } from './folder-sync.js';
 import { keepRecord, toBatchPayloads, toPayload } from './record-input.js';
 import { Wakeup } from './wakeup.js';
 import { isWriteJournal } from './write-journal.js';
+import { RoomQueueMark } from './room-queue-mark.js';
 import type { WriteJournal } from './write-journal.js';
 import { LoopTurnWatch } from './loop-turns.js';
 import {
@@ -149,6 +150,8 @@ export class Wal {
   readonly #spaceWaiters: SpaceWaiter[];
   /** Bytes of waiters let in (#admitWaiters) whose appends have not reserved them yet. */
   #admittedBytes: number;
+  /** Which appends that waited for room have joined a group: sync() covers them too. */
+  readonly #roomQueue = new RoomQueueMark();
   readonly #flushBound: () => void;
   readonly #loopTurns: LoopTurnWatch;
   /** The running flush loop, so close() can wait for I/O in flight. */
@@ -370,17 +373,18 @@ export class Wal {
     let payload = toPayload(data, this.#options.maxRecordBytes, 'append record');
     const entryBytes = recordEntrySizeBytes(payload.length);
     const budgetBytes = entryBytesWorstCase(entryBytes);
+    let roomPlace = 0;
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
       if (payload === data) payload = keepRecord(payload);
-      await this.#waitForSpace(budgetBytes);
-      this.#admittedBytes -= budgetBytes;
-      this.#checkAdmitted();
+      roomPlace = this.#roomQueue.enter();
+      await this.#admitAfterWait(budgetBytes, roomPlace);
     }
     const nowMs = this.#options.clock.wallMs();
     const group = this.#groupFor(budgetBytes, 1, nowMs);
     const usedBytesBefore = group.usedBytes;
     const offset = group.add(payload, entryBytes, nowMs, this.#pool);
     this.#reserved(group, group.usedBytes - usedBytesBefore, 1);
+    this.#roomQueue.settled(roomPlace);
     await group.promise;
     return { offset };
   }
@@ -397,19 +401,20 @@ export class Wal {
     this.#checkWritable('append batch');
     const { payloads, entryBytes } = toBatchPayloads(datas, this.#options);
     const budgetBytes = entryBytesWorstCase(entryBytes);
+    let roomPlace = 0;
     if (this.#spaceWaiters.length > 0 || this.#pendingBytes + this.#admittedBytes + budgetBytes > this.#options.maxPendingBytes) {
       payloads.forEach((payload, index) => {
         if (payload === datas[index]) payloads[index] = keepRecord(payload);
       });
-      await this.#waitForSpace(budgetBytes);
-      this.#admittedBytes -= budgetBytes;
-      this.#checkAdmitted();
+      roomPlace = this.#roomQueue.enter();
+      await this.#admitAfterWait(budgetBytes, roomPlace);
     }
     const nowMs = this.#options.clock.wallMs();
     const group = this.#groupFor(budgetBytes, payloads.length, nowMs);
     const usedBytesBefore = group.usedBytes;
     const firstOffset = group.add(payloads, entryBytes, nowMs, this.#pool);
     this.#reserved(group, group.usedBytes - usedBytesBefore, payloads.length);
+    this.#roomQueue.settled(roomPlace);
     await group.promise;
     const offsets: number[] = [];
     for (let recordIndex = 0; recordIndex < payloads.length; recordIndex++) offsets.push(firstOffset + recordIndex);
@@ -472,12 +477,16 @@ export class Wal {
   }
 
   /**
-   * Makes everything appended so far durable.
+   * Makes everything appended so far durable, appends still waiting for
+   * room under `maxPendingBytes` included.
    * @example
    * await wal.sync(); // wal.durableOffset === wal.nextOffset
    */
   async sync(): Promise<void> {
     this.#checkWritable('sync log');
+    const waitingAppendsJoined = this.#roomQueue.allEnteredSettled();
+    if (waitingAppendsJoined !== null) await waitingAppendsJoined;
+    if (this.#failure !== null) throw this.#failure;
     const lastGroup = this.#groups[this.#groups.length - 1];
     if (lastGroup !== undefined) await lastGroup.promise;
     await this.#syncData();
@@ -999,6 +1008,18 @@ export class Wal {
     group.resolve();
     this.#admitWaiters();
     this.#acks.wake();
+  }
+
+  /** Waits for room for `budgetBytes`; an append that gives up (failure) settles its place in the room queue. */
+  async #admitAfterWait(budgetBytes: number, roomPlace: number): Promise<void> {
+    try {
+      await this.#waitForSpace(budgetBytes);
+      this.#admittedBytes -= budgetBytes;
+      this.#checkAdmitted();
+    } catch (error) {
+      this.#roomQueue.settled(roomPlace);
+      throw error;
+    }
   }
 
   #waitForSpace(frameBytes: number): Promise<void> {
