@@ -176,8 +176,7 @@ interface Block {
  * then gets what a read below `firstOffset` gets, not the file's ENOENT.
  */
 async function openSegment(log: ReadableLog, segment: Segment, from: number): Promise<FileHandle> {
-  log.assertReadable('read records');
-  try {
+  return borrowHandle(log, segment, from, async () => {
     await log.ensureIndexed(segment);
     // A segment just rotated in may still carry its temp name.
     if (segment.named !== null) {
@@ -185,6 +184,17 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
         throw new WalIOError(`Cannot read records: ${segment.path} was never renamed into place; the log stopped, reopen it to recover`, error);
       });
     }
+  });
+}
+
+/**
+ * Borrows the read handle of an indexed, named segment (a reader resuming
+ * after a yield), with the errors of {@link openSegment}.
+ */
+async function borrowHandle(log: ReadableLog, segment: Segment, from: number, prepare: (() => Promise<void>) | null = null): Promise<FileHandle> {
+  log.assertReadable('read records');
+  try {
+    if (prepare !== null) await prepare();
     return await log.fileCache.acquire(segment.path);
   } catch (error) {
     // Throws OffsetOutOfRangeError: the segment is no longer in the log.
@@ -209,7 +219,12 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
  * overlap.
  */
 async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number, to: number, collector: BlockCollector<T>): AsyncGenerator<T, void, undefined> {
-  const handle = await openSegment(log, segment, from);
+  let handle = await openSegment(log, segment, from);
+  // False while the reader is handed back to its consumer: the handle is then
+  // released as soon as the reads in flight settle, so a consumer that stops
+  // calling next() without return() (a lookup of one record, a race against
+  // a timeout) pins no descriptor, and no deleted file, for good.
+  let holding = true;
   const start = segment.seek(from);
   // An index starts at the segment's first record (decodeSegmentIndex refuses
   // others): reading on from past `from` would silently leave records out.
@@ -279,17 +294,27 @@ async function* readSegment<T>(log: ReadableLog, segment: Segment, from: number,
       leftover = bytes.subarray(bufferPosition);
       const value = collector.finish();
       if (value !== null) {
+        // A read in flight must settle before its handle may close: its
+        // descriptor could otherwise be reused by another file meanwhile.
+        holding = false;
+        void Promise.allSettled(pending).then(() => log.fileCache.release(segment.path));
         yield value;
         collector.moveOn();
+        if (offset < to) {
+          handle = await borrowHandle(log, segment, offset);
+          holding = true;
+        }
       }
     }
   } finally {
     // Reads still in flight keep their buffers: the thread pool may yet write into them.
     if (previousBuffer !== null) collector.recycle(previousBuffer);
-    // A reader that stops early leaves reads in flight: the handle may be
-    // closed once released, and its descriptor reused by another file.
-    await Promise.allSettled(pending);
-    log.fileCache.release(segment.path);
+    if (holding) {
+      // A reader that stops early leaves reads in flight: the handle may be
+      // closed once released, and its descriptor reused by another file.
+      await Promise.allSettled(pending);
+      log.fileCache.release(segment.path);
+    }
   }
 }
 
