@@ -150,6 +150,8 @@ export class Wal {
   readonly #spaceWaiters: SpaceWaiter[];
   /** Bytes of waiters let in (#admitWaiters) whose appends have not reserved them yet. */
   #admittedBytes: number;
+  /** Called when close() is first called (onClosing). */
+  readonly #closingListeners: (() => void)[] = [];
   /** Which appends that waited for room have joined a group: sync() covers them too. */
   readonly #roomQueue = new RoomQueueMark();
   readonly #flushBound: () => void;
@@ -631,8 +633,22 @@ export class Wal {
    * so the next open runs recovery.
    */
   close(): Promise<void> {
-    if (this.#closeRun === null) this.#closeRun = this.#close();
+    if (this.#closeRun === null) {
+      this.#closeRun = this.#close();
+      for (const listener of this.#closingListeners.splice(0)) listener();
+    }
     return this.#closeRun;
+  }
+
+  /**
+   * Calls `listener` once, when close() is first called (at once if it was):
+   * a SharedAppendChannel closes with its log, or its wait for the producer
+   * would keep the process alive after the log is gone.
+   * @internal
+   */
+  onClosing(listener: () => void): void {
+    if (this.#closeRun !== null) listener();
+    else this.#closingListeners.push(listener);
   }
 
   async #close(): Promise<void> {

@@ -33,6 +33,8 @@ export interface AppendTarget {
   readonly dir: string;
   readonly maxRecordBytes: number;
   append(data: Uint8Array): Promise<AppendResult>;
+  /** Calls `listener` when the target starts closing; the channel then closes too. */
+  onClosing?(listener: () => void): void;
 }
 
 export interface SharedAppendChannelOptions {
@@ -91,6 +93,9 @@ export class SharedAppendChannel {
     this.#results = new Float64Array(results);
     this.handle = { version: SHARED_RING_VERSION, control, ring, results, maxRecordBytes: target.maxRecordBytes, dir: target.dir };
     this.#done = this.#run();
+    // A channel outliving its log would wait for the producer for good,
+    // keeping the process alive and its shared memory in use.
+    target.onClosing?.(() => void this.close());
   }
 
   /**
@@ -125,7 +130,8 @@ export class SharedAppendChannel {
 
   /**
    * Stops taking records: the producer's later appends reject with
-   * WAL_CLOSED. Records already taken still settle first.
+   * WAL_CLOSED. Records already taken still settle first. Closing the Wal
+   * closes its channels too.
    */
   async close(): Promise<void> {
     if (!this.#closing) {

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { WalError, WalIOError } from '../../src/errors.js';
 import { FaultyFileSystem } from '../../src/io/faulty-file-system.js';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
@@ -171,7 +173,8 @@ test("a log closed under the channel rejects the producer's appends with WAL_CLO
   await assert.rejects(appender.append('after'), { code: 'WAL_CLOSED' });
   appender.close();
   await channel.close();
-  assert.equal(channel.settledCount, 2);
+  // The channel closed with its log: 'after' was refused in the producer, never taken.
+  assert.equal(channel.settledCount, 1);
 });
 
 test('a log closed while a group is in flight: earlier records are acknowledged, later ones rejected, in order and without a crash', async () => {
@@ -188,10 +191,11 @@ test('a log closed while a group is in flight: earlier records are acknowledged,
     publish(50);
     // The owner takes the first 50 and starts their durable write.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const closing = wal.close();
-    // Taken after close began: the Wal rejects these at once, before the
-    // first group is acknowledged, so results settle out of order.
+    // Published before close() but taken after it began: the Wal rejects
+    // these at once, before the first group is acknowledged, so results
+    // settle out of order.
     publish(50);
+    const closing = wal.close();
     await closing;
     const settled = await Promise.all(outcomes);
     const acknowledged = settled.filter((outcome) => outcome.startsWith('offset'));
@@ -248,4 +252,19 @@ test('a failed log reaches the producer as a WalIOError with code WAL_FAILED', a
     await channel.close();
     await wal.close().catch(() => {});
   }
+});
+
+test('a channel closes with its log: a process that closes its Wal but not the channel still exits on its own', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./abandoned-channel-child.js', import.meta.url)), freshDir()], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // It used to wait for its producer for good: a keep-alive timer per channel.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [exitCode, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(killer);
+  assert.equal(signal, null, `the child exited on its own (stdout: ${stdout.trim()}, stderr: ${stderr.trim()})`);
+  assert.equal(exitCode, 0, stderr);
+  assert.equal(stdout.trim(), 'appended 0; log closed');
 });
