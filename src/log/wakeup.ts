@@ -4,8 +4,11 @@
  * waiting tails cost one promise, not a thousand listeners. A waiter with
  * an abort signal gets its own callback instead, dropped the moment it
  * aborts: on an idle log nothing may keep an aborted tail (and its signal)
- * alive until the next acknowledgement.
+ * alive until the next acknowledgement. Waiters on one signal share one
+ * listener of it (abort-listeners.ts).
  */
+import { onAbort } from './abort-listeners.js';
+
 export class Wakeup {
   #pending: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
   readonly #abortable = new Set<() => void>();
@@ -24,13 +27,14 @@ export class Wakeup {
     }
     if (signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      let forgetSignal = (): void => {};
       const done = (): void => {
         this.#abortable.delete(done);
-        signal.removeEventListener('abort', done);
+        forgetSignal();
         resolve();
       };
       this.#abortable.add(done);
-      signal.addEventListener('abort', done, { once: true });
+      forgetSignal = onAbort(signal, done);
     });
   }
 
