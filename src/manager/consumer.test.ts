@@ -10,6 +10,9 @@ import { until } from '../../test/within.js';
 import { freshFolders } from '../../test/temp-folders.js';
 import { forgetCleanShutdown, frameAt, lastSegmentPath } from '../../test/corruption/damage.js';
 import { truncateSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const freshDir = freshFolders('tidewal-consumer-');
 
@@ -377,4 +380,30 @@ test('a consumer over many partitions raises no listener-leak warning', async ()
     process.off('warning', onWarning);
   }
   assert.deepEqual(warnings.filter((warning) => warning.startsWith('MaxListenersExceededWarning')), []);
+});
+
+test('a consumer that is never iterated is held by nothing of the manager or of its signal, and one made before mgr.close() refuses to start after it', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const collectGarbage = vm.runInNewContext('gc') as () => void;
+  const mgr = await WalManager.open({ dir: freshDir(), fsync: 'os', retentionIntervalMs: 0 });
+  await mgr.append('t', 0, 'only');
+  const shutdown = new AbortController();
+  const made: WeakRef<object>[] = [];
+  for (let index = 0; index < 1000; index += 1) made.push(new WeakRef(mgr.consume({ group: 'g', topics: ['t'], signal: shutdown.signal })));
+  assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0, 'no listener before the iteration starts');
+  // They used to stay in the manager (and on the signal) until mgr.close().
+  for (let round = 0; round < 5 && made.some((ref) => ref.deref() !== undefined); round += 1) {
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+  }
+  assert.equal(made.filter((ref) => ref.deref() !== undefined).length, 0, 'dropped consumers are collected');
+  const late = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest', signal: shutdown.signal });
+  await mgr.close();
+  await assert.rejects(
+    (async () => {
+      for await (const record of late) void record;
+    })(),
+    { code: 'WAL_CLOSED' },
+  );
+  assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
 });

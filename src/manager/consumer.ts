@@ -14,6 +14,7 @@
  * the reader's block) are handed out before that reader moves on.
  */
 import { setMaxListeners } from 'node:events';
+import { onAbort } from '../log/abort-listeners.js';
 import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError } from '../errors.js';
 import { checkOptionKeys, describe } from '../log/options.js';
 import type { Wal, WalRecord } from '../log/wal.js';
@@ -58,6 +59,8 @@ export interface ConsumerHost {
   acquire(topic: string, partition: number): Promise<{ wal: Wal; release: () => void }>;
   /** Calls `listener` for every partition created from now on; returns the unsubscribe. */
   onNewPartition(listener: (topic: string, partition: number) => void): () => void;
+  /** The consumer's iteration began: close it with the manager. */
+  started(consumer: Consumer): void;
   closed(consumer: Consumer): void;
   /** Throws WAL_CLOSED once the manager is closing. */
   checkOpen(action: string): void;
@@ -115,6 +118,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   #unsubscribe: (() => void) | null = null;
   /** The consumer was closed by its signal (iteration then ends cleanly, never with WAL_CLOSED). */
   #endedBySignal = false;
+  readonly #signal: AbortSignal | null;
   #forgetSignal: (() => void) | null = null;
   #iterating = false;
   #closed = false;
@@ -148,19 +152,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.#topics = new Set(options.topics);
     this.#from = from;
     this.#batchSize = batchSize;
-    if (signal !== undefined) {
-      const onAbort = (): void => {
-        this.#endedBySignal = true;
-        void this.close();
-      };
-      if (signal.aborted) {
-        onAbort();
-      } else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        // Removed on close, so a long-lived signal does not keep closed consumers alive.
-        this.#forgetSignal = () => signal.removeEventListener('abort', onAbort);
-      }
-    }
+    // Watched from the start of the iteration only: a consumer never
+    // iterated is then held by nothing of ours (not the manager, not the
+    // caller's signal), and goes when its caller drops it.
+    this.#signal = signal ?? null;
   }
 
   /**
@@ -201,10 +196,23 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<ConsumerRecord> {
     // The caller's signal ends iteration cleanly, also one aborted before it began; close() does not.
+    if (this.#signal?.aborted === true && !this.#closed) {
+      this.#endedBySignal = true;
+      await this.close();
+    }
     if (this.#closed && this.#endedBySignal) return;
     if (this.#closed) throw new WalClosedError('consume', 'consumer', 'start a new one with mgr.consume(); it resumes from the group\'s checkpoint');
     if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
+    this.#host.checkOpen('consume');
     this.#iterating = true;
+    this.#host.started(this);
+    if (this.#signal !== null) {
+      // Removed on close, so a long-lived signal does not keep closed consumers alive.
+      this.#forgetSignal = onAbort(this.#signal, () => {
+        this.#endedBySignal = true;
+        void this.close();
+      });
+    }
     try {
       this.#unsubscribe = this.#host.onNewPartition((topic, partition) => {
         if (!this.#topics.has(topic)) return;

@@ -394,9 +394,9 @@ export class WalManager {
    */
   consume(options: ConsumeOptions): Consumer {
     this.#checkOpen('consume');
-    const consumer = new Consumer(this.#consumerHost(), options);
-    this.#consumers.add(consumer);
-    return consumer;
+    // Known to the manager once its iteration begins (ConsumerHost.started):
+    // one never iterated holds nothing to close.
+    return new Consumer(this.#consumerHost(), options);
   }
 
   /**
@@ -692,6 +692,7 @@ export class WalManager {
         this.#partitionListeners.add(listener);
         return () => this.#partitionListeners.delete(listener);
       },
+      started: (consumer) => this.#consumers.add(consumer),
       closed: (consumer) => this.#consumers.delete(consumer),
       checkOpen: (action) => this.#checkOpen(action),
     };
