@@ -27,7 +27,8 @@ export const JOURNAL_CHECKPOINT_BYTES_DEFAULT = 128 * 1024 * 1024;
 /**
  * Largest journal segment. Checkpoints delete whole segments, so a segment
  * is at most a quarter of the checkpoint interval: the journal then holds
- * little more than `checkpointBytes` between checkpoints.
+ * little more than `checkpointBytes`, plus what arrives while a checkpoint
+ * runs (appends do not wait for it), between checkpoints.
  */
 const JOURNAL_SEGMENT_BYTES_MAX = 32 * 1024 * 1024;
 /** Journal records hold at most this many bytes of a write; larger writes go as an atomic batch of pieces. */
