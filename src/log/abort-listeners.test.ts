@@ -61,7 +61,11 @@ test('100 tails waiting on one shutdown signal: one listener, no leak warning, a
       for await (const record of wal.tail({ from: 0, signal: controller.signal })) seen.push(record.offset);
       return seen;
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Every tail waits once it has read record 0; on a cold start that takes a while.
+    for (let waitedMs = 0; waitedMs < 5000 && getEventListeners(controller.signal, 'abort').length === 0; waitedMs += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (let turn = 0; turn < 20; turn += 1) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
     controller.abort();
     for (const seen of await Promise.all(ended)) assert.deepEqual(seen, [0]);

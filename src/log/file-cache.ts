@@ -24,6 +24,8 @@ export class FileCache {
   readonly #fileSystem: FileSystem;
   /** Map iteration order is the LRU order: oldest first. */
   readonly #entries = new Map<string, CacheEntry>();
+  /** Set by closeAll(): a handle opened afterwards would outlive its log (nothing would close it). */
+  #closed = false;
 
   constructor(fileSystem: FileSystem, maxOpenFiles: number) {
     checkFileCacheArguments(fileSystem, maxOpenFiles);
@@ -38,6 +40,7 @@ export class FileCache {
 
   /** Borrows a read handle for `path`; give it back with {@link release}. */
   async acquire(path: string): Promise<FileHandle> {
+    if (this.#closed) throw new Error(`the handle cache is closed: no file is opened for ${path} any more`);
     let entry = this.#entries.get(path);
     if (entry === undefined) {
       entry = { path, handle: this.#fileSystem.open(path, {}), useCount: 0, forgotten: false };
@@ -86,8 +89,9 @@ export class FileCache {
     void closeQuietly(entry.handle);
   }
 
-  /** Closes every idle handle, and each one in use when its last user releases it; used by close(). */
+  /** Closes every idle handle, and each one in use when its last user releases it, and opens none after; used by close(). */
   async closeAll(): Promise<void> {
+    this.#closed = true;
     const closing: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {
       if (entry.useCount === 0) {

@@ -98,3 +98,27 @@ test('a reader resumed after close() rejects with WAL_CLOSED instead of reading 
   );
   assert.deepEqual(descriptorsInto(dir), { open: 0, deleted: 0 });
 });
+
+test('readers resuming while close() runs open no file after it: no descriptor outlives the log', async () => {
+  const record = Buffer.alloc(4096, 1);
+  for (let trial = 0; trial < 20; trial++) {
+    const dir = freshDir();
+    const wal = await Wal.open({ dir, fsync: 'os', segmentMaxRecords: 50, maxOpenFiles: 64 });
+    for (let index = 0; index < 1000; index++) void wal.append(record);
+    await wal.sync();
+    const outcomes = Array.from({ length: 8 }, async () => {
+      try {
+        for await (const block of wal.readBlocks({ from: 0 })) void block;
+        return 'done';
+      } catch (error) {
+        return (error as { code?: string }).code ?? String(error);
+      }
+    });
+    await sleep(trial % 5);
+    await wal.close();
+    for (const outcome of await Promise.all(outcomes)) assert.ok(outcome === 'done' || outcome === 'WAL_CLOSED', `a reader ended with ${outcome}`);
+    // Released handles close when their reads in flight settle.
+    for (let waitedMs = 0; waitedMs < 1000 && descriptorsInto(dir).open > 0; waitedMs += 10) await sleep(10);
+    assert.deepEqual(descriptorsInto(dir), { open: 0, deleted: 0 }, `trial ${trial}: no descriptor into the log after close()`);
+  }
+});

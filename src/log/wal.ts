@@ -151,7 +151,9 @@ export class Wal {
   /** Bytes of waiters let in (#admitWaiters) whose appends have not reserved them yet. */
   #admittedBytes: number;
   /** Called when close() is first called (onClosing). */
-  readonly #closingListeners: (() => void)[] = [];
+  readonly #closingListeners = new Set<() => void>();
+  /** close() is closing the read handles: readers borrow none any more. */
+  #readsClosed = false;
   /** Which appends that waited for room have joined a group: sync() covers them too. */
   readonly #roomQueue = new RoomQueueMark();
   readonly #flushBound: () => void;
@@ -635,7 +637,9 @@ export class Wal {
   close(): Promise<void> {
     if (this.#closeRun === null) {
       this.#closeRun = this.#close();
-      for (const listener of this.#closingListeners.splice(0)) listener();
+      const listeners = [...this.#closingListeners];
+      this.#closingListeners.clear();
+      for (const listener of listeners) listener();
     }
     return this.#closeRun;
   }
@@ -644,11 +648,18 @@ export class Wal {
    * Calls `listener` once, when close() is first called (at once if it was):
    * a SharedAppendChannel closes with its log, or its wait for the producer
    * would keep the process alive after the log is gone.
+   * @returns a function that drops the listener (a channel closed first), so the log does not keep it
    * @internal
    */
-  onClosing(listener: () => void): void {
-    if (this.#closeRun !== null) listener();
-    else this.#closingListeners.push(listener);
+  onClosing(listener: () => void): () => void {
+    if (this.#closeRun !== null) {
+      listener();
+      return () => {};
+    }
+    // A distinct function per call: dropping one registration leaves another of the same listener.
+    const call = (): void => listener();
+    this.#closingListeners.add(call);
+    return () => this.#closingListeners.delete(call);
   }
 
   async #close(): Promise<void> {
@@ -680,6 +691,7 @@ export class Wal {
 
   /** @internal */
   assertReadable(action: string): void {
+    if (this.#readsClosed) throw this.#closedError(action);
     this.#checkReadable(action);
   }
 
@@ -704,6 +716,8 @@ export class Wal {
   async ensureIndexed(segment: Segment): Promise<void> {
     if (segment.indexComplete && segment.sizeBytes >= 0) return;
     if (segment.sealed) {
+      // A closing log lends no handle (#release): say so, not the cache's refusal.
+      this.assertReadable('read segment index');
       const handle = await this.fileCache.acquire(segment.path);
       let index;
       try {
@@ -724,6 +738,7 @@ export class Wal {
   }
 
   async #indexByScan(segment: Segment): Promise<void> {
+    this.assertReadable('read segment index');
     const handle = await this.fileCache.acquire(segment.path);
     try {
       // The active segment is read only up to what is acknowledged now;
@@ -1316,6 +1331,10 @@ export class Wal {
     for (const segment of this.#segments) segment.writeHandle = null;
     await Promise.all(handles.map((handle) => handle.close().catch(() => {})));
     await this.#preparer.close().catch(() => {});
+    // From here no reader borrows a handle: one resuming now, while the
+    // cache closes, would open a file nothing closes (a review's probe left
+    // 21 descriptors open after close()).
+    this.#readsClosed = true;
     if (this.#ownsFileCache) await this.fileCache.closeAll();
     this.#state = 'closed';
     this.#wakeTails();

@@ -33,8 +33,8 @@ export interface AppendTarget {
   readonly dir: string;
   readonly maxRecordBytes: number;
   append(data: Uint8Array): Promise<AppendResult>;
-  /** Calls `listener` when the target starts closing; the channel then closes too. */
-  onClosing?(listener: () => void): void;
+  /** Calls `listener` when the target starts closing (the channel then closes too); returns the unsubscribe. */
+  onClosing?(listener: () => void): () => void;
 }
 
 export interface SharedAppendChannelOptions {
@@ -80,6 +80,8 @@ export class SharedAppendChannel {
     wake(this.#control, CONTROL.PRODUCER_WAKE);
   };
   readonly #done: Promise<void>;
+  /** Drops this channel's close-with-the-log listener: a closed channel is not kept by a Wal that lives on. */
+  readonly #forgetTarget: (() => void) | null;
 
   private constructor(target: AppendTarget, ringBytes: number) {
     this.#target = target;
@@ -95,7 +97,7 @@ export class SharedAppendChannel {
     this.#done = this.#run();
     // A channel outliving its log would wait for the producer for good,
     // keeping the process alive and its shared memory in use.
-    target.onClosing?.(() => void this.close());
+    this.#forgetTarget = target.onClosing?.(() => void this.close()) ?? null;
   }
 
   /**
@@ -136,6 +138,7 @@ export class SharedAppendChannel {
   async close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
+      this.#forgetTarget?.();
       Atomics.compareExchange(this.#control, CONTROL.STATE, STATE.OPEN, STATE.CLOSED_BY_OWNER);
       wake(this.#control, CONTROL.OWNER_WAKE);
       wake(this.#control, CONTROL.PRODUCER_WAKE);

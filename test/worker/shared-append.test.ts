@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { WalError, WalIOError } from '../../src/errors.js';
 import { FaultyFileSystem } from '../../src/io/faulty-file-system.js';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
@@ -267,4 +269,23 @@ test('a channel closes with its log: a process that closes its Wal but not the c
   assert.equal(signal, null, `the child exited on its own (stdout: ${stdout.trim()}, stderr: ${stderr.trim()})`);
   assert.equal(exitCode, 0, stderr);
   assert.equal(stdout.trim(), 'appended 0; log closed');
+});
+
+test('a closed channel is not kept by its Wal: channels opened and closed on a long-lived log are collected', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const collectGarbage = vm.runInNewContext('gc') as () => void;
+  const wal = await Wal.open({ dir: freshDir(), fsync: 'os' });
+  const openAndClose = async (): Promise<WeakRef<SharedAppendChannel>> => {
+    const channel = SharedAppendChannel.open(wal, { ringBytes: 64 * 1024 });
+    await channel.close();
+    return new WeakRef(channel);
+  };
+  const closed: WeakRef<SharedAppendChannel>[] = [];
+  for (let index = 0; index < 20; index++) closed.push(await openAndClose());
+  for (let round = 0; round < 5 && closed.some((ref) => ref.deref() !== undefined); round += 1) {
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+  }
+  assert.equal(closed.filter((ref) => ref.deref() !== undefined).length, 0, 'the Wal let go of every closed channel');
+  await wal.close();
 });
