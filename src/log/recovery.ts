@@ -9,7 +9,7 @@ import { assert } from '../assert.js';
 import { SEGMENT_HEADER_SIZE_BYTES } from '../constants.js';
 import { CorruptionError, FormatUnsupportedError } from '../errors.js';
 import type { FileHandle } from '../io/file-system.js';
-import { CLEAN_MARKER_FILE_NAME, readCleanMarker } from './clean-marker.js';
+import { CLEAN_MARKER_FILE_NAME, decodeCleanMarker, readCleanMarker } from './clean-marker.js';
 import { decodeSegmentHeader, encodeSegmentHeader, FORMAT_VERSION, isAllZero, newSegmentNonce } from './format.js';
 import type { ResolvedWalOptions } from './options.js';
 import { Segment } from './segment.js';
@@ -96,8 +96,12 @@ export async function recoverLog(options: ResolvedWalOptions, nowMs: number, fol
   const segments: Segment[] = [];
   try {
     if (bases.length === 0) {
-      clean = true;
-      segments.push(await createFirstSegment(options, nowMs));
+      // A log always keeps its active segment: a marker with no segment
+      // left means every file of the log was deleted, and starting again at
+      // offset 0 would hand out offsets its readers already saw.
+      const firstOffset = await offsetAfterLostSegments(options, totals);
+      clean = totals.repaired === null;
+      segments.push(await createFirstSegment(options, firstOffset, nowMs));
       // An empty folder this open did not create may be new too (a process
       // killed after creating it): its name lives in the parent folder.
       if (!folderNameSynced) await fileSystem.syncDir(dirname(dir));
@@ -172,8 +176,32 @@ async function adoptPrepared(options: ResolvedWalOptions, name: string, names: r
   return status.baseOffset;
 }
 
-async function createFirstSegment(options: ResolvedWalOptions, nowMs: number): Promise<Segment> {
-  const segment = new Segment(options.dir, 0, nowMs);
+/**
+ * Where a log with no segment file starts: 0 for a new one. One whose
+ * clean-shutdown marker remains lost every segment: that is corruption, and
+ * `repair` starts an empty log at the marker's `nextOffset`, so that no
+ * offset is handed out twice.
+ */
+async function offsetAfterLostSegments(options: ResolvedWalOptions, totals: ScanTotals): Promise<number> {
+  const markerBytes = await options.fileSystem.readFile(join(options.dir, CLEAN_MARKER_FILE_NAME));
+  if (markerBytes === null) return 0;
+  const marker = decodeCleanMarker(markerBytes);
+  const file = new Segment(options.dir, marker?.activeBaseOffset ?? 0, 0).path;
+  const reason =
+    marker === null
+      ? 'every segment file of the log is gone, and its clean-shutdown marker is damaged, so where its offsets ended is unknown'
+      : `every segment file of the log is gone, but its clean-shutdown marker says it held records up to offset ${marker.nextOffset}`;
+  const remedy =
+    marker === null
+      ? 'restore the segment files, or open with { repair: true } to start an empty log at offset 0 (offsets readers saw before may come again)'
+      : `restore the segment files, or open with { repair: true } to start an empty log at offset ${marker.nextOffset} (no offset is reused)`;
+  if (!options.repair) throw new CorruptionError(file, 0, reason, { action: 'open log', remedy });
+  totals.repaired = { file, filePosition: 0, cutBytes: 0, removedSegments: [], reason };
+  return marker?.nextOffset ?? 0;
+}
+
+async function createFirstSegment(options: ResolvedWalOptions, baseOffset: number, nowMs: number): Promise<Segment> {
+  const segment = new Segment(options.dir, baseOffset, nowMs);
   segment.nonce = newSegmentNonce();
   const handle = await options.fileSystem.open(segment.path, { write: true, create: true, dsync: options.dsyncWrites });
   await writeHeader(handle, segment, options.dsyncWrites);

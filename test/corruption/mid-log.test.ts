@@ -250,6 +250,50 @@ describe('corruption in the active segment', () => {
     assertUnchanged(dir, before, 'the refused open moved nothing aside');
   });
 
+  // It opened as a new log and handed out offsets 0, 1, ... again: readers
+  // and consumers that had seen them skipped the new records.
+  test('every segment deleted while the clean-shutdown marker stays is corruption; repair starts an empty log at the old nextOffset', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 35, () => 64, { segmentMaxRecords: 10 });
+    const segments = fs.readdirSync(dir).filter((name) => name.endsWith('.wal'));
+    assert.equal(segments.length, 4);
+    for (const name of segments) fs.rmSync(path.join(dir, name));
+    const before = snapshot(dir);
+    await assert.rejects(open(dir), (error: unknown) => {
+      assertCorruption(error, segmentPath(dir, 30), 0);
+      assert.match((error as Error).message, /every segment file of the log is gone.*up to offset 35.*repair: true \} to start an empty log at offset 35/);
+      return true;
+    });
+    assertUnchanged(dir, before, 'the refused open');
+    const wal = await open(dir, { repair: true });
+    assert.equal(wal.firstOffset, 35);
+    assert.equal(wal.nextOffset, 35);
+    assert.equal(wal.recovery.clean, false);
+    assert.match(wal.recovery.repaired?.reason ?? '', /every segment file of the log is gone/);
+    assert.equal((await wal.append('after the loss')).offset, 35, 'no offset is handed out twice');
+    await wal.close();
+    const reopened = await open(dir);
+    assert.equal(reopened.recovery.clean, true);
+    assert.deepEqual((await readAll(reopened, 35)).map((data) => data.toString()), ['after the loss']);
+    await reopened.close();
+  });
+
+  test('every segment deleted and the marker damaged: corruption; repair can only start again at offset 0', async () => {
+    const dir = tempDir();
+    await buildLog(dir, 12, () => 64, { segmentMaxRecords: 10 });
+    for (const name of fs.readdirSync(dir).filter((entry) => entry.endsWith('.wal'))) fs.rmSync(path.join(dir, name));
+    flipByte(path.join(dir, 'clean-shutdown'), 9, 0x5a);
+    await assert.rejects(open(dir), (error: unknown) => {
+      assertCorruption(error, segmentPath(dir, 0), 0);
+      assert.match((error as Error).message, /marker is damaged.*start an empty log at offset 0/);
+      return true;
+    });
+    const wal = await open(dir, { repair: true });
+    assert.equal(wal.nextOffset, 0);
+    assert.notEqual(wal.recovery.repaired, null);
+    await wal.close();
+  });
+
   test('with repair: true open cuts at the bad frame, keeps the records before it and the cut bytes in a .broken file', async () => {
     const dir = tempDir();
     const all = await buildLog(dir, 20, (index) => 30 + index * 11);
