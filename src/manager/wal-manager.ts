@@ -243,12 +243,17 @@ export class WalManager {
         `Cannot open manager in ${dir}: it is inside the WalManager folder ${outerManagerDir}, whose topic and partition folders only that manager may write; use that manager's topics, or give this manager a folder of its own`,
       );
     }
-    const owner = folderOwner((await listOrCreateFolder(fileSystem, dir)).names);
+    const names = (await listOrCreateFolder(fileSystem, dir)).names;
+    const owner = folderOwner(names);
     if (owner?.kind === 'log') {
       throw new InvalidArgumentError(
         `Cannot open manager in ${dir}: it is a log's folder (it holds ${owner.entry}); open it with Wal.open(), or give the manager a folder of its own`,
       );
     }
+    // Before ~manager exists: a log found here afterwards would be refused by
+    // Wal.open (it would lie inside a manager's folder) and never seen by
+    // the manager, which reads topic folders of partition folders.
+    await refuseLogsAsTopics(fileSystem, dir, names);
     const metaDir = join(dir, MANAGER_FOLDER_NAME);
     await fileSystem.mkdir(metaDir);
     // New folders live in their parents: sync them so a power cut keeps them.
@@ -894,6 +899,33 @@ function integerOption(raw: Record<string, unknown>, name: string, fallback: num
 }
 
 /** Finds `dir/<topic>/<partition>/` folders; anything else in `dir` is left alone. */
+/**
+ * Refuses a folder where a topic folder should be that is a log's own (a
+ * Wal opened on its own in `dir/<name>`): opening the manager would strand
+ * it, visible to neither API, and an append to that topic would make
+ * partition folders among its segments.
+ */
+async function refuseLogsAsTopics(fileSystem: FileSystem, dir: string, names: readonly string[]): Promise<void> {
+  const topics = names.filter((name) => name !== MANAGER_FOLDER_NAME && isValidName(name));
+  const listings = await Promise.all(
+    topics.map(async (topic) => {
+      try {
+        return await fileSystem.readdir(join(dir, topic));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return []; // a file, not a topic folder
+        throw error;
+      }
+    }),
+  );
+  topics.forEach((topic, index) => {
+    const owner = folderOwner(listings[index] ?? []);
+    if (owner?.kind !== 'log') return;
+    throw new InvalidArgumentError(
+      `Cannot open manager in ${dir}: ${join(dir, topic)} is a log's own folder (it holds ${owner.entry}), not a topic folder of partition folders; open that log with Wal.open(), or move it out of ${dir}`,
+    );
+  });
+}
+
 async function scanTopics(
   fileSystem: FileSystem,
   dir: string,

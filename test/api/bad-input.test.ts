@@ -258,6 +258,30 @@ test("a Wal is not opened in a manager's folder, nor a manager in a log's folder
   await running.close();
 });
 
+// The manager used to open, leaving the lone log refused by Wal.open (it now
+// lay inside a manager's folder) and unseen by the manager, which reads
+// topic folders of partition folders.
+test("a manager is not opened on the parent of a lone log's folder, and makes nothing there", async () => {
+  const parent = freshDir();
+  const logDir = join(parent, 'events');
+  const wal = await Wal.open({ dir: logDir });
+  await wal.append('kept');
+  await wal.close();
+  const before = readdirSync(parent).sort();
+  const logBefore = readdirSync(logDir).sort();
+  await refuses(
+    'WalManager.open on the parent of a log folder',
+    () => WalManager.open({ dir: parent }),
+    'INVALID_ARGUMENT',
+    new RegExp(`${logDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a log's own folder \\(it holds .*\\), not a topic folder of partition folders; open that log with Wal\\.open\\(\\), or move it out of`),
+  );
+  assert.deepEqual(readdirSync(parent).sort(), before, 'no ~manager was made');
+  assert.deepEqual(readdirSync(logDir).sort(), logBefore);
+  const reopened = await Wal.open({ dir: logDir });
+  assert.equal(reopened.nextOffset, 1, 'the log still opens on its own');
+  await reopened.close();
+});
+
 test('only errno errors of an open become WalIOError: a fileSystem that throws something else is not disguised as I/O', async () => {
   const fileSystem = new NodeFileSystem();
   const broken = Object.assign(Object.create(fileSystem) as NodeFileSystem, {
