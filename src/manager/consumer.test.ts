@@ -189,7 +189,10 @@ test("a checkpoint past a log's end (unsynced records a power cut took) resumes 
   forgetCleanShutdown(partitionDir);
   const segment = lastSegmentPath(partitionDir);
   truncateSync(segment, frameAt(segment, 6).position);
-  const reopened = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0 });
+  const warnings: string[] = [];
+  const ignore = (): void => {};
+  const logger = { debug: ignore, info: ignore, error: ignore, warn: (_fields: object, message?: string) => warnings.push(message ?? '') };
+  const reopened = await WalManager.open({ dir, fsync: 'os', retentionIntervalMs: 0, logger });
   try {
     assert.equal((await reopened.log('t', 0)).nextOffset, 6);
     const consumer = reopened.consume({ group: 'g', topics: ['t'], from: 'checkpoint' });
@@ -198,6 +201,7 @@ test("a checkpoint past a log's end (unsynced records a power cut took) resumes 
     await reopened.append('t', 0, 'after the cut');
     const record = (await first).value as ConsumerRecord;
     assert.equal(`${label(record)}:${record.data.toString()}`, 't/0@6:after the cut');
+    assert.deepEqual(warnings, ['checkpoint past the log end; records were lost, resuming at the log end'], 'the clamp is not silent');
     await iterator.return?.();
   } finally {
     await reopened.close();

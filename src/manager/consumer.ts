@@ -396,8 +396,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       this.#host.logger.warn({ group: this.group, key, committed, firstOffset: wal.firstOffset }, 'checkpoint below the log start; records were deleted');
       return wal.firstOffset;
     }
-    // Beyond the end only after a power cut lost acknowledged-but-unsynced records (fsync 'os' or batch).
-    return Math.min(committed, wal.nextOffset);
+    // Beyond the end only after a power cut lost acknowledged-but-unsynced
+    // records (fsync 'os' or batch), or after the log's files were lost: new
+    // records then take offsets the group already passed, so say so.
+    if (committed > wal.nextOffset) {
+      this.#host.logger.warn({ group: this.group, key, committed, nextOffset: wal.nextOffset }, 'checkpoint past the log end; records were lost, resuming at the log end');
+      return wal.nextOffset;
+    }
+    return committed;
   }
 
   async #releaseAll(): Promise<void> {
