@@ -53,6 +53,12 @@ async function appendEach(mgr: WalManager, topic: string, count: number): Promis
   for (let index = 0; index < count; index += 1) await mgr.append(topic, 0, `r${index}`);
 }
 
+/** Waits until every segment of the log but the active one is sealed: retention takes sealed segments only, and a seal runs after its rotation. */
+async function allSealed(mgr: WalManager, topic: string, partition = 0): Promise<void> {
+  const wal = await mgr.log(topic, partition);
+  while ((await wal.segments()).slice(0, -1).some((segment) => !segment.sealed)) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 async function readOffsets(mgr: WalManager, topic: string): Promise<number[]> {
   const offsets: number[] = [];
   for await (const record of mgr.read(topic, 0)) offsets.push(record.offset);
@@ -74,6 +80,8 @@ test('retention never deletes what the named checkpoint still needs, and deletes
   assert.equal((await readOffsets(mgr, 't'))[0], 0);
 
   await mgr.checkpoints.commit('indexer', { 't/0': 25 });
+  // Retention takes sealed segments only; under 'os' the last rotation's seal may still run.
+  await allSealed(mgr, 't');
   const report = await mgr.enforceRetention();
   assert.equal(report.deletedSegmentCount, 2);
   const offsets = await readOffsets(mgr, 't');
@@ -197,6 +205,7 @@ test("retention with 'min' keeps all of a partition that a checkpoint following 
     await mgr.checkpoints.commit('a', { 't/0': 5 });
     for (let index = 0; index < 45; index++) await mgr.append('t', 1, `t/1 #${index}`);
     await mgr.checkpoints.commit('b', { 't/1': 45 });
+    await allSealed(mgr, 't', 1);
     // A checkpoint of another topic alone says nothing about t.
     await mgr.append('u', 0, 'u');
     await mgr.checkpoints.commit('other', { 'u/0': 1 });
@@ -221,6 +230,7 @@ test('age retention deletes old sealed segments and per-log policies apply per l
   });
   await appendEach(mgr, 'short', 12);
   await appendEach(mgr, 'long', 12);
+  await allSealed(mgr, 'short');
   await new Promise((resolve) => setTimeout(resolve, 20));
   const report = await mgr.enforceRetention();
   assert.equal(report.logCount, 1);
@@ -251,6 +261,7 @@ test('a log that failed is skipped and reported; retention still trims every oth
   await assert.rejects(mgr.append('a', 0, 'lost'), { code: 'WAL_FAILED' });
   faulty.disarm();
   await appendEach(mgr, 'b', 10);
+  await allSealed(mgr, 'b');
   const report = await mgr.enforceRetention();
   assert.equal(report.failures.length, 1);
   assert.equal(report.failures[0]?.topic, 'a');
@@ -259,4 +270,29 @@ test('a log that failed is skipped and reported; retention still trims every oth
   assert.equal(report.logCount, 1, "'b' was checked");
   assert.equal((await readOffsets(mgr, 'b'))[0], 8, "'b' keeps only its active segment");
   await mgr.close().catch(() => {});
+});
+
+test('a segment whose seal is still running when a pass lists the log stays for a later pass, and each report counts what went', async () => {
+  const fileSystem = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({
+    dir: freshDir(),
+    fsync: 'os',
+    fileSystem,
+    segmentMaxRecords: 10,
+    retentionIntervalMs: 0,
+    retention: { maxBytes: 0, checkpoint: 'indexer' },
+  });
+  await appendEach(mgr, 't', 15);
+  // The next rotation seals [10, 20): hold its fdatasync, so the pass lists it unsealed.
+  const held = gate();
+  fileSystem.arm({ call: 'datasync', path: /00000000000000000010\.wal$/, until: held.opened });
+  await appendEach(mgr, 't', 10);
+  await mgr.checkpoints.commit('indexer', { 't/0': 25 });
+  const first = mgr.enforceRetention();
+  setTimeout(() => held.open(), 50);
+  assert.equal((await first).deletedSegmentCount, 1, 'only the sealed segment went');
+  assert.equal((await readOffsets(mgr, 't'))[0], 10);
+  assert.equal((await mgr.enforceRetention()).deletedSegmentCount, 1, 'the next pass takes the one sealed since');
+  assert.equal((await readOffsets(mgr, 't'))[0], 20);
+  await mgr.close();
 });
