@@ -20,5 +20,15 @@ export function asOpenError(error: unknown, dir: string, subject: string): unkno
     const what = code === 'ENAMETOOLONG' ? 'its path, or a name in it, is too long' : 'its path runs into a loop of symlinks';
     return new InvalidArgumentError(`Cannot open ${subject} in ${dir}: ${what} (${code}); give a shorter path, or one without the loop`, { cause: error });
   }
+  // A folder where the log keeps one of its files (LOCK, a segment, a temp
+  // file): space and permissions are not the problem, the folder is.
+  if (code === 'EISDIR') {
+    const path = (error as NodeJS.ErrnoException).path;
+    const where = typeof path === 'string' ? path : `one of its file names (LOCK, clean-shutdown, a segment or a .tmp file) in ${dir}`;
+    return new InvalidArgumentError(
+      `Cannot open ${subject} in ${dir}: ${where} is a folder, where the ${subject} keeps a file of its own (${code}); move that folder out of ${dir}`,
+      { cause: error },
+    );
+  }
   return new WalIOError(`Cannot open ${subject} in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
 }

@@ -4,7 +4,7 @@
  * the module tests do not already cover.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileCache, NodeFileSystem, SharedAppendChannel, SharedAppender, Wal, WalError, WalManager } from '../../src/index.js';
@@ -256,6 +256,21 @@ test("a Wal is not opened in a manager's folder, nor a manager in a log's folder
   await refuses('Wal.open on a partition the running manager closed as idle', () => Wal.open({ dir: join(managerDir, 't', '0') }), 'INVALID_ARGUMENT', /inside the WalManager folder/);
   assert.deepEqual(await running.append('t', 0, 'z'), 2, 'the manager still owns its partition');
   await running.close();
+});
+
+// They failed as WAL_FAILED asking to check that the folder "is writable and has space".
+test('a folder where the log keeps one of its files is INVALID_ARGUMENT naming it, not an I/O failure', async () => {
+  for (const name of ['LOCK', '00000000000000000000.wal', 'leftover.tmp']) {
+    const dir = freshDir();
+    const wal = await Wal.open({ dir });
+    await wal.append('kept');
+    await wal.close();
+    if (name === '00000000000000000000.wal') rmSync(join(dir, name));
+    mkdirSync(join(dir, name));
+    const named = name === 'LOCK' ? /one of its file names \(LOCK, clean-shutdown, a segment or a \.tmp file\)/ : new RegExp(`${join(dir, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a folder`);
+    await refuses(`Wal.open with a folder named ${name}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', named);
+    await refuses(`Wal.open with a folder named ${name}`, () => Wal.open({ dir }), 'INVALID_ARGUMENT', /where the log keeps a file of its own \(EISDIR\); move that folder out of/);
+  }
 });
 
 // The manager used to open, leaving the lone log refused by Wal.open (it now
