@@ -513,3 +513,23 @@ test('a partition folder a killed process left empty gets its topic folder synce
     await reopened.close();
   }
 });
+
+test('a folder named like a partition but not the canonical way is ignored with a warning, not silently', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, retentionIntervalMs: 0 });
+  await mgr.append('t', 7, 'seven');
+  await mgr.close();
+  mkdirSync(join(dir, 't', '007'));
+  mkdirSync(join(dir, 't', '-1'));
+  mkdirSync(join(dir, 't', 'notes'));
+  const warned: string[] = [];
+  const ignore = (): void => {};
+  const logger = { debug: ignore, info: ignore, error: ignore, warn: (fields: object, message?: string) => warned.push(`${(fields as { folder?: string }).folder}: ${message}`) };
+  const reopened = await WalManager.open({ dir, retentionIntervalMs: 0, logger });
+  assert.deepEqual(reopened.partitions('t'), [7]);
+  assert.deepEqual(warned.sort(), [
+    '-1: folder named like a partition ignored: partitions are folders named 0, 1, 2, ... (no sign, no leading zero)',
+    '007: folder named like a partition ignored: partitions are folders named 0, 1, 2, ... (no sign, no leading zero)',
+  ]);
+  await reopened.close();
+});

@@ -945,7 +945,12 @@ async function scanTopics(
     const partitions = new Map<number, LogEntry>();
     for (const name of names) {
       const partition = parsePartitionFolder(name);
-      if (partition === null) continue;
+      if (partition === null) {
+        // A number not written the canonical way ('007', '-1'): most likely a
+        // partition folder renamed by hand, whose records the manager cannot reach.
+        if (/^[-+]?\d+$/.test(name)) logger.warn({ dir, topic, folder: name }, 'folder named like a partition ignored: partitions are folders named 0, 1, 2, ... (no sign, no leading zero)');
+        continue;
+      }
       if (partition >= maxPartitions) {
         logger.warn({ dir, topic, partition, maxPartitions }, 'partition folder beyond maxPartitions ignored');
         continue;
