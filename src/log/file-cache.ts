@@ -9,6 +9,7 @@
 import { assert } from '../assert.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { checkFileCacheArguments } from './options.js';
+import { WalClosedError } from '../errors.js';
 
 interface CacheEntry {
   readonly path: string;
@@ -40,7 +41,7 @@ export class FileCache {
 
   /** Borrows a read handle for `path`; give it back with {@link release}. */
   async acquire(path: string): Promise<FileHandle> {
-    if (this.#closed) throw new Error(`the handle cache is closed: no file is opened for ${path} any more`);
+    if (this.#closed) throw new WalClosedError('read records');
     let entry = this.#entries.get(path);
     if (entry === undefined) {
       entry = { path, handle: this.#fileSystem.open(path, {}), useCount: 0, forgotten: false };

@@ -176,7 +176,8 @@ interface Block {
  * then gets what a read below `firstOffset` gets, not the file's ENOENT.
  */
 async function openSegment(log: ReadableLog, segment: Segment, from: number): Promise<FileHandle> {
-  return borrowHandle(log, segment, from, async () => {
+  log.assertReadable('read records');
+  try {
     await log.ensureIndexed(segment);
     // A segment just rotated in may still carry its temp name.
     if (segment.named !== null) {
@@ -184,32 +185,36 @@ async function openSegment(log: ReadableLog, segment: Segment, from: number): Pr
         throw new WalIOError(`Cannot read records: ${segment.path} was never renamed into place; the log stopped, reopen it to recover`, error);
       });
     }
-  });
-}
-
-/**
- * Borrows the read handle of an indexed, named segment (a reader resuming
- * after a yield), with the errors of {@link openSegment}.
- */
-async function borrowHandle(log: ReadableLog, segment: Segment, from: number, prepare: (() => Promise<void>) | null = null): Promise<FileHandle> {
-  log.assertReadable('read records');
-  try {
-    if (prepare !== null) await prepare();
     return await log.fileCache.acquire(segment.path);
   } catch (error) {
-    // Throws OffsetOutOfRangeError: the segment is no longer in the log.
-    if (segment.deleted) log.segmentFor(from, 'read records');
-    // Closed meanwhile: a newer owner of the folder may have deleted the file.
-    log.assertReadable('read records');
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new WalIOError(`Cannot read records: ${segment.path} is gone, though the log still lists it; was it deleted by hand? Reopen the log to recover`, error);
-    }
-    if (typeof (error as NodeJS.ErrnoException).errno === 'number' && typeof code === 'string') {
-      throw new WalIOError(`Cannot read records: opening ${segment.path} failed (${code}); check that it is a readable file of the log`, error);
-    }
-    throw error;
+    throw openFailure(log, segment, from, error);
   }
+}
+
+/** Borrows the read handle of an indexed, named segment again (a reader resuming after a yield), with the errors of {@link openSegment}. */
+async function borrowHandle(log: ReadableLog, segment: Segment, offset: number): Promise<FileHandle> {
+  log.assertReadable('read records');
+  try {
+    return await log.fileCache.acquire(segment.path);
+  } catch (error) {
+    throw openFailure(log, segment, offset, error);
+  }
+}
+
+/** What a failed open of `segment` means to a reader at `offset` (throws it when the log says so). */
+function openFailure(log: ReadableLog, segment: Segment, offset: number, error: unknown): unknown {
+  // Throws OffsetOutOfRangeError: the segment is no longer in the log.
+  if (segment.deleted) log.segmentFor(offset, 'read records');
+  // Closed meanwhile: a newer owner of the folder may have deleted the file.
+  log.assertReadable('read records');
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new WalIOError(`Cannot read records: ${segment.path} is gone, though the log still lists it; was it deleted by hand? Reopen the log to recover`, error);
+  }
+  if (typeof (error as NodeJS.ErrnoException).errno === 'number' && typeof code === 'string') {
+    return new WalIOError(`Cannot read records: opening ${segment.path} failed (${code}); check that it is a readable file of the log`, error);
+  }
+  return error;
 }
 
 /**
