@@ -252,8 +252,10 @@ export class WalManager {
     }
     // Before ~manager exists: a log found here afterwards would be refused by
     // Wal.open (it would lie inside a manager's folder) and never seen by
-    // the manager, which reads topic folders of partition folders.
-    await refuseLogsAsTopics(fileSystem, dir, names);
+    // the manager, which reads topic folders of partition folders. Once it
+    // exists, Wal.open refuses to make a log below it, so only the first
+    // open pays for this look.
+    if (owner === null) await refuseLogsAsTopics(fileSystem, dir, names);
     const metaDir = join(dir, MANAGER_FOLDER_NAME);
     await fileSystem.mkdir(metaDir);
     // New folders live in their parents: sync them so a power cut keeps them.
