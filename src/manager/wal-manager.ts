@@ -900,7 +900,6 @@ function integerOption(raw: Record<string, unknown>, name: string, fallback: num
   return value;
 }
 
-/** Finds `dir/<topic>/<partition>/` folders; anything else in `dir` is left alone. */
 /**
  * Refuses a folder where a topic folder should be that is a log's own (a
  * Wal opened on its own in `dir/<name>`): opening the manager would strand
@@ -928,6 +927,7 @@ async function refuseLogsAsTopics(fileSystem: FileSystem, dir: string, names: re
   });
 }
 
+/** Finds `dir/<topic>/<partition>/` folders; anything else in `dir` is left alone. */
 async function scanTopics(
   fileSystem: FileSystem,
   dir: string,
