@@ -283,6 +283,7 @@ test('a segment whose seal is still running when a pass lists the log stays for 
     retention: { maxBytes: 0, checkpoint: 'indexer' },
   });
   await appendEach(mgr, 't', 15);
+  await allSealed(mgr, 't'); // [0, 10): a pass may take it
   // The next rotation seals [10, 20): hold its fdatasync, so the pass lists it unsealed.
   const held = gate();
   fileSystem.arm({ call: 'datasync', path: /00000000000000000010\.wal$/, until: held.opened });
