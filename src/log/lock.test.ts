@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from './wal.js';
@@ -75,16 +75,59 @@ describe('ownership lock', () => {
     try {
       await (await Wal.open({ dir })).close();
       // What this process writes, with the boot id of another boot: after a reboot the same pid and start tick can recur.
-      const [pid, startTime] = ownLockLine().split(' ');
+      const [pid, startTime] = ownLockLine(dir).split(' ');
       writeFileSync(join(dir, 'LOCK'), `${pid} ${startTime} 00000000-0000-4000-8000-000000000000\n`);
       const wal = await Wal.open({ dir });
-      assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8'), `${ownLockLine()}\n`, 'the LOCK now holds this boot id');
+      assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8'), `${ownLockLine(dir)}\n`, 'the LOCK now holds this boot id and this folder');
       await wal.close();
-      // The same line with this boot's id, or with none (a LOCK of an older version), is this process: LOCKED.
-      for (const line of [ownLockLine(), `${pid} ${startTime}`]) {
+      // The same line with this boot's id, or with no boot id or folder (a LOCK of an older version), is this process: LOCKED.
+      for (const line of [ownLockLine(dir), `${pid} ${startTime} ${bootIdNow()}`, `${pid} ${startTime}`]) {
         writeFileSync(join(dir, 'LOCK'), `${line}\n`);
         await assert.rejects(Wal.open({ dir }), (error: unknown) => error instanceof LockedError && /by this process/.test(error.message), line);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a copy of a live log\'s folder, LOCK included (a backup), opens with its records while the original stays locked by its owner', async () => {
+    const dir = temporaryDir();
+    const copy = temporaryDir();
+    try {
+      const wal = await Wal.open({ dir, fsync: 'always' });
+      for (let index = 0; index < 5; index++) await wal.append(`record ${index}`);
+      cpSync(dir, copy, { recursive: true });
+      assert.equal(readFileSync(join(copy, 'LOCK'), 'utf8'), `${ownLockLine(dir)}\n`, 'the copy holds the live owner\'s LOCK');
+      const copied = await Wal.open({ dir: copy });
+      try {
+        const records: string[] = [];
+        for await (const record of copied.read({ from: 0 })) records.push(Buffer.from(record.data).toString());
+        assert.deepEqual(records, [0, 1, 2, 3, 4].map((index) => `record ${index}`));
+        assert.equal(readFileSync(join(copy, 'LOCK'), 'utf8'), `${ownLockLine(copy)}\n`, 'the copy\'s LOCK now names its own folder');
+      } finally {
+        await copied.close();
+      }
+      await assert.rejects(Wal.open({ dir }), (error: unknown) => error instanceof LockedError && /by this process/.test(error.message), 'the original is still locked');
+      assert.equal((await wal.append('after the copy')).offset, 5, 'the original goes on');
+      await wal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('a LOCK naming a live owner and another folder (pid 1, a folder identity that is not this one) is taken over', async () => {
+    const dir = temporaryDir();
+    try {
+      await (await Wal.open({ dir })).close();
+      const startTime = startTimeOf(1);
+      writeFileSync(join(dir, 'LOCK'), `1 ${startTime} ${bootIdNow()} 1:1\n`);
+      const wal = await Wal.open({ dir });
+      assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8'), `${ownLockLine(dir)}\n`);
+      await wal.close();
+      // The same owner naming this folder is live: LOCKED.
+      writeFileSync(join(dir, 'LOCK'), `1 ${startTime} ${bootIdNow()} ${folderIdOf(dir)}\n`);
+      await assert.rejects(Wal.open({ dir }), (error: unknown) => error instanceof LockedError && /process 1/.test(error.message));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -115,12 +158,24 @@ describe('ownership lock', () => {
   });
 });
 
-/** The LOCK line this process writes: pid, start time in clock ticks since boot, boot id. */
-function ownLockLine(): string {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  return `${process.pid} ${startTime} ${bootId}`;
+/** The LOCK line this process writes for `dir`: pid, start time in clock ticks since boot, boot id, the folder's `dev:ino`. */
+function ownLockLine(dir: string): string {
+  return `${process.pid} ${startTimeOf(process.pid)} ${bootIdNow()} ${folderIdOf(dir)}`;
+}
+
+/** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot. */
+function startTimeOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+}
+
+function bootIdNow(): string {
+  return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+}
+
+function folderIdOf(dir: string): string {
+  const stat = statSync(dir, { bigint: true });
+  return `${stat.dev}:${stat.ino}`;
 }
 
 describe('open errors', () => {

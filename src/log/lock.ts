@@ -1,12 +1,14 @@
 /**
  * One owner per log folder. The LOCK file is created with O_EXCL and holds
- * the owner's pid, process start time and boot id. A LOCK whose process is
- * gone (a crash, kill -9, a reboot) is stale and taken over; the start time
- * guards against a recycled pid, the boot id against a pid and start time
- * that a process of a later boot happens to share. A live owner, this
- * process included, makes open fail at once.
+ * the owner's pid, process start time, boot id and the identity of the
+ * folder it locks. A LOCK whose process is gone (a crash, kill -9, a
+ * reboot) is stale and taken over; the start time guards against a recycled
+ * pid, the boot id against a pid and start time that a process of a later
+ * boot happens to share, and the folder identity against a copy of a live
+ * log's folder (a backup), whose owner holds the original, not the copy. A
+ * live owner of this folder, this process included, makes open fail at once.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { LockedError } from '../errors.js';
@@ -33,6 +35,20 @@ function processStartTime(pid: number): string {
 function readBootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The folder's device and inode (`dev:ino`), or '' where it cannot be read
+ * (a file system that is not the host's). A copy of a folder has another
+ * inode; a rename or another spelling of the path keeps it.
+ */
+function folderIdentity(dir: string): string {
+  try {
+    const stat = statSync(dir, { bigint: true });
+    return `${stat.dev}:${stat.ino}`;
   } catch {
     return '';
   }
@@ -74,10 +90,11 @@ interface LockSubject {
 
 async function takeLock(fileSystem: FileSystem, dir: string, owned: LockSubject): Promise<void> {
   const path = join(dir, LOCK_FILE_NAME);
+  const folderId = folderIdentity(dir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await fileSystem.open(path, { write: true, exclusive: true });
-      const content = Buffer.from(`${process.pid} ${ownStartTime} ${ownBootId}\n`);
+      const content = Buffer.from(`${process.pid} ${ownStartTime} ${ownBootId} ${folderId}\n`);
       try {
         await writeFully(handle, content, 0, content.length, 0);
       } finally {
@@ -88,11 +105,13 @@ async function takeLock(fileSystem: FileSystem, dir: string, owned: LockSubject)
       if (!isErrno(error, 'EEXIST')) throw error;
     }
     const owner = await readOwner(fileSystem, path);
-    // A LOCK of an older version holds no boot id: it is judged by pid and start time.
-    const [pidText = '', startTime = '', bootId = ''] = owner.split(' ');
+    // A LOCK of an older version holds no boot id or folder identity: it is
+    // judged by what it holds.
+    const [pidText = '', startTime = '', bootId = '', lockedFolderId = ''] = owner.split(' ');
     const pid = Number(pidText);
     const parsed = Number.isInteger(pid) && pid > 0;
-    if (parsed && isAlive(pid, startTime, bootId)) {
+    const copied = lockedFolderId !== '' && folderId !== '' && lockedFolderId !== folderId;
+    if (parsed && !copied && isAlive(pid, startTime, bootId)) {
       throw new LockedError(owned.dir, pid === process.pid ? 'by this process' : `by process ${pid}`, owned.subject);
     }
     if (!parsed) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WalError, WalIOError } from '../errors.js';
@@ -532,4 +532,30 @@ test('a folder named like a partition but not the canonical way is ignored with 
     '007: folder named like a partition ignored: partitions are folders named 0, 1, 2, ... (no sign, no leading zero)',
   ]);
   await reopened.close();
+});
+
+test("a copy of a live manager's folder, LOCK files included (a backup), opens with its records and checkpoints while the original stays locked", async () => {
+  const dir = freshDir();
+  const live = await WalManager.open({ dir, fsync: 'always', retentionIntervalMs: 0 });
+  try {
+    for (let index = 0; index < 9; index += 1) await live.append('t', index % 3, recordFor('t', index % 3, index));
+    await live.checkpoints.commit('g', { 't/0': 2 });
+    const copy = freshDir();
+    cpSync(dir, copy, { recursive: true });
+    const copied = await WalManager.open({ dir: copy, fsync: 'always', retentionIntervalMs: 0 });
+    try {
+      assert.deepEqual(copied.partitions('t'), [0, 1, 2]);
+      assert.deepEqual(await copied.checkpoints.get('g'), { 't/0': 2 });
+      for (const partition of [0, 1, 2]) {
+        const read: string[] = [];
+        for await (const record of copied.read('t', partition)) read.push(record.data.toString());
+        assert.deepEqual(read, [0, 1, 2].map((round) => recordFor('t', partition, round * 3 + partition)));
+      }
+    } finally {
+      await copied.close();
+    }
+    await assert.rejects(WalManager.open({ dir }), (error: unknown) => error instanceof WalError && error.code === 'LOCKED');
+  } finally {
+    await live.close();
+  }
 });
