@@ -137,7 +137,7 @@ export class Wal {
   readonly recovery: RecoverySummary;
   /** @internal */
   readonly fileCache: FileCache;
-  /** @internal */
+  /** The largest record this log accepts, in bytes (option `maxRecordBytes`). */
   readonly maxRecordBytes: number;
   readonly #options: ResolvedWalOptions;
   readonly #fileSystem: FileSystem;
@@ -279,6 +279,12 @@ export class Wal {
     const fileCache = (options as { fileCache?: unknown }).fileCache;
     if (fileCache !== undefined && !(fileCache instanceof FileCache)) {
       throw new InvalidArgumentError(`Cannot open log: option "fileCache" must be a FileCache, got ${describe(fileCache)}`);
+    }
+    if (fileCache !== undefined && options.maxOpenFiles !== undefined) {
+      // The shared cache has its own bound; taking one silently over the other would hide a mistake.
+      throw new InvalidArgumentError(
+        `Cannot open log: options "fileCache" and "maxOpenFiles" exclude each other (the FileCache's bound, ${fileCache.maxOpenFiles}, applies to every log sharing it); give one of them`,
+      );
     }
     const closedRemedy = (options as { closedRemedy?: unknown }).closedRemedy ?? null;
     if (closedRemedy !== null && typeof closedRemedy !== 'string') {
@@ -630,9 +636,12 @@ export class Wal {
 
   /**
    * Flushes and syncs every pending append (they resolve first), marks a
-   * clean shutdown and releases the folder. Later calls reject with
-   * WalClosedError. Closing a failed log releases it without the clean mark,
-   * so the next open runs recovery.
+   * clean shutdown and releases the folder. Later appends, syncs,
+   * truncations and `segments()` reject with WalClosedError (WalIOError if
+   * the log had failed: its failure stays the answer), and `read()`,
+   * `readBlocks()` and `tail()` throw it at once. Closing a failed log releases
+   * it without the clean mark, so the next open runs recovery. Calling
+   * close() again returns the same promise.
    */
   close(): Promise<void> {
     if (this.#closeRun === null) {

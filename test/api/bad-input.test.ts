@@ -59,6 +59,11 @@ test('Wal: internal options, records of other types, offsets past the end, calls
   await empty.close();
   await refuses('a fileCache that is not one', () => Wal.open({ dir: freshDir(), fileCache: {} } as never), 'INVALID_ARGUMENT', /"fileCache" must be a FileCache/);
   await refuses('a journal that is not one', () => Wal.open({ dir: freshDir(), journal: 5 } as never), 'INVALID_ARGUMENT', /"journal" must be a WriteJournal/);
+  const sharedCache = new FileCache(new NodeFileSystem(), 4);
+  await refuses('a fileCache together with maxOpenFiles', () => Wal.open({ dir: freshDir(), fileCache: sharedCache, maxOpenFiles: 99 }), 'INVALID_ARGUMENT', /"fileCache" and "maxOpenFiles" exclude each other \(the FileCache's bound, 4, applies/);
+  const sharing = await Wal.open({ dir: freshDir(), fileCache: sharedCache });
+  assert.equal(sharing.fileCache.maxOpenFiles, 4, 'a fileCache alone is the log\'s handle cache');
+  await sharing.close();
   assert.equal(wal.nextOffset, 1, 'nothing was appended by the refused calls');
   await wal.close();
   await refuses('segments() after close', () => wal.segments(), 'WAL_CLOSED', /the log is closed; open it again with Wal\.open\(\)/);
