@@ -37,7 +37,7 @@ export type CountedCall =
   | 'syncDir';
 
 /** Errno codes a fault can raise (the ones storage code must handle). */
-export type FaultErrnoCode = 'EIO' | 'ENOSPC' | 'EDQUOT' | 'EROFS' | 'EBADF';
+export type FaultErrnoCode = 'EIO' | 'ENOSPC' | 'EDQUOT' | 'EROFS' | 'EBADF' | 'EACCES' | 'EMFILE' | 'EBUSY';
 
 /** What to do to a call, and which calls. */
 export interface FaultSpec {
@@ -92,6 +92,9 @@ const ERRNO_DESCRIPTIONS: Record<FaultErrnoCode, string> = {
   EDQUOT: 'disk quota exceeded',
   EROFS: 'read-only file system',
   EBADF: 'bad file descriptor',
+  EACCES: 'permission denied',
+  EMFILE: 'too many open files',
+  EBUSY: 'resource busy or locked',
 };
 
 /** The syscall Node names in an error from each call. */

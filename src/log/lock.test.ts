@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Wal } from './wal.js';
 import { LockedError, WalError } from '../errors.js';
 import { FaultyFileSystem } from '../io/faulty-file-system.js';
+import type { FaultErrnoCode } from '../io/faulty-file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 
 function temporaryDir(): string {
@@ -179,6 +180,31 @@ function folderIdOf(dir: string): string {
 }
 
 describe('open errors', () => {
+  it('an I/O error of an open says what to do about its errno code', async () => {
+    const dir = temporaryDir();
+    try {
+      const remedies: Array<[FaultErrnoCode, RegExp]> = [
+        ['ENOSPC', /\(ENOSPC\); free space on its disk \(or raise the quota\), then open again$/],
+        ['EACCES', /\(EACCES\); give this process permission to read and write the folder and its files$/],
+        ['EROFS', /\(EROFS\); its file system is mounted read-only: remount it read-write, or choose another folder$/],
+        ['EMFILE', /\(EMFILE\); the process is out of file descriptors: raise its limit \(ulimit -n\), or lower maxOpenFiles \/ maxOpenLogs$/],
+        ['EIO', /\(EIO\); the device reported an I\/O error: check the disk and the system log \(dmesg\) before opening again$/],
+        ['EBUSY', /\(EBUSY\); check the folder exists, is writable and has space$/],
+      ];
+      for (const [code, remedy] of remedies) {
+        const faulty = new FaultyFileSystem(new NodeFileSystem());
+        faulty.arm({ call: 'syncDir', code });
+        await assert.rejects(
+          Wal.open({ dir: join(dir, code), fileSystem: faulty }),
+          (error: unknown) => error instanceof WalError && error.code === 'WAL_FAILED' && remedy.test(error.message),
+          code,
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('open() under a file is INVALID_ARGUMENT; a folder that cannot be created for an I/O error is WAL_FAILED; both carry the errno error as cause', async () => {
     const dir = temporaryDir();
     try {

@@ -30,5 +30,26 @@ export function asOpenError(error: unknown, dir: string, subject: string): unkno
       { cause: error },
     );
   }
-  return new WalIOError(`Cannot open ${subject} in ${dir}: ${error.message} (${code}); check the folder exists, is writable and has space`, error);
+  return new WalIOError(`Cannot open ${subject} in ${dir}: ${error.message} (${code}); ${remedyFor(code)}`, error);
+}
+
+/** What the caller can do about an errno error of an open. */
+function remedyFor(code: string): string {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'free space on its disk (or raise the quota), then open again';
+    case 'EACCES':
+    case 'EPERM':
+      return 'give this process permission to read and write the folder and its files';
+    case 'EROFS':
+      return 'its file system is mounted read-only: remount it read-write, or choose another folder';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'the process is out of file descriptors: raise its limit (ulimit -n), or lower maxOpenFiles / maxOpenLogs';
+    case 'EIO':
+      return 'the device reported an I/O error: check the disk and the system log (dmesg) before opening again';
+    default:
+      return 'check the folder exists, is writable and has space';
+  }
 }

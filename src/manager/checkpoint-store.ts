@@ -140,7 +140,7 @@ export class CheckpointStore {
         const nextOffset = await this.#host.nextOffsetOf(topic, partition);
         if (offset > nextOffset) {
           throw new InvalidArgumentError(
-            `Cannot commit checkpoint "${name}": offset ${offset} for ${key} is beyond the log's nextOffset ${nextOffset}`,
+            `Cannot commit checkpoint "${name}": offset ${offset} for ${key} is beyond the log's nextOffset ${nextOffset}; commit the offset after the last record processed, at most nextOffset`,
           );
         }
       }
@@ -250,7 +250,7 @@ export function encodeCheckpoint(offsets: CheckpointOffsets): Buffer {
   const body = Buffer.from(JSON.stringify({ offsets }), 'utf8');
   if (CHECKPOINT_HEADER_SIZE_BYTES + body.length > CHECKPOINT_SIZE_BYTES_MAX) {
     throw new InvalidArgumentError(
-      `Cannot commit checkpoint: it needs ${body.length} bytes, maximum is ${CHECKPOINT_SIZE_BYTES_MAX}`,
+      `Cannot commit checkpoint: it needs ${body.length} bytes, maximum is ${CHECKPOINT_SIZE_BYTES_MAX}; split its offsets over several checkpoints`,
     );
   }
   const content = Buffer.alloc(CHECKPOINT_HEADER_SIZE_BYTES + body.length);

@@ -202,7 +202,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
     if (this.#closed && this.#endedBySignal) return;
     if (this.#closed) throw new WalClosedError('consume', 'consumer', 'start a new one with mgr.consume(); it resumes from the group\'s checkpoint');
-    if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated');
+    if (this.#iterating) throw new InvalidArgumentError('Cannot consume: this consumer is already being iterated; a consumer takes one loop at a time: share that loop\'s records, or make another consumer with mgr.consume()');
     this.#host.checkOpen('consume');
     this.#iterating = true;
     this.#host.started(this);

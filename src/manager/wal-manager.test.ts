@@ -356,7 +356,7 @@ test('a manager folder that is a file is INVALID_ARGUMENT; one that cannot be ma
     assert.ok(error instanceof WalIOError);
     assert.equal(error.code, 'WAL_FAILED');
     assert.equal((error.cause as NodeJS.ErrnoException).code, 'EIO');
-    assert.match(error.message, /^Cannot open manager in .*: EIO.*; check the folder exists, is writable and has space$/);
+    assert.match(error.message, /^Cannot open manager in .*: EIO.*; the device reported an I\/O error: check the disk and the system log \(dmesg\) before opening again$/);
     return true;
   });
 });
