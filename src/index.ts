@@ -19,6 +19,7 @@ export {
 } from './errors.js';
 export type { WalErrorCode } from './errors.js';
 export type { FileSystem, FileHandle, OpenOptions } from './io/file-system.js';
+export type { Clock } from './io/clock.js';
 export { NodeFileSystem } from './io/node-file-system.js';
 export type { Logger } from './logger.js';
 export { WalManager } from './manager/wal-manager.js';

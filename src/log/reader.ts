@@ -23,7 +23,7 @@ export interface WalRecord {
   readonly offset: number;
   /** Append time, ms since the epoch. */
   readonly timestamp: number;
-  /** The record's bytes (a view; copy it to keep it past the next block of records). */
+  /** The record's bytes: a view into the block read from disk, valid for as long as it is held (blocks are never reused). Keeping it keeps that whole block in memory: copy it (`Buffer.from(data)`) to keep a few records of a long scan. */
   readonly data: Buffer;
 }
 

@@ -45,7 +45,7 @@ export interface RecoverySummary {
   /** Segments whose data was read and checked. */
   readonly scannedSegments: number;
   readonly scannedBytes: number;
-  /** Bytes cut from the end (torn tail, unfinished write group, preallocated space). */
+  /** Bytes of data cut at open (a torn tail, an unfinished write group, segments moved aside); preallocated zeros are not counted. */
   readonly truncatedBytes: number;
   /** Segments in the log after open. */
   readonly segmentCount: number;
