@@ -6,7 +6,7 @@
  * one run reports everything it found.
  */
 import type { Wal } from '../../src/log/wal.js';
-import { recordId, taggedRecord } from './tagged-records.js';
+import { RecordIdSource, recordId, taggedRecord } from './tagged-records.js';
 
 /** A record a read or tail yielded: checked at the end against what its offset was acknowledged with. */
 interface Observation {
@@ -26,7 +26,7 @@ interface SyncPromise {
 export class RaceLedger {
   readonly problems: string[] = [];
   /** Ids of records, in call order; id n is the n-th record appended (batches count each record). */
-  #nextId = 1;
+  readonly #ids: RecordIdSource;
   readonly #dataOf = new Map<number, Buffer>();
   /** The log generation (opens so far) each record was appended to. */
   readonly #generationOf = new Map<number, number>();
@@ -39,6 +39,11 @@ export class RaceLedger {
   /** The largest offset passed to truncateBefore() so far: firstOffset may never pass it. */
   #truncationBound: number | null = null;
 
+  /** @param ids where record ids come from: pass one source to the ledgers of several logs to keep ids unique across them */
+  constructor(ids: RecordIdSource = new RecordIdSource()) {
+    this.#ids = ids;
+  }
+
   problem(label: string, message: string): void {
     this.problems.push(`${label}: ${message}`);
   }
@@ -49,16 +54,16 @@ export class RaceLedger {
 
   /** A new record's id and bytes, appended to log `generation`. */
   newRecord(sizeBytes: number, generation: number): { readonly id: number; readonly data: Buffer } {
-    const id = this.#nextId++;
+    const id = this.#ids.take();
     const data = taggedRecord(id, sizeBytes);
     this.#dataOf.set(id, data);
     this.#generationOf.set(id, generation);
     return { id, data };
   }
 
-  /** How many records were appended so far: sync() covers ids below it. */
+  /** How many records were appended so far (to any log sharing the id source): sync() covers ids up to it. */
   get idsCalled(): number {
-    return this.#nextId - 1;
+    return this.#ids.takenCount;
   }
 
   acknowledged(label: string, id: number, offset: number): void {
@@ -104,8 +109,9 @@ export class RaceLedger {
   /**
    * Once every operation settled: checks the syncs and observations, and
    * the log reopened after a clean close against every acknowledgement.
+   * @param label names the log in problems found on it
    */
-  async checkReopened(wal: Wal): Promise<void> {
+  async checkReopened(wal: Wal, label = 'reopened log'): Promise<void> {
     for (const sync of this.#syncs) {
       const uncovered: string[] = [];
       for (let id = 1; id <= sync.idsCalledBefore; id++) {
@@ -130,34 +136,34 @@ export class RaceLedger {
     let previous: number | null = null;
     try {
       for await (const record of wal.read()) {
-        if (previous !== null && record.offset !== previous + 1) this.problem('reopened log', `read skipped from ${previous} to ${record.offset}`);
+        if (previous !== null && record.offset !== previous + 1) this.problem(label, `read skipped from ${previous} to ${record.offset}`);
         previous = record.offset;
         onDisk.set(record.offset, Buffer.from(record.data));
       }
     } catch (error) {
-      this.problem('reopened log', `read failed: ${String(error)}`);
+      this.problem(label, `read failed: ${String(error)}`);
     }
     const first = wal.firstOffset;
     const next = wal.nextOffset;
-    this.checkFirstOffset('reopened log', first);
-    if (onDisk.size !== next - first) this.problem('reopened log', `${onDisk.size} records read for offsets [${first}, ${next})`);
+    this.checkFirstOffset(label, first);
+    if (onDisk.size !== next - first) this.problem(label, `${onDisk.size} records read for offsets [${first}, ${next})`);
     for (const [offset, id] of this.#idAt) {
       if (offset < first) continue;
       const data = onDisk.get(offset);
-      if (data === undefined) this.problem('reopened log', `acknowledged offset ${offset} (record ${id}) is missing`);
+      if (data === undefined) this.problem(label, `acknowledged offset ${offset} (record ${id}) is missing`);
       else if (!data.equals(this.#dataOf.get(id) ?? Buffer.alloc(0))) {
-        this.problem('reopened log', `offset ${offset} holds the bytes of ${this.#describe(recordId(data))}, acknowledged for record ${id}`);
+        this.problem(label, `offset ${offset} holds the bytes of ${this.#describe(recordId(data))}, acknowledged for record ${id}`);
       }
     }
     for (const [offset, data] of onDisk) {
-      if (!this.#idAt.has(offset)) this.problem('reopened log', `offset ${offset} (${this.#describe(recordId(data))}) was never acknowledged`);
+      if (!this.#idAt.has(offset)) this.problem(label, `offset ${offset} (${this.#describe(recordId(data))}) was never acknowledged`);
     }
     for (const ids of this.#batches) {
       const offsets = ids.map((id) => this.#offsetOf.get(id) ?? -1);
       if ((offsets[0] ?? -1) < first) continue;
       const present = offsets.filter((offset) => onDisk.has(offset)).length;
       if (present !== 0 && present !== offsets.length) {
-        this.problem('reopened log', `batch of records ${ids[0]}..${ids[ids.length - 1]} is partly there (${present} of ${offsets.length})`);
+        this.problem(label, `batch of records ${ids[0]}..${ids[ids.length - 1]} is partly there (${present} of ${offsets.length})`);
       }
     }
   }

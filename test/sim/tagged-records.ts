@@ -20,3 +20,22 @@ export function recordId(data: Uint8Array): number {
   if (data.length < HEADER_SIZE_BYTES) return -1;
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32BE(0);
 }
+
+/**
+ * Hands out record ids, 1, 2, 3, ...: one source shared by several ledgers
+ * (one per log) keeps ids unique across logs, so a record read from the
+ * wrong log names the log it was appended to.
+ */
+export class RecordIdSource {
+  #nextId = 1;
+
+  /** A new id. */
+  take(): number {
+    return this.#nextId++;
+  }
+
+  /** How many ids were taken so far (the ids 1 to this). */
+  get takenCount(): number {
+    return this.#nextId - 1;
+  }
+}
