@@ -84,7 +84,11 @@ describe('resolveWalOptions', () => {
     assert.equal(resolved.blockingWrites, true);
     assert.equal(resolved.repair, true);
     assert.equal(resolved.fileSystem, fileSystem);
-    assert.equal(resolved.logger, logger);
+    // The caller's logger, shielded (a throwing logger must not break the log: logger.ts): calls reach it.
+    const calls: string[] = [];
+    logger.warn = () => void calls.push('warn');
+    resolved.logger.warn({}, 'reaches the caller');
+    assert.deepEqual(calls, ['warn']);
     assert.equal(resolved.clock, clock);
   });
 

@@ -19,7 +19,7 @@ import { isClock, systemClock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import type { Logger } from '../logger.js';
-import { silentLogger } from '../logger.js';
+import { guardedLogger, silentLogger } from '../logger.js';
 
 /**
  * When an append is acknowledged.
@@ -169,7 +169,7 @@ export function resolveWalOptions(options: unknown, context: OptionsContext = OP
     repair: booleanOption(action, raw, 'repair', false),
     fileSystem: methodsOption<FileSystem>(action, raw, 'fileSystem', FILE_SYSTEM_METHODS) ?? new NodeFileSystem(),
     // A logger without its methods would first fail deep inside a failure path.
-    logger: methodsOption<Logger>(action, raw, 'logger', LOGGER_METHODS) ?? silentLogger,
+    logger: guardedLogger(methodsOption<Logger>(action, raw, 'logger', LOGGER_METHODS) ?? silentLogger),
     clock: clockOption(action, raw['clock']),
   };
 }

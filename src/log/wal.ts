@@ -1361,7 +1361,6 @@ export class Wal {
     if (this.#failure !== null) return;
     const reason = error instanceof Error ? error.message : String(error);
     this.#failure = new WalIOError(`Cannot ${action} in ${this.dir}: ${reason}; the log stopped, reopen it to recover`, error);
-    this.#options.logger.error({ dir: this.dir, err: error }, 'log failed');
     if (this.#state === 'open') this.#state = 'failed';
     for (const group of this.#groups.splice(0)) group.reject(this.#failure);
     this.#rejectSpaceWaiters(this.#failure);
@@ -1369,6 +1368,8 @@ export class Wal {
     this.#syncTimer = null;
     for (const wake of this.#syncWaiters.splice(0)) wake();
     this.#wakeTails();
+    // Last: whatever the logger does, every waiter above has its answer.
+    this.#options.logger.error({ dir: this.dir, err: error }, 'log failed');
   }
 
   #checkWritable(action: string): void {
