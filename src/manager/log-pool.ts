@@ -90,10 +90,14 @@ export class LogPool {
   #failedCloseCount = 0;
   #closed = false;
 
-  constructor(maxOpenLogs: number, openWal: WalOpener) {
+  readonly #onRoomTimeout: () => void;
+
+  /** @param onRoomTimeout called when a short operation stopped waiting for room and opens its log beyond the bound */
+  constructor(maxOpenLogs: number, openWal: WalOpener, onRoomTimeout: () => void = () => {}) {
     assert(Number.isInteger(maxOpenLogs) && maxOpenLogs >= 1, 'maxOpenLogs is a positive integer');
     this.maxOpenLogs = maxOpenLogs;
     this.#openWal = openWal;
+    this.#onRoomTimeout = onRoomTimeout;
   }
 
   /** Logs open or opening now. */
@@ -183,6 +187,7 @@ export class LogPool {
         if (mayWait && entry.wal === null && entry.opening === null && !this.#hasRoom()) {
           // Woken: logs are coming free, so wait on; timed out: they are held for good.
           mayWait = await this.#roomOrTimeout(ROOM_WAIT_MS_MAX);
+          if (!mayWait) this.#onRoomTimeout();
           continue;
         }
         if (entry.wal === null || isHandedOutAsItIs(entry.wal)) break;

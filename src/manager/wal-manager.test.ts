@@ -226,9 +226,11 @@ test('open logs stay within maxOpenLogs while idle logs are evicted and reopened
   await mgr.close();
 });
 
-test('an append whose log must open while every open log is in use waits for one to come free, and opens beyond the bound only when none does', async () => {
+test('an append whose log must open while every open log is in use waits for one to come free, and opens beyond the bound only when none does, with one warning', async () => {
   const dir = freshDir();
-  const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 4, retentionIntervalMs: 0 });
+  const warnings: Array<{ object: object; message: string | undefined }> = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (object: object, message?: string) => void warnings.push({ object, message }) };
+  const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 4, retentionIntervalMs: 0, logger });
   try {
     // Four logs held in use (as a long read or a slow withLog holds them).
     const holds = Array.from({ length: 4 }, () => gate());
@@ -249,6 +251,12 @@ test('an append whose log must open while every open log is in use waits for one
     const started = performance.now();
     assert.equal(await mgr.append('t', 5, 'goes beyond'), 0);
     assert.ok(performance.now() - started >= ROOM_WAIT_MS_MAX - 5, 'it waited for a log to come free first');
+    const full = warnings.filter(({ message }) => message?.includes('beyond maxOpenLogs') === true);
+    assert.equal(full.length, 1, 'the wait that timed out is logged');
+    assert.match(full[0]?.message ?? '', /raise maxOpenLogs above the number of logs held at once/);
+    assert.equal((full[0]?.object as { maxOpenLogs?: number }).maxOpenLogs, 4);
+    assert.equal(await mgr.append('t', 6, 'beyond again'), 0);
+    assert.equal(warnings.filter(({ message }) => message?.includes('beyond maxOpenLogs') === true).length, 1, 'once per manager');
     for (const hold of holds) hold.open();
     await Promise.all(held);
   } finally {
@@ -557,5 +565,53 @@ test("a copy of a live manager's folder, LOCK files included (a backup), opens w
     await assert.rejects(WalManager.open({ dir }), (error: unknown) => error instanceof WalError && error.code === 'LOCKED');
   } finally {
     await live.close();
+  }
+});
+
+test('a tail, a read and a scan of the manager go on over a Wal that a caller of mgr.log() closed: no record missed, none twice, the read within its first bounds', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', segmentMaxRecords: 3, retentionIntervalMs: 0 });
+  try {
+    for (let index = 0; index < 10; index += 1) await mgr.append('t', 0, recordFor('t', 0, index));
+    const controller = new AbortController();
+    const tailed: string[] = [];
+    const tail = (async () => {
+      for await (const record of mgr.tail('t', 0, { signal: controller.signal })) tailed.push(record.data.toString());
+    })();
+    const read: string[] = [];
+    const readOffsets: number[] = [];
+    const scanned: number[] = [];
+    const reader = mgr.read('t', 0)[Symbol.asyncIterator]();
+    const scanner = mgr.readBlocks('t', 0)[Symbol.asyncIterator]();
+    for (let step = 0; step < 3; step += 1) {
+      const next = await reader.next();
+      assert.equal(next.done, false);
+      read.push(next.value.data.toString());
+      readOffsets.push(next.value.offset);
+    }
+    const firstBlock = await scanner.next();
+    assert.equal(firstBlock.done, false);
+    for (let index = 0; index < firstBlock.value.count; index += 1) scanned.push(firstBlock.value.firstOffset + index);
+    await mgr.append('t', 0, recordFor('t', 0, 10));
+    await until(() => tailed.length === 1);
+    // The user's close: the pool opens the log again on its next use.
+    await (await mgr.log('t', 0)).close();
+    await mgr.append('t', 0, recordFor('t', 0, 11));
+    await until(() => tailed.length === 2);
+    for (let next = await reader.next(); next.done !== true; next = await reader.next()) {
+      read.push(next.value.data.toString());
+      readOffsets.push(next.value.offset);
+    }
+    for (let next = await scanner.next(); next.done !== true; next = await scanner.next()) {
+      for (let index = 0; index < next.value.count; index += 1) scanned.push(next.value.firstOffset + index);
+    }
+    controller.abort();
+    await tail;
+    assert.deepEqual(tailed, [10, 11].map((index) => recordFor('t', 0, index)), 'the tail went on after the close');
+    assert.deepEqual(read, Array.from({ length: 10 }, (_, index) => recordFor('t', 0, index)), 'the read ended where the log ended when it began');
+    assert.deepEqual(readOffsets, Array.from({ length: 10 }, (_, index) => index));
+    assert.deepEqual(scanned, Array.from({ length: 10 }, (_, index) => index), 'the scan too');
+  } finally {
+    await mgr.close();
   }
 });

@@ -13,7 +13,7 @@
 import { join, dirname } from 'node:path';
 import { assert } from '../assert.js';
 import { OPEN_FILES_MAX } from '../constants.js';
-import { InvalidArgumentError, OffsetOutOfRangeError } from '../errors.js';
+import { InvalidArgumentError, OffsetOutOfRangeError, WalClosedError } from '../errors.js';
 import { managerClosedError } from './manager-closed.js';
 import type { Clock } from '../io/clock.js';
 import type { FileSystem } from '../io/file-system.js';
@@ -34,7 +34,9 @@ import { replayJournal } from './journal-replay.js';
 import { JOURNAL_CHECKPOINT_BYTES_DEFAULT, SharedJournal } from './shared-journal.js';
 import { Consumer } from './consumer.js';
 import type { ConsumeOptions, ConsumerHost } from './consumer.js';
-import { LogEntry, LogPool } from './log-pool.js';
+import { LogEntry, LogPool, ROOM_WAIT_MS_MAX } from './log-pool.js';
+import { resumableRead, resumableScan, resumableTail } from './resumable-reads.js';
+import type { Resumable } from './resumable-reads.js';
 import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { checkRetentionPolicy, enforceLogRetention, guardOffsetFor, topicsOf } from './retention.js';
 import type { RetentionPolicy } from './retention.js';
@@ -166,6 +168,7 @@ export class WalManager {
   /** Per log: checkpoint commits naming it share its lock; retention of it, when guarded by checkpoints, holds it alone. */
   readonly #guardLocks = new Map<string, SharedExclusiveLock>();
   readonly #logger: Logger;
+  #poolFullWarned = false;
   readonly #metaDir: string;
   readonly #walDefaults: Omit<WalOptions, 'dir'>;
   readonly #retentionDefault: RetentionPolicy | undefined;
@@ -212,7 +215,7 @@ export class WalManager {
     this.#fileCache = init.fileCache;
     this.#syncStream = init.syncStream;
     this.#journalCheckpointBytes = init.journalCheckpointBytes;
-    this.#pool = new LogPool(init.maxOpenLogs, (entry) => this.#openWal(entry));
+    this.#pool = new LogPool(init.maxOpenLogs, (entry) => this.#openWal(entry), () => this.#warnPoolFull());
     this.checkpoints = init.checkpoints(this);
   }
 
@@ -366,7 +369,7 @@ export class WalManager {
     this.#checkOpen('read records');
     // Now, as Wal.read does; the range itself is checked when the log is open, at the first next().
     readBounds(options);
-    return this.#leased(topic, partition, 'read records', (wal) => wal.read(options), { read: options });
+    return this.#leased(topic, partition, 'read records', resumableRead(options), { read: options });
   }
 
   /**
@@ -378,7 +381,7 @@ export class WalManager {
   readBlocks(topic: string, partition: number, options: ReadOptions = {}): AsyncIterable<RecordBlock> {
     this.#checkOpen('read records');
     readBounds(options);
-    return this.#leased(topic, partition, 'read records', (wal) => wal.readBlocks(options), { read: options });
+    return this.#leased(topic, partition, 'read records', resumableScan(options), { read: options });
   }
 
   /**
@@ -390,7 +393,7 @@ export class WalManager {
     this.#checkOpen('tail records');
     // Before the log is looked up: a tail creates its partition, a bad one must not.
     checkTailOptions(options);
-    return this.#leased(topic, partition, 'tail records', (wal) => wal.tail(options), { tailFrom: options.from, signal: options.signal });
+    return this.#leased(topic, partition, 'tail records', resumableTail(options), { tailFrom: options.from, signal: options.signal });
   }
 
   /**
@@ -637,19 +640,19 @@ export class WalManager {
     topic: string,
     partition: number,
     action: string,
-    iterate: (wal: Wal) => AsyncIterable<T>,
+    resumable: Resumable<T>,
     missing: WhenMissing,
   ): AsyncGenerator<T, void, undefined> {
     checkTopicName(topic, action);
     checkPartition(partition, this.maxPartitions, action);
-    return this.#iterateLeased(topic, partition, action, iterate, missing);
+    return this.#iterateLeased(topic, partition, action, resumable, missing);
   }
 
   async *#iterateLeased<T>(
     topic: string,
     partition: number,
     action: string,
-    iterate: (wal: Wal) => AsyncIterable<T>,
+    resumable: Resumable<T>,
     missing: WhenMissing,
   ): AsyncGenerator<T, void, undefined> {
     this.#checkOpen(action);
@@ -664,12 +667,40 @@ export class WalManager {
     }
     const entry = this.#entry(topic, partition, action);
     // A read ends by itself and may wait for room; a tail follows the log until it is stopped.
-    const wal = await this.#pool.acquire(entry, 'read' in missing);
-    try {
-      yield* iterate(wal);
-    } finally {
-      this.#pool.release(entry);
+    const mayWait = 'read' in missing;
+    const signal = 'read' in missing ? undefined : missing.signal;
+    let resumeFrom: number | null = null;
+    for (;;) {
+      const wal = await this.#pool.acquire(entry, mayWait);
+      try {
+        for await (const item of resumable.start(wal, resumeFrom)) {
+          const next = resumable.nextAfter(item); // before the yield: a block is not valid after it
+          yield item;
+          resumeFrom = next;
+        }
+        if (!this.#closedUnder(wal, signal)) return;
+      } catch (error) {
+        if (!(error instanceof WalClosedError) || !this.#closedUnder(wal, signal)) throw error;
+      } finally {
+        this.#pool.release(entry);
+      }
+      // Closed by a caller of mgr.log(): go on, on the log opened again (resumable-reads.ts).
     }
+  }
+
+  /** Once per manager: a wait for room that timed out is a bound set too low for the logs held at once, and costs every such operation the wait. */
+  #warnPoolFull(): void {
+    if (this.#poolFullWarned) return;
+    this.#poolFullWarned = true;
+    this.#logger.warn(
+      { dir: this.dir, maxOpenLogs: this.#pool.maxOpenLogs, openLogs: this.#pool.openCount, waitedMs: ROOM_WAIT_MS_MAX },
+      'every open log was in use: an operation waited and then opened its log beyond maxOpenLogs; raise maxOpenLogs above the number of logs held at once (consumers, tails, withLog, reads)',
+    );
+  }
+
+  /** `wal` closed while the manager stays open and the caller did not stop: the pool never closes a log in use, so its user did. */
+  #closedUnder(wal: Wal, signal: AbortSignal | undefined): boolean {
+    return this.#closing === null && (wal.state === 'closing' || wal.state === 'closed') && signal?.aborted !== true;
   }
 
   async #nextOffsetOf(topic: string, partition: number): Promise<number> {
