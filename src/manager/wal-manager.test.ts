@@ -6,6 +6,7 @@ import { WalError, WalIOError } from '../errors.js';
 import { FaultyFileSystem, exactPath } from '../io/faulty-file-system.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import { WalManager } from './wal-manager.js';
+import { SharedAppender } from '../worker/shared-appender.js';
 import { ROOM_WAIT_MS_MAX } from './log-pool.js';
 import { gate } from '../../test/gate.js';
 import { until, within } from '../../test/within.js';
@@ -611,6 +612,36 @@ test('a tail, a read and a scan of the manager go on over a Wal that a caller of
     assert.deepEqual(read, Array.from({ length: 10 }, (_, index) => recordFor('t', 0, index)), 'the read ended where the log ended when it began');
     assert.deepEqual(readOffsets, Array.from({ length: 10 }, (_, index) => index));
     assert.deepEqual(scanned, Array.from({ length: 10 }, (_, index) => index), 'the scan too');
+  } finally {
+    await mgr.close();
+  }
+});
+
+test('mgr.openChannel pins its log while a producer appends through it: appends to other partitions never close it; closing the channel gives it back to the pool', async () => {
+  const dir = freshDir();
+  const mgr = await WalManager.open({ dir, fsync: 'os', maxOpenLogs: 1, retentionIntervalMs: 0 });
+  try {
+    await assert.rejects(mgr.openChannel('bad', 0, { ringBytes: 3 }), (error: unknown) => error instanceof WalError && error.code === 'INVALID_ARGUMENT' && /ringBytes must be a multiple of 8/.test(error.message));
+    assert.equal(existsSync(join(dir, 'bad')), false, 'a refused channel creates no partition');
+    const channel = await mgr.openChannel('t', 0, { ringBytes: 4096 });
+    const appender = SharedAppender.attach(channel.handle);
+    for (let index = 0; index < 20; index += 1) {
+      // With maxOpenLogs 1, each of these would close t/0 if it were idle.
+      assert.equal(await mgr.append('t', 1 + (index % 3), 'other'), Math.floor(index / 3));
+      assert.equal((await appender.append(recordFor('t', 0, index))).offset, index);
+    }
+    appender.close();
+    await channel.close();
+    await mgr.append('t', 1, 'evicts the idle t/0');
+    assert.ok(mgr.openLogCount <= 2, `t/0 went back to the pool: ${mgr.openLogCount} open`);
+    const read: string[] = [];
+    for await (const record of mgr.read('t', 0)) read.push(record.data.toString());
+    assert.deepEqual(read, Array.from({ length: 20 }, (_, index) => recordFor('t', 0, index)));
+    // mgr.close() ends a channel still open.
+    const open = await mgr.openChannel('t', 2);
+    const late = SharedAppender.attach(open.handle);
+    await mgr.close();
+    await assert.rejects(late.append('after close'), (error: unknown) => error instanceof WalError && error.code === 'WAL_CLOSED');
   } finally {
     await mgr.close();
   }

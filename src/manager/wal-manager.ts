@@ -36,6 +36,8 @@ import { Consumer } from './consumer.js';
 import type { ConsumeOptions, ConsumerHost } from './consumer.js';
 import { LogEntry, LogPool, ROOM_WAIT_MS_MAX } from './log-pool.js';
 import { resumableRead, resumableScan, resumableTail } from './resumable-reads.js';
+import { SharedAppendChannel, ringBytesOf } from '../worker/shared-append-channel.js';
+import type { SharedAppendChannelOptions } from '../worker/shared-append-channel.js';
 import type { Resumable } from './resumable-reads.js';
 import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { checkRetentionPolicy, enforceLogRetention, guardOffsetFor, topicsOf } from './retention.js';
@@ -358,6 +360,34 @@ export class WalManager {
     } finally {
       this.#pool.release(entry);
     }
+  }
+
+  /**
+   * A channel into one log for a producer in a worker thread (see
+   * {@link SharedAppendChannel}). The log stays pinned, never closed as idle
+   * by the pool, until the channel ends: its own close(), its producer's,
+   * or the log's (mgr.close() closes every log, and their channels with
+   * them). A channel opened on a Wal from mgr.log() pins nothing: the pool
+   * may close that Wal, and the channel with it.
+   * @example
+   * const channel = await mgr.openChannel('orders', 3);
+   * new Worker('./producer.js', { workerData: channel.handle });
+   */
+  async openChannel(topic: string, partition: number, options: SharedAppendChannelOptions = {}): Promise<SharedAppendChannel> {
+    const action = 'open shared append channel';
+    this.#checkOpen(action);
+    ringBytesOf(options); // before the log is looked up: a refused call must not create its partition
+    const entry = this.#entry(topic, partition, action);
+    const wal = await this.#pool.acquire(entry);
+    let channel: SharedAppendChannel;
+    try {
+      channel = SharedAppendChannel.open(wal, options);
+    } catch (error) {
+      this.#pool.release(entry);
+      throw error;
+    }
+    void channel.ended.then(() => this.#pool.release(entry));
+    return channel;
   }
 
   /**

@@ -28,6 +28,21 @@ import {
 } from './shared-ring.js';
 import type { SharedAppendHandle } from './shared-ring.js';
 
+/**
+ * The ring size `options` ask for, checked.
+ * @throws InvalidArgumentError on an unknown key or a bad ring size
+ */
+export function ringBytesOf(options: SharedAppendChannelOptions): number {
+  checkOptionKeys(options, ['ringBytes'], 'open shared append channel');
+  const ringBytes = options.ringBytes ?? RING_BYTES_DEFAULT;
+  if (!Number.isInteger(ringBytes) || ringBytes < RING_BYTES_MIN || ringBytes > RING_BYTES_MAX || ringBytes % 8 !== 0) {
+    throw new InvalidArgumentError(
+      `Cannot open shared append channel: ringBytes must be a multiple of 8 in [${RING_BYTES_MIN}, ${RING_BYTES_MAX}], got ${describe(ringBytes)}`,
+    );
+  }
+  return ringBytes;
+}
+
 /** The part of a Wal a channel uses (a Wal, or a test double with the same contract). */
 export interface AppendTarget {
   readonly dir: string;
@@ -115,14 +130,19 @@ export class SharedAppendChannel {
     if (target instanceof Wal && (target.state === 'closed' || target.state === 'closing')) {
       throw new WalClosedError('open shared append channel');
     }
-    checkOptionKeys(options, ['ringBytes'], 'open shared append channel');
-    const ringBytes = options.ringBytes ?? RING_BYTES_DEFAULT;
-    if (!Number.isInteger(ringBytes) || ringBytes < RING_BYTES_MIN || ringBytes > RING_BYTES_MAX || ringBytes % 8 !== 0) {
-      throw new InvalidArgumentError(
-        `Cannot open shared append channel: ringBytes must be a multiple of 8 in [${RING_BYTES_MIN}, ${RING_BYTES_MAX}], got ${describe(ringBytes)}`,
-      );
-    }
-    return new SharedAppendChannel(target, ringBytes);
+    return new SharedAppendChannel(target, ringBytesOf(options));
+  }
+
+  /**
+   * @internal Settles once the channel takes no more records and every one
+   * it took has settled, however it ended (its close(), the producer's, its
+   * log's); never rejects.
+   */
+  get ended(): Promise<void> {
+    return this.#done.then(
+      () => {},
+      () => {},
+    );
   }
 
   /** Records settled (acknowledged or failed) so far. */
