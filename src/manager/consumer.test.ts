@@ -411,3 +411,33 @@ test('a consumer that is never iterated is held by nothing of the manager or of 
   );
   assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
 });
+
+test('a consumer closed while its read runs into segments retention deleted ends cleanly, not with OFFSET_OUT_OF_RANGE', async () => {
+  const dir = freshDir();
+  const fileSystem = new FaultyFileSystem(new NodeFileSystem());
+  const mgr = await WalManager.open({ dir, fsync: 'os', fileSystem, segmentMaxRecords: 2, retention: { maxBytes: 0 }, retentionIntervalMs: 0 });
+  try {
+    for (let index = 0; index < 6; index += 1) await mgr.append('t', 0, `r${index}`);
+    await until(() => mgr.openLogCount === 1);
+    const wal = await mgr.log('t', 0);
+    while ((await wal.segments()).slice(0, -1).some((segment) => !segment.sealed)) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The consumer's first read of [0, 2) is held; meanwhile retention deletes [0, 2) and [2, 4), and the consumer closes.
+    const held = gate();
+    fileSystem.arm({ call: 'open', path: /00000000000000000000\.wal$/, until: held.opened });
+    const consumer = mgr.consume({ group: 'g', topics: ['t'], from: 'earliest' });
+    const iteration = (async () => {
+      const seen: number[] = [];
+      for await (const record of consumer) seen.push(record.offset);
+      return seen;
+    })();
+    await until(() => fileSystem.countsFor(/00000000000000000000\.wal$/).open > 0);
+    assert.equal((await mgr.enforceRetention()).deletedSegmentCount, 2);
+    const closing = consumer.close();
+    held.open();
+    await closing;
+    const seen = await iteration;
+    assert.ok(seen.every((offset) => offset < 2), `only records of the held read: ${seen.join(', ')}`);
+  } finally {
+    await mgr.close();
+  }
+});

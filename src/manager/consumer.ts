@@ -287,7 +287,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       },
       (error: unknown) => {
         cursor.pending = null;
-        if (!this.#skipDeleted(cursor, error)) {
+        // A read that fails after close() began (retention deleted what it
+        // was reading, the log closed under it) changes nothing: a closed
+        // consumer's iteration ends cleanly, as documented.
+        if (this.#closed) cursor.done = true;
+        else if (!this.#skipDeleted(cursor, error)) {
           cursor.done = true;
           this.#failure ??= error;
         }
