@@ -13,7 +13,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { WalError } from '../../src/errors.js';
 import type { WalErrorCode } from '../../src/errors.js';
 import type { FileSystem } from '../../src/io/file-system.js';
-import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import type { Wal, WalRecord } from '../../src/log/wal.js';
 import { WalManager } from '../../src/manager/wal-manager.js';
 import type { WalManagerOptions } from '../../src/manager/wal-manager.js';
@@ -23,19 +22,16 @@ import { CheckpointModel } from './checkpoint-model.js';
 import type { CheckpointCall, CheckpointChange } from './checkpoint-model.js';
 import { EventClock } from './event-clock.js';
 import { deadline } from './hang-deadline.js';
-import { hookCompletions } from './hooked-file-system.js';
-import { jitteredCompletions } from './jittered-completions.js';
+import { ioOrderFileSystem } from './io-order.js';
 import { RACE_CHECKPOINT_NAMES, RACE_GROUPS, RACE_TOPICS, retentionPolicyOf } from './manager-race-script.js';
 import type { LogPick, ManagerRaceOp, ManagerRaceScript } from './manager-race-script.js';
 import { LogBooks } from './race-log-books.js';
 import type { LogBook } from './race-log-books.js';
 import { RetentionBound } from './retention-bound.js';
-import { releaseScheduled, scheduledCompletions } from './scheduled-completions.js';
+import { releaseScheduled } from './scheduled-completions.js';
 import { waitFor } from './start-delays.js';
 import { recordId } from './tagged-records.js';
 
-/** What the jittered file system waits at most per call, before and after it. */
-const JITTER_WAIT_MS_MAX = 3;
 /** Tiny segments: the smallest the Wal takes, and rotation every few records besides. */
 const SEGMENT_BYTES = 4096;
 
@@ -51,6 +47,20 @@ export interface ManagerRaceTally {
   protectedCommits: number;
   userCloses: number;
   reopens: number;
+}
+
+export function emptyManagerRaceTally(): ManagerRaceTally {
+  return {
+    acknowledgedRecords: 0,
+    recordsObserved: 0,
+    recordsConsumed: 0,
+    commitsResolved: 0,
+    commitsRefused: 0,
+    segmentsDeleted: 0,
+    protectedCommits: 0,
+    userCloses: 0,
+    reopens: 0,
+  };
 }
 
 export interface ManagerRaceOutcome {
@@ -83,17 +93,6 @@ interface FirstOffsetSample {
 
 const CLOSED: readonly WalErrorCode[] = ['WAL_CLOSED'];
 const CLOSED_OR_RANGE: readonly WalErrorCode[] = ['WAL_CLOSED', 'OFFSET_OUT_OF_RANGE'];
-
-function raceFileSystem(script: ManagerRaceScript): FileSystem | undefined {
-  switch (script.ioOrder.kind) {
-    case 'disk':
-      return undefined;
-    case 'jittered':
-      return hookCompletions(new NodeFileSystem(), jitteredCompletions(script.ioOrder.seed, JITTER_WAIT_MS_MAX));
-    case 'scheduled':
-      return hookCompletions(new NodeFileSystem(), scheduledCompletions(script.ioOrder.scheduler));
-  }
-}
 
 function managerOptions(script: ManagerRaceScript, dir: string, fileSystem: FileSystem | undefined): WalManagerOptions {
   return {
@@ -153,17 +152,7 @@ class ManagerRace {
   readonly #problems: string[] = [];
   readonly #hung: string[] = [];
   readonly #running: Promise<void>[] = [];
-  readonly #tally: ManagerRaceTally = {
-    acknowledgedRecords: 0,
-    recordsObserved: 0,
-    recordsConsumed: 0,
-    commitsResolved: 0,
-    commitsRefused: 0,
-    segmentsDeleted: 0,
-    protectedCommits: 0,
-    userCloses: 0,
-    reopens: 0,
-  };
+  readonly #tally = emptyManagerRaceTally();
   #manager: WalManager | null = null;
   #generation = 0;
 
@@ -171,7 +160,7 @@ class ManagerRace {
     this.#script = script;
     this.#dir = dir;
     this.#hangMs = hangMs;
-    this.#fileSystem = raceFileSystem(script);
+    this.#fileSystem = ioOrderFileSystem(script.ioOrder);
   }
 
   problems(): string[] {

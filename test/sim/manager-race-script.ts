@@ -13,7 +13,8 @@ import type { RetentionPolicy } from '../../src/manager/retention.js';
 import type { SyncStream } from '../../src/manager/wal-manager.js';
 import { startDelayArbitrary } from './start-delays.js';
 import type { StartDelay } from './start-delays.js';
-import type { IoOrder } from './wal-race-script.js';
+import { ioOrderArbitrary } from './io-order.js';
+import type { IoOrder } from './io-order.js';
 
 /** The topics every script writes. */
 export const RACE_TOPICS = ['ta', 'tb'] as const;
@@ -207,13 +208,6 @@ const retentionChoice: fc.Arbitrary<RetentionChoice> = fc.constantFrom('none', '
  * @param stepCountMax operations per script at most
  */
 export function managerRaceScriptArbitrary(ioOrder: 'scheduled' | 'unscheduled', stepCountMax: number): fc.Arbitrary<ManagerRaceScript> {
-  const ioOrderArbitrary: fc.Arbitrary<IoOrder> =
-    ioOrder === 'scheduled'
-      ? fc.scheduler().map((scheduler) => ({ kind: 'scheduled' as const, scheduler }))
-      : fc.oneof(
-          fc.constant({ kind: 'disk' as const }),
-          fc.integer({ min: 1, max: 2 ** 31 - 1 }).map((seed) => ({ kind: 'jittered' as const, seed })),
-        );
   return fc.record({
     fsync: fsyncArbitrary,
     syncStream: fc.constantFrom<SyncStream>('shared', 'shared', 'per-log'),
@@ -224,7 +218,7 @@ export function managerRaceScriptArbitrary(ioOrder: 'scheduled' | 'unscheduled',
     journalCheckpointBytes: fc.integer({ min: 2000, max: 30_000 }),
     retention: fc.array(retentionChoice, { minLength: RACE_TOPICS.length * RACE_PARTITIONS_MAX, maxLength: RACE_TOPICS.length * RACE_PARTITIONS_MAX }),
     guardNameIndex: nameIndex,
-    ioOrder: ioOrderArbitrary,
+    ioOrder: ioOrderArbitrary(ioOrder),
     steps: fc.array(fc.record({ startDelay: startDelayArbitrary, op: opArbitrary }), { minLength: 5, maxLength: stepCountMax, size: 'max' }),
   });
 }

@@ -27,15 +27,14 @@
  * TIDEWAL_MANAGER_RACE_SHRINK=1 shrinks a failing script (slow, and only as
  * reliable as its timing).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import fc from 'fast-check';
 import { freshFolders } from '../temp-folders.js';
-import { runManagerRace } from './manager-race-run.js';
-import type { ManagerRaceTally } from './manager-race-run.js';
+import { describeIoOrder } from './io-order.js';
+import { emptyManagerRaceTally, runManagerRace } from './manager-race-run.js';
 import { managerRaceScriptArbitrary } from './manager-race-script.js';
 import type { ManagerRaceScript } from './manager-race-script.js';
+import { checkRaceScripts, watchUnhandledRejections } from './race-check.js';
 
 /** Scripts per test: the default keeps this file near 10 s on two cores. */
 const RUNS = Number(process.env['TIDEWAL_MANAGER_RACE_RUNS'] ?? 14);
@@ -43,71 +42,32 @@ const RUNS = Number(process.env['TIDEWAL_MANAGER_RACE_RUNS'] ?? 14);
 const STEP_COUNT_MAX = 60;
 /** Any one operation (or the final close) taking this long is a hang: the engine never waits that long on a healthy disk. */
 const HANG_MS = 10_000;
-/** Time for a late rejection to reach the unhandledRejection listener before a run is called clean. */
-const UNHANDLED_GRACE_MS = 5;
 
 const nextFolder = freshFolders('tidewal-manager-race-');
-
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-before(() => process.on('unhandledRejection', onUnhandled));
-after(() => process.off('unhandledRejection', onUnhandled));
+watchUnhandledRejections();
 
 function describeScript(script: ManagerRaceScript): string {
-  const io = script.ioOrder.kind === 'jittered' ? `jittered(${script.ioOrder.seed})` : script.ioOrder.kind;
   return (
     `fsync ${JSON.stringify(script.fsync)}, syncStream ${script.syncStream}, ${script.partitionCount} partition(s) per topic, ` +
     `maxOpenLogs ${script.maxOpenLogs}, segmentMaxRecords ${script.segmentMaxRecords}, journalCheckpointBytes ${script.journalCheckpointBytes}, ` +
-    `retention [${script.retention.join(', ')}], io ${io}, ${script.steps.length} steps`
+    `retention [${script.retention.join(', ')}], io ${describeIoOrder(script.ioOrder)}, ${script.steps.length} steps`
   );
 }
 
 async function checkRaces(name: string, ioOrder: 'scheduled' | 'unscheduled', defaultSeed: number): Promise<void> {
-  const seed = Number(process.env['TIDEWAL_MANAGER_RACE_SEED'] ?? defaultSeed);
-  const replayPath = process.env['TIDEWAL_MANAGER_RACE_PATH'];
-  const shrink = process.env['TIDEWAL_MANAGER_RACE_SHRINK'] === '1';
-  const total: ManagerRaceTally = {
-    acknowledgedRecords: 0,
-    recordsObserved: 0,
-    recordsConsumed: 0,
-    commitsResolved: 0,
-    commitsRefused: 0,
-    segmentsDeleted: 0,
-    protectedCommits: 0,
-    userCloses: 0,
-    reopens: 0,
-  };
-  let run = 0;
-  const property = fc.asyncProperty(managerRaceScriptArbitrary(ioOrder, STEP_COUNT_MAX), async (script) => {
-    run += 1;
-    const unhandledBefore = unhandled.length;
-    const { problems, tally } = await runManagerRace(script, nextFolder(), HANG_MS);
-    await sleep(UNHANDLED_GRACE_MS);
-    const late = unhandled.slice(unhandledBefore).map((reason) => `unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`);
-    const found = [...problems, ...late];
-    for (const key of Object.keys(total) as Array<keyof ManagerRaceTally>) total[key] += tally[key];
-    if (found.length > 0) {
-      throw new Error(`run ${run} (${describeScript(script)}) broke ${found.length} promise(s):\n  ${found.slice(0, 12).join('\n  ')}`);
-    }
+  const { seed, runCount, total } = await checkRaceScripts({
+    name,
+    envPrefix: 'TIDEWAL_MANAGER_RACE',
+    testPattern: 'sim/manager-race',
+    defaultSeed,
+    runs: RUNS,
+    scripts: managerRaceScriptArbitrary(ioOrder, STEP_COUNT_MAX),
+    run: (script) => runManagerRace(script, nextFolder(), HANG_MS),
+    describe: describeScript,
+    emptyTally: emptyManagerRaceTally,
   });
-  const result = await fc.check(property, {
-    numRuns: RUNS,
-    seed,
-    endOnFailure: !shrink,
-    ...(replayPath === undefined ? {} : { path: replayPath }),
-  });
-  if (result.failed) {
-    const error = result.errorInstance;
-    assert.fail(
-      `${name}: seed ${seed}, path ${result.counterexamplePath}: ${error instanceof Error ? error.message : String(error)}\n` +
-        `replay: TIDEWAL_MANAGER_RACE_SEED=${seed} TIDEWAL_MANAGER_RACE_PATH=${result.counterexamplePath} node scripts/run-tests.mjs sim/manager-race\n` +
-        `script: ${fc.stringify(result.counterexample)}`,
-    );
-  }
   console.log(
-    `${name}: ${run} scripts, ${total.acknowledgedRecords} records acknowledged, ${total.recordsObserved} read, tailed or consumed ` +
+    `${name}: ${runCount} scripts, ${total.acknowledgedRecords} records acknowledged, ${total.recordsObserved} read, tailed or consumed ` +
       `(${total.recordsConsumed} by consumers), ${total.commitsResolved} commits resolved, ${total.commitsRefused} refused, ` +
       `${total.segmentsDeleted} segments deleted by retention, ${total.protectedCommits} commits watched for retention, ${total.userCloses} logs closed by their user, ${total.reopens} reopens`,
   );

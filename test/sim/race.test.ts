@@ -20,13 +20,12 @@
  * TIDEWAL_RACE_RUNS=<n> runs more scripts per test; TIDEWAL_RACE_SHRINK=1
  * shrinks a failing script (slow, and only as reliable as its timing).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import fc from 'fast-check';
 import { freshFolders } from '../temp-folders.js';
-import { runWalRace } from './wal-race-run.js';
-import type { WalRaceTally } from './wal-race-run.js';
+import { describeIoOrder } from './io-order.js';
+import { checkRaceScripts, watchUnhandledRejections } from './race-check.js';
+import { emptyWalRaceTally, runWalRace } from './wal-race-run.js';
 import { walRaceScriptArbitrary } from './wal-race-script.js';
 import type { WalRaceScript } from './wal-race-script.js';
 
@@ -36,61 +35,32 @@ const RUNS = Number(process.env['TIDEWAL_RACE_RUNS'] ?? 60);
 const STEP_COUNT_MAX = 70;
 /** Any one operation (or the final close) taking this long is a hang: the engine never waits that long on a healthy disk. */
 const HANG_MS = 10_000;
-/** Time for a late rejection to reach the unhandledRejection listener before a run is called clean. */
-const UNHANDLED_GRACE_MS = 5;
 
 const nextFolder = freshFolders('tidewal-race-');
-
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-before(() => process.on('unhandledRejection', onUnhandled));
-after(() => process.off('unhandledRejection', onUnhandled));
+watchUnhandledRejections();
 
 function describeScript(script: WalRaceScript): string {
-  const io = script.ioOrder.kind === 'jittered' ? `jittered(${script.ioOrder.seed})` : script.ioOrder.kind;
   return (
     `fsync ${JSON.stringify(script.fsync)}, segmentBytes ${script.segmentBytes}, segmentMaxRecords ${script.segmentMaxRecords}, ` +
-    `maxPendingBytes ${script.maxPendingBytes}, preallocate ${script.preallocate}, blockingWrites ${script.blockingWrites}, io ${io}, ` +
+    `maxPendingBytes ${script.maxPendingBytes}, preallocate ${script.preallocate}, blockingWrites ${script.blockingWrites}, io ${describeIoOrder(script.ioOrder)}, ` +
     `${script.steps.length} steps`
   );
 }
 
 async function checkRaces(name: string, ioOrder: 'scheduled' | 'unscheduled', defaultSeed: number): Promise<void> {
-  const seed = Number(process.env['TIDEWAL_RACE_SEED'] ?? defaultSeed);
-  const replayPath = process.env['TIDEWAL_RACE_PATH'];
-  const shrink = process.env['TIDEWAL_RACE_SHRINK'] === '1';
-  const total: WalRaceTally = { acknowledgedRecords: 0, syncsResolved: 0, recordsObserved: 0, reopens: 0 };
-  let run = 0;
-  const property = fc.asyncProperty(walRaceScriptArbitrary(ioOrder, STEP_COUNT_MAX), async (script) => {
-    run += 1;
-    const unhandledBefore = unhandled.length;
-    const { problems, tally } = await runWalRace(script, nextFolder(), HANG_MS);
-    await sleep(UNHANDLED_GRACE_MS);
-    const late = unhandled.slice(unhandledBefore).map((reason) => `unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`);
-    const found = [...problems, ...late];
-    for (const key of Object.keys(total) as Array<keyof WalRaceTally>) total[key] += tally[key];
-    if (found.length > 0) {
-      throw new Error(`run ${run} (${describeScript(script)}) broke ${found.length} promise(s):\n  ${found.slice(0, 12).join('\n  ')}`);
-    }
+  const { seed, runCount, total } = await checkRaceScripts({
+    name,
+    envPrefix: 'TIDEWAL_RACE',
+    testPattern: 'sim/race',
+    defaultSeed,
+    runs: RUNS,
+    scripts: walRaceScriptArbitrary(ioOrder, STEP_COUNT_MAX),
+    run: (script) => runWalRace(script, nextFolder(), HANG_MS),
+    describe: describeScript,
+    emptyTally: emptyWalRaceTally,
   });
-  const result = await fc.check(property, {
-    numRuns: RUNS,
-    seed,
-    endOnFailure: !shrink,
-    ...(replayPath === undefined ? {} : { path: replayPath }),
-  });
-  if (result.failed) {
-    const error = result.errorInstance;
-    assert.fail(
-      `${name}: seed ${seed}, path ${result.counterexamplePath}: ${error instanceof Error ? error.message : String(error)}\n` +
-        `replay: TIDEWAL_RACE_SEED=${seed} TIDEWAL_RACE_PATH=${result.counterexamplePath} node scripts/run-tests.mjs sim/race\n` +
-        `script: ${fc.stringify(result.counterexample)}`,
-    );
-  }
   console.log(
-    `${name}: ${run} scripts, ${total.acknowledgedRecords} records acknowledged, ${total.syncsResolved} syncs checked, ` +
+    `${name}: ${runCount} scripts, ${total.acknowledgedRecords} records acknowledged, ${total.syncsResolved} syncs checked, ` +
       `${total.recordsObserved} records read or tailed, ${total.reopens} reopens`,
   );
   // A harness that checks nothing passes too: make sure the scripts did the work.

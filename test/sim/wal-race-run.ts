@@ -13,19 +13,15 @@ import type { WalOptions } from '../../src/log/options.js';
 import type { FileSystem } from '../../src/io/file-system.js';
 import { WalError } from '../../src/errors.js';
 import type { WalErrorCode } from '../../src/errors.js';
-import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { deadline } from './hang-deadline.js';
-import { hookCompletions } from './hooked-file-system.js';
-import { jitteredCompletions } from './jittered-completions.js';
+import { ioOrderFileSystem } from './io-order.js';
 import { RaceLedger } from './race-ledger.js';
 import { recordId } from './tagged-records.js';
-import { releaseScheduled, scheduledCompletions } from './scheduled-completions.js';
+import { releaseScheduled } from './scheduled-completions.js';
 import { waitFor } from './start-delays.js';
 import { RACE_RECORD_BYTES_MAX } from './wal-race-script.js';
 import type { WalRaceOp, WalRaceScript } from './wal-race-script.js';
 
-/** What the jittered file system waits at most per call, before and after it. */
-const JITTER_WAIT_MS_MAX = 3;
 
 /** Counts of what a run did, so a summary can show the runs exercised something. */
 export interface WalRaceTally {
@@ -33,6 +29,10 @@ export interface WalRaceTally {
   syncsResolved: number;
   recordsObserved: number;
   reopens: number;
+}
+
+export function emptyWalRaceTally(): WalRaceTally {
+  return { acknowledgedRecords: 0, syncsResolved: 0, recordsObserved: 0, reopens: 0 };
 }
 
 export interface WalRaceOutcome {
@@ -57,7 +57,7 @@ const CLOSED_OR_RANGE: readonly WalErrorCode[] = ['WAL_CLOSED', 'OFFSET_OUT_OF_R
  */
 export async function runWalRace(script: WalRaceScript, dir: string, hangMs: number): Promise<WalRaceOutcome> {
   const ledger = new RaceLedger();
-  const tally: WalRaceTally = { acknowledgedRecords: 0, syncsResolved: 0, recordsObserved: 0, reopens: 0 };
+  const tally = emptyWalRaceTally();
   const driver = script.ioOrder.kind === 'scheduled' ? releaseScheduled(script.ioOrder.scheduler) : null;
   try {
     await drive(script, dir, hangMs, ledger, tally);
@@ -91,17 +91,6 @@ function walOptions(script: WalRaceScript, dir: string, fileSystem: FileSystem |
   };
 }
 
-function raceFileSystem(script: WalRaceScript): FileSystem | undefined {
-  switch (script.ioOrder.kind) {
-    case 'disk':
-      return undefined;
-    case 'jittered':
-      return hookCompletions(new NodeFileSystem(), jitteredCompletions(script.ioOrder.seed, JITTER_WAIT_MS_MAX));
-    case 'scheduled':
-      return hookCompletions(new NodeFileSystem(), scheduledCompletions(script.ioOrder.scheduler));
-  }
-}
-
 /** `fraction` of the way from firstOffset to the last record (or to nextOffset when `endIncluded`); undefined when that range is empty. */
 function offsetAt(wal: Wal, fraction: number, endIncluded: boolean): number | undefined {
   const span = wal.nextOffset - wal.firstOffset + (endIncluded ? 1 : 0);
@@ -110,7 +99,7 @@ function offsetAt(wal: Wal, fraction: number, endIncluded: boolean): number | un
 }
 
 async function drive(script: WalRaceScript, dir: string, hangMs: number, ledger: RaceLedger, tally: WalRaceTally): Promise<void> {
-  const fileSystem = raceFileSystem(script);
+  const fileSystem = ioOrderFileSystem(script.ioOrder);
   const open = (): Promise<Wal> => Wal.open(walOptions(script, dir, fileSystem));
   let wal = await open();
   let generation = 0;

@@ -9,6 +9,8 @@ import fc from 'fast-check';
 import type { FsyncPolicy } from '../../src/log/options.js';
 import { startDelayArbitrary } from './start-delays.js';
 import type { StartDelay } from './start-delays.js';
+import { ioOrderArbitrary } from './io-order.js';
+import type { IoOrder } from './io-order.js';
 
 /** Records up to this size; sizes drawn below stay under it, so no append is refused for its size. */
 export const RACE_RECORD_BYTES_MAX = 2048;
@@ -35,11 +37,6 @@ export interface WalRaceStep {
   readonly op: WalRaceOp;
 }
 
-/** Who decides when I/O calls complete: the disk, the disk plus seeded waits, or a fast-check scheduler. */
-export type IoOrder =
-  | { readonly kind: 'disk' }
-  | { readonly kind: 'jittered'; readonly seed: number }
-  | { readonly kind: 'scheduled'; readonly scheduler: fc.Scheduler };
 
 export interface WalRaceScript {
   readonly fsync: FsyncPolicy;
@@ -105,13 +102,6 @@ const fsyncArbitrary: fc.Arbitrary<FsyncPolicy> = fc.oneof(
  * @param stepCountMax operations per script at most
  */
 export function walRaceScriptArbitrary(ioOrder: 'scheduled' | 'unscheduled', stepCountMax: number): fc.Arbitrary<WalRaceScript> {
-  const ioOrderArbitrary: fc.Arbitrary<IoOrder> =
-    ioOrder === 'scheduled'
-      ? fc.scheduler().map((scheduler) => ({ kind: 'scheduled' as const, scheduler }))
-      : fc.oneof(
-          fc.constant({ kind: 'disk' as const }),
-          fc.integer({ min: 1, max: 2 ** 31 - 1 }).map((seed) => ({ kind: 'jittered' as const, seed })),
-        );
   return fc.record({
     fsync: fsyncArbitrary,
     segmentBytes: fc.integer({ min: 4096, max: 9000 }),
@@ -121,7 +111,7 @@ export function walRaceScriptArbitrary(ioOrder: 'scheduled' | 'unscheduled', ste
     maxPendingBytes: fc.option(fc.integer({ min: 4200, max: 20_000 }), { nil: undefined, freq: 4 }),
     preallocate: fc.option(fc.boolean(), { nil: undefined }),
     blockingWrites: fc.option(fc.boolean(), { nil: undefined }),
-    ioOrder: ioOrderArbitrary,
+    ioOrder: ioOrderArbitrary(ioOrder),
     steps: fc.array(fc.record({ startDelay: startDelayArbitrary, op: opArbitrary }), { minLength: 5, maxLength: stepCountMax, size: 'max' }),
   });
 }
